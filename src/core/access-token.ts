@@ -1,0 +1,107 @@
+import { randomUUID } from "node:crypto";
+import { createSigner, createVerifier, TokenError } from "fast-jwt";
+import { AuthError } from "./errors.js";
+import { nowSeconds, type Clock } from "./clock.js";
+
+/** The claims of a tokenver access token (API.md section 2). */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  sid: string;
+  token_version: number;
+  jti: string;
+  iat: number;
+  exp: number;
+  nbf?: number;
+  [claim: string]: unknown;
+}
+
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+/** The one algorithm tokenver signs and accepts. Never taken from the token. */
+export const ALGORITHM = "HS256";
+
+export interface AccessTokenConfig {
+  secret: string;
+  issuer: string;
+  /** Seconds. */
+  ttl: number;
+  /** Seconds of leeway on exp and nbf. */
+  clockTolerance: number;
+  clock: Clock;
+}
+
+export function createAccessTokenSigner(config: AccessTokenConfig) {
+  const sign = createSigner({
+    key: config.secret,
+    algorithm: ALGORITHM,
+    header: { alg: ALGORITHM, typ: ACCESS_TOKEN_TYPE },
+  });
+  return (subject: string, sessionId: string, tokenVersion: number): string => {
+    // iat and exp come from the injected clock (fast-jwt keeps a payload iat as given).
+    const iat = nowSeconds(config.clock);
+    return sign({
+      iss: config.issuer,
+      sub: subject,
+      sid: sessionId,
+      token_version: tokenVersion,
+      jti: randomUUID(),
+      iat,
+      exp: iat + config.ttl,
+    });
+  };
+}
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Verifies signature, header and claims of an access token; throws `AuthError` with
+ * `token_invalid` or `token_expired`. Revocation is checked afterwards, against the store.
+ */
+export function createAccessTokenVerifier(config: AccessTokenConfig) {
+  const verifySignature = createVerifier({
+    key: config.secret,
+    algorithms: [ALGORITHM],
+    allowedIss: config.issuer,
+    checkTyp: ACCESS_TOKEN_TYPE,
+    requiredClaims: ["iss", "sub", "sid", "token_version", "jti", "iat", "exp"],
+    // exp and nbf are checked below against the injected clock.
+    ignoreExpiration: true,
+    ignoreNotBefore: true,
+    // Verified signatures are cached by token; exp is still checked on every call below.
+    cache: 10_000,
+    cacheTTL: config.ttl * 1000,
+  });
+  const leeway = config.clockTolerance;
+
+  return (token: string): AccessTokenClaims => {
+    // Compact JWS only: JWE (five parts), JSON serialisation and stray characters are refused early.
+    if (token.length > 8192 || !COMPACT_JWS.test(token)) throw invalid("The token is not a compact JWS.");
+    let claims: AccessTokenClaims;
+    try {
+      claims = verifySignature(token) as AccessTokenClaims;
+    } catch (error) {
+      if (error instanceof TokenError) throw invalid("The token could not be verified.");
+      throw error;
+    }
+    validateClaims(claims);
+    const now = nowSeconds(config.clock);
+    if (claims.exp + leeway <= now) throw new AuthError("token_expired", "The token has expired.", { tokenPresented: true });
+    if (claims.nbf !== undefined && claims.nbf - leeway > now) throw invalid("The token is not valid yet.");
+    return claims;
+  };
+}
+
+function validateClaims(claims: AccessTokenClaims): void {
+  if (typeof claims.sub !== "string" || claims.sub.length === 0) throw invalid("The sub claim is invalid.");
+  if (typeof claims.sid !== "string" || claims.sid.length === 0) throw invalid("The sid claim is invalid.");
+  if (typeof claims.jti !== "string" || claims.jti.length === 0) throw invalid("The jti claim is invalid.");
+  if (!Number.isSafeInteger(claims.token_version) || claims.token_version < 0) {
+    throw invalid("The token_version claim is invalid.");
+  }
+  if (!Number.isFinite(claims.exp) || !Number.isFinite(claims.iat)) throw invalid("The exp or iat claim is invalid.");
+  if (claims.nbf !== undefined && !Number.isFinite(claims.nbf)) throw invalid("The nbf claim is invalid.");
+}
+
+function invalid(detail: string): AuthError {
+  return new AuthError("token_invalid", detail, { tokenPresented: true });
+}

@@ -1,0 +1,20 @@
+import { AuthError } from "./errors.js";
+
+// RFC 6750 section 2.1: the scheme is case-insensitive, one or more spaces, then a b64token.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const SCHEME = /^Bearer(?: |$)/i;
+
+/**
+ * Takes the access token out of an `Authorization` header value. No header, or another scheme,
+ * is `token_missing`; a Bearer header without a well-formed token is `token_invalid`.
+ */
+export function parseBearer(authorization: string | null | undefined): string {
+  if (typeof authorization !== "string" || authorization.length === 0) {
+    throw new AuthError("token_missing", "A bearer token is required.");
+  }
+  const value = authorization.trim();
+  const match = BEARER.exec(value);
+  if (match) return match[1]!;
+  if (SCHEME.test(value)) throw new AuthError("token_invalid", "The bearer token is malformed.", { tokenPresented: true });
+  throw new AuthError("token_missing", "A bearer token is required.");
+}

@@ -1,0 +1,76 @@
+import { randomBytes } from "node:crypto";
+import { openStore, type Store } from "../store/database.js";
+import { getOrInsertMeta } from "../store/meta.js";
+import { migrateToLatest } from "../store/migrations.js";
+import { MemoryCounterStore, type CounterStore } from "../store/rate-limit.js";
+import { DatabaseRevocationState, LocalRevocationCache, type RevocationState } from "../store/revocation.js";
+import { AuthService } from "./auth-service.js";
+import { OptionError, resolveOptions, type AuthOptions, type ResolvedOptions, type UserFields } from "./options.js";
+import { preparePasswordPolicy } from "./password.js";
+
+/** The auth service that `createAuth()` returns. */
+export type Auth<F extends UserFields = {}> = AuthService<F>;
+
+/**
+ * Creates the auth service: validates options (throws `OptionError`, a TypeError naming the
+ * option), connects and migrates the database, loads or generates the signing secret, and wires
+ * the revocation state (local cache, database or Redis).
+ */
+export async function createAuth<F extends UserFields = {}>(options: AuthOptions<F> = {}): Promise<Auth<F>> {
+  const resolved = resolveOptions(options as AuthOptions<UserFields>);
+  const store = await connect(resolved);
+  let redis: RedisParts | undefined;
+  try {
+    const secret = await loadSecret(store, resolved);
+    redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved);
+    const revocation = redis?.revocation ?? defaultRevocation(store, resolved);
+    const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
+    await preparePasswordPolicy();
+    return new AuthService<F>({ store, revocation, counters, options: resolved, secret });
+  } catch (error) {
+    await redis?.revocation.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function connect(options: ResolvedOptions): Promise<Store> {
+  let store: Store | undefined;
+  try {
+    store = await openStore(options.databaseUrl);
+    if (options.migrate) await migrateToLatest(store.db);
+    else await store.db.selectFrom("tokenver_meta").select("key").limit(1).execute();
+    return store;
+  } catch (error) {
+    await store?.close().catch(() => {});
+    // The driver's message may carry the URL or its password: name the option, not the error.
+    throw new OptionError("databaseUrl", "could not be opened: the database did not answer or is not a tokenver database", { cause: error });
+  }
+}
+
+async function loadSecret(store: Store, options: ResolvedOptions): Promise<string> {
+  if (options.secret !== undefined) return options.secret;
+  const { value, inserted } = await getOrInsertMeta(store.db, "signing_secret", randomBytes(48).toString("base64url"));
+  if (inserted) {
+    options.onWarning("no secret configured: generated a signing secret and stored it in the database; set TOKENVER_SECRET in production");
+  }
+  return value;
+}
+
+function defaultRevocation(store: Store, options: ResolvedOptions): RevocationState {
+  const database = new DatabaseRevocationState(store.db, store.sqlite);
+  const local = options.localCache ?? store.dialect === "sqlite";
+  return local ? new LocalRevocationCache(database) : database;
+}
+
+interface RedisParts {
+  revocation: RevocationState;
+  counters: CounterStore;
+}
+
+async function connectRedis(store: Store, options: ResolvedOptions): Promise<RedisParts> {
+  const { connectRedisState } = await import("../store/redis.js");
+  return connectRedisState(store, options);
+}
+
+export type { Store };

@@ -1,0 +1,68 @@
+/**
+ * Every failure a caller can switch on has a stable `code` and the HTTP `status` that API.md
+ * assigns to it. Messages are fixed per code and never carry a token, a secret or store details.
+ */
+export const ERRORS = {
+  validation_failed: { status: 400, title: "Validation failed" },
+  bad_request: { status: 400, title: "Bad request" },
+  token_missing: { status: 401, title: "Token missing" },
+  token_invalid: { status: 401, title: "Token invalid" },
+  token_expired: { status: 401, title: "Token expired" },
+  token_revoked: { status: 401, title: "Token revoked" },
+  refresh_reused: { status: 401, title: "Refresh token reused" },
+  invalid_credentials: { status: 401, title: "Invalid credentials" },
+  forbidden: { status: 403, title: "Forbidden" },
+  not_found: { status: 404, title: "Not found" },
+  email_taken: { status: 409, title: "Email taken" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  internal_error: { status: 500, title: "Internal error" },
+  service_unavailable: { status: 503, title: "Service unavailable" },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface AuthErrorOptions {
+  /** Overrides the status of the code (403 `invalid_credentials` on a wrong current password). */
+  status?: number;
+  /** True when the client presented a token: the 401 then carries `error="invalid_token"`. */
+  tokenPresented?: boolean;
+  errors?: FieldError[];
+  /** Seconds, for 429. */
+  retryAfter?: number;
+  cause?: unknown;
+}
+
+/** The one error class of tokenver. Switch on `code`; `status` is the HTTP status to answer. */
+export class AuthError extends Error {
+  override readonly name = "AuthError";
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly tokenPresented: boolean;
+  readonly errors: FieldError[] | undefined;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options: AuthErrorOptions = {}) {
+    super(detail ?? ERRORS[code].title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? ERRORS[code].status;
+    this.tokenPresented = options.tokenPresented ?? false;
+    this.errors = options.errors;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+/** A store (database, Redis) did not answer. Always surfaces as 503: fail closed. */
+export function unavailable(cause: unknown): AuthError {
+  return new AuthError("service_unavailable", "A backing store did not answer; try again later.", { cause });
+}
+
+export function isAuthError(error: unknown): error is AuthError {
+  return error instanceof AuthError;
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { Algorithm, hash, verify } from "@node-rs/argon2";
+import type { FieldError } from "./errors.js";
+
+/** OWASP's argon2id parameters (m=19 MiB, t=2, p=1). Hashing runs on the libuv thread pool. */
+const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 256;
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2);
+}
+
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password);
+  } catch {
+    return false;
+  }
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Burns the same argon2 work as a real verification, for logins of unknown accounts, so that a
+ * wrong email and a wrong password take about the same time.
+ */
+export async function verifyDummyPassword(password: string): Promise<false> {
+  dummyHash ??= hashPassword(randomBytes(16).toString("base64url"));
+  await verifyPassword(await dummyHash, password);
+  return false;
+}
+
+let commonPasswords: Set<string> | undefined;
+
+async function loadCommonPasswords(): Promise<Set<string>> {
+  if (commonPasswords === undefined) {
+    // zxcvbn-ts ships ~49,000 of the commonest passwords with the package: no download at run time.
+    const { dictionary } = await import("@zxcvbn-ts/language-common");
+    commonPasswords = new Set(dictionary["passwords-common"].map((p) => p.toLowerCase()));
+  }
+  return commonPasswords;
+}
+
+/** Loads the common-password list ahead of the first registration. */
+export async function preparePasswordPolicy(): Promise<void> {
+  await loadCommonPasswords();
+  dummyHash ??= hashPassword(randomBytes(16).toString("base64url"));
+  await dummyHash;
+}
+
+/**
+ * NIST SP 800-63B / OWASP ASVS: length in code points, no composition rules, refuse the commonest.
+ * Returns the problems found (empty when the password is acceptable).
+ */
+export async function checkPasswordPolicy(password: string, field = "password"): Promise<FieldError[]> {
+  const length = [...password].length;
+  if (length < MIN_PASSWORD_LENGTH) return [{ field, message: `must be at least ${MIN_PASSWORD_LENGTH} characters` }];
+  if (length > MAX_PASSWORD_LENGTH) return [{ field, message: `must be at most ${MAX_PASSWORD_LENGTH} characters` }];
+  const common = await loadCommonPasswords();
+  if (common.has(password.toLowerCase())) return [{ field, message: "is too common; choose a less guessable password" }];
+  return [];
+}

@@ -1,0 +1,18 @@
+/**
+ * tokenver: JWT authentication where logout means logout.
+ *
+ * ```ts
+ * import { createAuth } from "tokenver";
+ * const auth = await createAuth({ databaseUrl: "sqlite:./data/app.db" });
+ * const principal = await auth.verify(request.headers.authorization); // or throws AuthError
+ * ```
+ */
+export { createAuth, type Auth } from "./core/create-auth.js";
+export { AuthService, normalizeEmail } from "./core/auth-service.js";
+export type { Principal, User, TokenPair, SessionInfo, RequestContext, RegisterInput, LogoutScope } from "./core/auth-service.js";
+export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
+export { OptionError, type AuthOptions, type RateLimitOptions, type UserFields } from "./core/options.js";
+export type { AccessTokenClaims } from "./core/access-token.js";
+export type { Clock } from "./core/clock.js";
+export type { CounterStore } from "./store/rate-limit.js";
+export type { RevocationState, RevocationChange, SessionState } from "./store/revocation.js";

@@ -1,0 +1,74 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { AuthService } from "./core/auth-service.js";
+import { sendProblem, problemErrorHandler } from "./http/reply.js";
+import { AuthError } from "./core/errors.js";
+import { tokenverPlugin } from "./http/fastify-plugin.js";
+
+export const BODY_LIMIT = 64 * 1024;
+
+export interface BuildServerOptions {
+  logger?: FastifyServerOptions["logger"];
+  trustProxy?: boolean;
+}
+
+/** The ready auth server: Fastify, hardened body parsing, the tokenver plugin, OpenAPI docs. */
+export async function buildServer(auth: AuthService<any>, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Request logs would carry URLs and timings of every call; errors are logged by sendProblem.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: options.trustProxy ?? auth.options.trustProxy,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: {
+      customOptions: {
+        // Never coerce: {"email": 123} is a type error, not "123".
+        coerceTypes: false,
+        // Unknown (and forbidden) keys are dropped before a handler sees the body.
+        removeAdditional: true,
+        allErrors: true,
+      },
+    },
+  });
+
+  hardenBodyParsing(app);
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, new AuthError("not_found", "Not found.")));
+
+  // Swagger UI's own routes are documentation: public.
+  app.addHook("onRoute", (route) => {
+    if (route.url.startsWith("/docs")) route.config = { ...(route.config as object), public: true };
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "tokenver",
+        version: "1",
+        description: "JWT authentication where logout means logout. Errors are RFC 9457 problem+json with a stable `code`.",
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await app.register(tokenverPlugin, { auth });
+
+  app.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+/**
+ * JSON only; an empty body is "no body" (so `POST /logout` needs none); prototype poisoning is
+ * refused; text/plain is not JSON (415, not a string that fails validation).
+ */
+function hardenBodyParsing(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    if (body === "" || (typeof body === "string" && body.trim() === "")) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+}

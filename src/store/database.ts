@@ -1,0 +1,76 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.js";
+
+export type Dialect = "sqlite" | "postgres";
+
+/** A connected database: the typed Kysely handle plus the driver handle for the hot path. */
+export interface Store {
+  dialect: Dialect;
+  db: Kysely<Database>;
+  /** Set for SQLite: prepared statements on the per-request path skip the query builder. */
+  sqlite?: SQLite.Database;
+  /** Set for PostgreSQL. */
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export class DatabaseUrlError extends TypeError {}
+
+/** `sqlite:<path>`, `sqlite::memory:` or `postgres://...` (also `postgresql://`). */
+export function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
+  if (url.startsWith("sqlite:")) {
+    const target = url.slice("sqlite:".length);
+    if (target.length === 0) throw new DatabaseUrlError("expected sqlite:<path> or sqlite::memory:");
+    return { dialect: "sqlite", target };
+  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return { dialect: "postgres", target: url };
+  throw new DatabaseUrlError("unknown scheme: expected sqlite:<path>, sqlite::memory: or postgres://...");
+}
+
+export async function openStore(url: string): Promise<Store> {
+  const { dialect, target } = parseDatabaseUrl(url);
+  if (dialect === "sqlite") return openSqlite(target);
+  return openPostgres(target);
+}
+
+function openSqlite(target: string): Store {
+  const file = target === ":memory:" ? ":memory:" : resolve(target);
+  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma("journal_mode = WAL");
+  // FULL: a revocation that returned survives a crash or power loss, not only a process kill.
+  sqlite.pragma("synchronous = FULL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    dialect: "sqlite",
+    db,
+    sqlite,
+    close: () => db.destroy(),
+  };
+}
+
+async function openPostgres(connectionString: string): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    connectionTimeoutMillis: 3000,
+    // A hung statement must not hold a revocation (or a request) forever.
+    statement_timeout: 10_000,
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { dialect: "postgres", db, pool, close: () => db.destroy() };
+}
+
+/** True when the error is a unique-constraint violation, in either dialect. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
+}

@@ -1,0 +1,61 @@
+/**
+ * Fixed-window counters for throttling. One interface, a memory implementation for one process and
+ * a Redis one shared by every node (redis.ts). A counter store that does not answer throws, and the
+ * caller fails closed.
+ */
+export interface CounterStore {
+  /** Current count of `key` in its window, and seconds until the window resets (0 when empty). */
+  peek(key: string): Promise<{ count: number; retryAfter: number }>;
+  /** Adds one to `key`, starting a window of `windowSeconds` if none is open. */
+  hit(key: string, windowSeconds: number): Promise<{ count: number; retryAfter: number }>;
+  reset(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class MemoryCounterStore implements CounterStore {
+  readonly #windows = new Map<string, { count: number; resetAt: number }>();
+  readonly #clock: () => number;
+  readonly #max: number;
+
+  constructor(clock: () => number = Date.now, maxKeys = 100_000) {
+    this.#clock = clock;
+    this.#max = maxKeys;
+  }
+
+  async peek(key: string) {
+    const now = this.#clock();
+    const w = this.#windows.get(key);
+    if (w === undefined || w.resetAt <= now) return { count: 0, retryAfter: 0 };
+    return { count: w.count, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
+  }
+
+  async hit(key: string, windowSeconds: number) {
+    const now = this.#clock();
+    let w = this.#windows.get(key);
+    if (w === undefined || w.resetAt <= now) {
+      if (this.#windows.size >= this.#max) this.#sweep(now);
+      w = { count: 0, resetAt: now + windowSeconds * 1000 };
+      this.#windows.set(key, w);
+    }
+    w.count++;
+    return { count: w.count, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
+  }
+
+  async reset(key: string) {
+    this.#windows.delete(key);
+  }
+
+  async close() {
+    this.#windows.clear();
+  }
+
+  #sweep(now: number) {
+    for (const [key, w] of this.#windows) if (w.resetAt <= now) this.#windows.delete(key);
+    // Still full of live windows: drop the oldest rather than grow without bound.
+    while (this.#windows.size >= this.#max) {
+      const oldest = this.#windows.keys().next();
+      if (oldest.done) break;
+      this.#windows.delete(oldest.value);
+    }
+  }
+}

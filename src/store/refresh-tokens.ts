@@ -1,0 +1,58 @@
+import type { Kysely } from "kysely";
+import type { Database } from "./schema.js";
+
+export async function insertRefreshToken(
+  db: Kysely<Database>,
+  t: { id: string; session_id: string; token_hash: string; now: string; expires_at: string },
+): Promise<void> {
+  await db
+    .insertInto("refresh_tokens")
+    .values({ id: t.id, session_id: t.session_id, token_hash: t.token_hash, created_at: t.now, expires_at: t.expires_at, used_at: null })
+    .execute();
+}
+
+/** A refresh token with the state of its session and user, read in one statement (one snapshot). */
+export function findRefreshToken(db: Kysely<Database>, id: string) {
+  return db
+    .selectFrom("refresh_tokens as r")
+    .innerJoin("sessions as s", "s.id", "r.session_id")
+    .innerJoin("users as u", "u.id", "s.user_id")
+    .select([
+      "r.id",
+      "r.token_hash",
+      "r.expires_at",
+      "r.used_at",
+      "s.id as session_id",
+      "s.user_id",
+      "s.revoked_at",
+      "s.token_version as session_version",
+      "u.token_version as user_version",
+    ])
+    .where("r.id", "=", id)
+    .executeTakeFirst();
+}
+
+/** Marks the token used if and only if it was unused: the single atomic step of rotation. */
+export async function consumeRefreshToken(db: Kysely<Database>, id: string, now: string): Promise<boolean> {
+  const rows = await db
+    .updateTable("refresh_tokens")
+    .set({ used_at: now })
+    .where("id", "=", id)
+    .where("used_at", "is", null)
+    .returning("id")
+    .execute();
+  return rows.length === 1;
+}
+
+export async function deleteSessionRefreshTokens(db: Kysely<Database>, sessionId: string): Promise<void> {
+  await db.deleteFrom("refresh_tokens").where("session_id", "=", sessionId).execute();
+}
+
+/**
+ * Deletes refresh tokens that expired before `before`. Used tokens are kept until they expire:
+ * they are what reuse detection recognises.
+ */
+export async function pruneRefreshTokens(db: Kysely<Database>, before: string): Promise<number> {
+  const result = await db.deleteFrom("refresh_tokens").where("expires_at", "<", before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,55 @@
+import type { Generated } from "kysely";
+
+/**
+ * The tables, typed for Kysely. Timestamps are ISO 8601 strings in UTC in both dialects:
+ * one representation, lexicographic order equals time order, and no driver-specific Date types.
+ */
+export interface UsersTable {
+  id: string;
+  /** Trimmed and lower-cased; unique in the database. */
+  email: string;
+  username: string | null;
+  password_hash: string;
+  token_version: Generated<number>;
+  /** JSON object of the application's custom user fields. */
+  profile: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  /** The user's token_version when this session was created or last re-keyed: a session whose
+   * version is behind the user's is dead, so a version bump revokes every session at once. */
+  token_version: number;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface RefreshTokensTable {
+  /** Public half of the `id.secret` token: the lookup key. */
+  id: string;
+  session_id: string;
+  /** SHA-256 of the secret half, hex. The secret itself is never stored. */
+  token_hash: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  tokenver_meta: MetaTable;
+}

@@ -1,0 +1,131 @@
+import type { Kysely, Selectable } from "kysely";
+import type { Database, SessionsTable } from "./schema.js";
+
+export type SessionRow = Selectable<SessionsTable>;
+
+export interface NewSession {
+  id: string;
+  user_id: string;
+  token_version: number;
+  now: string;
+  expires_at: string;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export async function insertSession(db: Kysely<Database>, s: NewSession): Promise<void> {
+  await db
+    .insertInto("sessions")
+    .values({
+      id: s.id,
+      user_id: s.user_id,
+      token_version: s.token_version,
+      created_at: s.now,
+      last_used_at: s.now,
+      expires_at: s.expires_at,
+      revoked_at: null,
+      user_agent: s.user_agent,
+      ip: s.ip,
+    })
+    .execute();
+}
+
+/** What an access token of this session is checked against; undefined when the session is unknown. */
+export interface SessionState {
+  userId: string;
+  /** The user's current token_version. */
+  tokenVersion: number;
+  /** Explicitly revoked, or left behind by a version bump. */
+  revoked: boolean;
+}
+
+export async function loadSessionState(db: Kysely<Database>, sessionId: string): Promise<SessionState | undefined> {
+  const row = await db
+    .selectFrom("sessions as s")
+    .innerJoin("users as u", "u.id", "s.user_id")
+    .select(["s.user_id", "s.revoked_at", "s.token_version as session_version", "u.token_version as user_version"])
+    .where("s.id", "=", sessionId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    userId: row.user_id,
+    tokenVersion: row.user_version,
+    revoked: row.revoked_at !== null || row.session_version !== row.user_version,
+  };
+}
+
+/** Revokes every live session of the user, optionally sparing one; returns the revoked ids. */
+export async function revokeUserSessions(
+  db: Kysely<Database>,
+  userId: string,
+  now: string,
+  exceptSessionId?: string,
+): Promise<string[]> {
+  let q = db
+    .updateTable("sessions")
+    .set({ revoked_at: now })
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null);
+  if (exceptSessionId !== undefined) q = q.where("id", "!=", exceptSessionId);
+  const rows = await q.returning("id").execute();
+  return rows.map((r) => r.id);
+}
+
+/** Revokes one live session of the user; false when there is no such live session. */
+export async function revokeSession(
+  db: Kysely<Database>,
+  userId: string,
+  sessionId: string,
+  now: string,
+): Promise<boolean> {
+  const rows = await db
+    .updateTable("sessions")
+    .set({ revoked_at: now })
+    .where("id", "=", sessionId)
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .returning("id")
+    .execute();
+  return rows.length === 1;
+}
+
+export async function rekeySession(
+  db: Kysely<Database>,
+  sessionId: string,
+  tokenVersion: number,
+  now: string,
+  expiresAt: string,
+): Promise<void> {
+  await db
+    .updateTable("sessions")
+    .set({ token_version: tokenVersion, last_used_at: now, expires_at: expiresAt })
+    .where("id", "=", sessionId)
+    .execute();
+}
+
+export async function touchSession(db: Kysely<Database>, sessionId: string, now: string, expiresAt: string): Promise<void> {
+  await db.updateTable("sessions").set({ last_used_at: now, expires_at: expiresAt }).where("id", "=", sessionId).execute();
+}
+
+/** Sessions a user can still use: not revoked, not expired, not left behind by a version bump. */
+export function listLiveSessions(db: Kysely<Database>, userId: string, now: string) {
+  return db
+    .selectFrom("sessions as s")
+    .innerJoin("users as u", "u.id", "s.user_id")
+    .select(["s.id", "s.created_at", "s.last_used_at", "s.user_agent"])
+    .where("s.user_id", "=", userId)
+    .where("s.revoked_at", "is", null)
+    .where("s.expires_at", ">", now)
+    .whereRef("s.token_version", "=", "u.token_version")
+    .orderBy("s.created_at", "asc")
+    .execute();
+}
+
+/** Deletes sessions that expired or were revoked before `before`; their refresh tokens cascade. */
+export async function pruneSessions(db: Kysely<Database>, before: string): Promise<number> {
+  const result = await db
+    .deleteFrom("sessions")
+    .where((eb) => eb.or([eb("expires_at", "<", before), eb("revoked_at", "<", before)]))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

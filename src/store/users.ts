@@ -1,0 +1,71 @@
+import type { Kysely, Selectable } from "kysely";
+import type { Database, UsersTable } from "./schema.js";
+
+export type UserRow = Selectable<UsersTable>;
+
+export interface NewUser {
+  id: string;
+  email: string;
+  username: string | null;
+  password_hash: string;
+  profile: string;
+  now: string;
+}
+
+export async function insertUser(db: Kysely<Database>, user: NewUser): Promise<UserRow> {
+  return db
+    .insertInto("users")
+    .values({
+      id: user.id,
+      email: user.email,
+      username: user.username,
+      password_hash: user.password_hash,
+      profile: user.profile,
+      created_at: user.now,
+      updated_at: user.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findUserByEmail(db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirst();
+}
+
+export function findUserById(db: Kysely<Database>, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** The atomic increment at the heart of tokenver: no read-modify-write, so no lost update. */
+export async function incrementTokenVersion(
+  db: Kysely<Database>,
+  userId: string,
+  now: string,
+  passwordHash?: string,
+): Promise<number> {
+  const row = await db
+    .updateTable("users")
+    .set((eb) => ({
+      token_version: eb("token_version", "+", 1),
+      updated_at: now,
+      ...(passwordHash === undefined ? {} : { password_hash: passwordHash }),
+    }))
+    .where("id", "=", userId)
+    .returning("token_version")
+    .executeTakeFirstOrThrow();
+  return row.token_version;
+}
+
+export async function updateUserProfile(
+  db: Kysely<Database>,
+  userId: string,
+  changes: { username?: string | null; profile?: string },
+  now: string,
+): Promise<UserRow | undefined> {
+  return db
+    .updateTable("users")
+    .set({ ...changes, updated_at: now })
+    .where("id", "=", userId)
+    .returningAll()
+    .executeTakeFirst();
+}
