@@ -142,7 +142,7 @@ export class AuthService<F extends UserFields = {}> {
     const claims = this.#verifyToken(token);
     let state;
     try {
-      state = await this.#revocation.get(claims.sid);
+      state = await this.#revocation.get(claims.sid, claims.sub);
     } catch (error) {
       throw unavailable(error);
     }

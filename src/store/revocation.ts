@@ -19,7 +19,8 @@ export interface RevocationChange {
  * an implementation that cannot honour either must throw, so the caller fails closed.
  */
 export interface RevocationState {
-  get(sessionId: string): Promise<SessionState | undefined>;
+  /** `userId` is the token's `sub`: a hint that lets a shared store fetch both keys at once. */
+  get(sessionId: string, userId: string): Promise<SessionState | undefined>;
   beforeRevoke(change: RevocationChange): Promise<void>;
   afterRevoke(change: RevocationChange): Promise<void>;
   /** Throws when a backing store does not answer (for /health). */
@@ -76,14 +77,14 @@ export class LocalRevocationCache implements RevocationState {
     this.#max = maxEntries;
   }
 
-  async get(sessionId: string): Promise<SessionState | undefined> {
+  async get(sessionId: string, userId: string): Promise<SessionState | undefined> {
     const session = this.#sessions.get(sessionId);
     if (session !== undefined) {
       const tokenVersion = this.#versions.get(session.userId);
       if (tokenVersion !== undefined) return { userId: session.userId, tokenVersion, revoked: session.revoked };
     }
     const epoch = this.#epoch;
-    const state = await this.#inner.get(sessionId);
+    const state = await this.#inner.get(sessionId, userId);
     if (state !== undefined && epoch === this.#epoch) {
       bounded(this.#sessions, this.#max).set(sessionId, { userId: state.userId, revoked: state.revoked });
       bounded(this.#versions, this.#max).set(state.userId, state.tokenVersion);
