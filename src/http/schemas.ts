@@ -18,7 +18,9 @@ export const PasswordBody = Type.Object(
   { current_password: Type.String({ maxLength: 1024 }), new_password: Password },
   { additionalProperties: false },
 );
-export const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+// No length limit here: any id that is not one of the caller's sessions is the same 404 (the
+// service refuses odd lengths itself), never a 400 that would tell ids apart.
+export const SessionParams = Type.Object({ id: Type.String({ description: "A session id from GET /sessions." }) });
 
 /** Register: the built-in fields plus the application's custom fields (unknown keys are dropped). */
 export function registerBody(profile: TObject): TObject {
