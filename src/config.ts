@@ -21,6 +21,7 @@ export const ENV_OF_OPTION: Record<string, string> = {
   databaseUrl: "TOKENVER_DATABASE_URL",
   redisUrl: "TOKENVER_REDIS_URL",
   redisPrefix: "TOKENVER_REDIS_PREFIX",
+  redisEntryTtl: "TOKENVER_REDIS_ENTRY_TTL",
   secret: "TOKENVER_SECRET",
   accessTtl: "TOKENVER_ACCESS_TTL",
   refreshTtl: "TOKENVER_REFRESH_TTL",
@@ -51,6 +52,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   set("databaseUrl", get("TOKENVER_DATABASE_URL"));
   set("redisUrl", get("TOKENVER_REDIS_URL"));
   set("redisPrefix", get("TOKENVER_REDIS_PREFIX"));
+  set("redisEntryTtl", int(get("TOKENVER_REDIS_ENTRY_TTL"), "TOKENVER_REDIS_ENTRY_TTL"));
   set("secret", get("TOKENVER_SECRET"));
   set("accessTtl", int(get("TOKENVER_ACCESS_TTL"), "TOKENVER_ACCESS_TTL"));
   set("refreshTtl", int(get("TOKENVER_REFRESH_TTL"), "TOKENVER_REFRESH_TTL"));

@@ -10,6 +10,11 @@ export interface AuthOptions<F extends UserFields = {}> {
   databaseUrl?: string;
   /** `redis://...`: shared revocation state and rate-limit counters for several nodes. */
   redisUrl?: string;
+  /**
+   * Seconds a Redis entry lives (default 60). Also how long a node reads the database instead of
+   * Redis after a Redis outage, so entries that may have missed a revocation expire first.
+   */
+  redisEntryTtl?: number;
   /** Key prefix in Redis, so several deployments (or test runs) can share one server. Default `tokenver:`. */
   redisPrefix?: string;
   /**
@@ -57,6 +62,7 @@ export interface ResolvedOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
+  redisEntryTtl: number;
   secret: string | undefined;
   accessTtl: number;
   refreshTtl: number;
@@ -115,6 +121,7 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     databaseUrl,
     redisUrl,
     redisPrefix: optionalString(options, "redisPrefix") ?? "tokenver:",
+    redisEntryTtl: integer(options, "redisEntryTtl", 60, 1, 86_400),
     secret,
     accessTtl,
     refreshTtl,
