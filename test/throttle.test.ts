@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { dialects } from "./support/databases.js";
+import { startServer, uniqueEmail, type Api, type ApiResponse, type TestServer } from "./support/server.js";
+
+const WRONG = "definitely not the password";
+
+function login(api: Api, email: string, password: string, forwardedFor?: string) {
+  return api.request("POST", "/login", {
+    body: { email, password },
+    ...(forwardedFor === undefined ? {} : { headers: { "x-forwarded-for": forwardedFor } }),
+  });
+}
+
+function assertCode(response: ApiResponse, status: number, code: string, what: string) {
+  assert.equal(response.status, status, `${what}: status`);
+  assert.equal(response.body?.code, code, `${what}: code`);
+}
+
+/** 429 rate_limited as problem+json with a positive integer Retry-After of at most the window. */
+function assertRateLimited(response: ApiResponse, windowSeconds: number, what: string) {
+  assertCode(response, 429, "rate_limited", what);
+  assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/, `${what}: content type`);
+  const retryAfter = response.headers.get("retry-after") ?? "";
+  assert.match(retryAfter, /^[1-9][0-9]*$/, `${what}: Retry-After is a positive integer`);
+  assert.ok(Number(retryAfter) <= windowSeconds, `${what}: Retry-After ${retryAfter} within the window`);
+  assert.equal(response.body.access, undefined);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const WINDOW = 600;
+
+for (const dialect of dialects()) {
+  describe(`per-account throttling (${dialect})`, () => {
+    let server: TestServer;
+    let now = Date.parse("2030-03-01T08:00:00Z");
+    before(async () => {
+      server = await startServer({ dialect, rateLimit: { accountFailures: 3, addressFailures: 1000, windowSeconds: WINDOW }, clock: () => now });
+    });
+    after(() => server.close());
+
+    test("after 3 failures the 4th attempt is 429 with Retry-After, even with the right password", async () => {
+      const { api } = server;
+      const user = await api.register();
+      for (let i = 1; i <= 3; i++) assertCode(await login(api, user.email, WRONG), 401, "invalid_credentials", `failure ${i}`);
+      assertRateLimited(await login(api, user.email, WRONG), WINDOW, "4th attempt");
+      assertRateLimited(await login(api, user.email, user.password), WINDOW, "correct password on a locked account");
+      // Existing sessions are not affected: throttling guards credentials, not tokens.
+      assert.equal((await api.get("/profile", user.access)).status, 200);
+    });
+
+    test("the account key is the normalised email: case and spaces do not open new counters", async () => {
+      const { api } = server;
+      const user = await api.register();
+      const variants = [user.email.toUpperCase(), `  ${user.email}  `, user.email];
+      for (const variant of variants) assertCode(await login(api, variant, WRONG), 401, "invalid_credentials", variant);
+      assertRateLimited(await login(api, user.email, user.password), WINDOW, "after failures under three spellings");
+    });
+
+    test("unknown accounts are throttled like real ones (no enumeration by the 429)", async () => {
+      const { api } = server;
+      const nobody = uniqueEmail();
+      for (let i = 1; i <= 3; i++) assertCode(await login(api, nobody, WRONG), 401, "invalid_credentials", `failure ${i}`);
+      assertRateLimited(await login(api, nobody, WRONG), WINDOW, "unknown account");
+    });
+
+    test("a successful login before the limit resets the account's counter", async () => {
+      const { api } = server;
+      const user = await api.register();
+      for (let i = 1; i <= 2; i++) assertCode(await login(api, user.email, WRONG), 401, "invalid_credentials", `failure ${i}`);
+      assert.equal((await login(api, user.email, user.password)).status, 200);
+      // A fresh allowance of three failures.
+      for (let i = 1; i <= 3; i++) assertCode(await login(api, user.email, WRONG), 401, "invalid_credentials", `after reset ${i}`);
+      assertRateLimited(await login(api, user.email, WRONG), WINDOW, "limit reached again");
+    });
+
+    test("another account from the same address is unaffected", async () => {
+      const { api } = server;
+      const locked = await api.register();
+      const neighbour = await api.register();
+      for (let i = 1; i <= 3; i++) await login(api, locked.email, WRONG);
+      assertRateLimited(await login(api, locked.email, locked.password), WINDOW, "locked account");
+      assert.equal((await login(api, neighbour.email, neighbour.password)).status, 200);
+      assertCode(await login(api, neighbour.email, WRONG), 401, "invalid_credentials", "neighbour's own failure");
+    });
+
+    test("the lock ends when the window does", async () => {
+      const { api } = server;
+      const user = await api.register();
+      for (let i = 1; i <= 3; i++) await login(api, user.email, WRONG);
+      const locked = await login(api, user.email, user.password);
+      assertRateLimited(locked, WINDOW, "locked");
+      now += Number(locked.headers.get("retry-after")) * 1000;
+      assert.equal((await login(api, user.email, user.password)).status, 200, "after Retry-After seconds");
+    });
+  });
+
+  describe(`per-address throttling (${dialect})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startServer({ dialect, rateLimit: { accountFailures: 1000, addressFailures: 3, windowSeconds: WINDOW } });
+    });
+    after(() => server.close());
+
+    test("failures across different emails from one address reach the address limit", async () => {
+      const { api } = server;
+      const user = await api.register();
+      for (let i = 1; i <= 3; i++) assertCode(await login(api, uniqueEmail(), WRONG), 401, "invalid_credentials", `spray ${i}`);
+      assertRateLimited(await login(api, uniqueEmail(), WRONG), WINDOW, "a fourth email");
+      assertRateLimited(await login(api, user.email, user.password), WINDOW, "even a correct login from the address");
+    });
+  });
+}
+
+describe("X-Forwarded-For", () => {
+  test("ignored by default: forwarded addresses share the connection's counter", async () => {
+    const server = await startServer({ rateLimit: { accountFailures: 1000, addressFailures: 2, windowSeconds: WINDOW } });
+    try {
+      const { api } = server;
+      assertCode(await login(api, uniqueEmail(), WRONG, "203.0.113.1"), 401, "invalid_credentials", "first");
+      assertCode(await login(api, uniqueEmail(), WRONG, "203.0.113.1"), 401, "invalid_credentials", "second");
+      assertRateLimited(await login(api, uniqueEmail(), WRONG, "198.51.100.7"), WINDOW, "another forwarded address, same client");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("with trustProxy each forwarded client has its own counter", async () => {
+    const server = await startServer({ trustProxy: true, rateLimit: { accountFailures: 1000, addressFailures: 2, windowSeconds: WINDOW } });
+    try {
+      const { api } = server;
+      assertCode(await login(api, uniqueEmail(), WRONG, "203.0.113.1"), 401, "invalid_credentials", "first");
+      assertCode(await login(api, uniqueEmail(), WRONG, "203.0.113.1"), 401, "invalid_credentials", "second");
+      assertRateLimited(await login(api, uniqueEmail(), WRONG, "203.0.113.1"), WINDOW, "the same forwarded client");
+      assertCode(await login(api, uniqueEmail(), WRONG, "198.51.100.7"), 401, "invalid_credentials", "another forwarded client");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("login failures look alike", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ rateLimit: { accountFailures: 1000, addressFailures: 1000 } });
+  });
+  after(() => server.close());
+
+  test("unknown email and wrong password: same status, headers and body", async () => {
+    const { api } = server;
+    const user = await api.register();
+    const unknown = await login(api, uniqueEmail(), WRONG);
+    const wrong = await login(api, user.email, WRONG);
+    assertCode(unknown, 401, "invalid_credentials", "unknown email");
+    assert.equal(wrong.status, unknown.status);
+    assert.equal(wrong.text, unknown.text, "identical bodies");
+    assert.equal(wrong.headers.get("www-authenticate"), unknown.headers.get("www-authenticate"));
+    assert.equal(wrong.headers.get("content-type"), unknown.headers.get("content-type"));
+  });
+
+  test("and take about the same time (medians within a factor of two)", async () => {
+    // A security property with generous bounds: an unknown email must still cost an argon2
+    // verification. Interleaved, so machine noise hits both series alike.
+    const { api } = server;
+    const user = await api.register();
+    const timed = async (email: string) => {
+      const start = performance.now();
+      const response = await login(api, email, WRONG);
+      assert.equal(response.status, 401);
+      return performance.now() - start;
+    };
+    await timed(user.email);
+    await timed(uniqueEmail());
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      unknown.push(await timed(uniqueEmail()));
+      wrong.push(await timed(user.email));
+    }
+    const [u, w] = [median(unknown), median(wrong)];
+    const ratio = Math.max(u, w) / Math.min(u, w);
+    assert.ok(ratio < 2, `median unknown ${u.toFixed(1)} ms vs wrong password ${w.toFixed(1)} ms (ratio ${ratio.toFixed(2)})`);
+  });
+});
