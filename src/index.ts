@@ -9,10 +9,11 @@
  */
 export { createAuth, type Auth } from "./core/create-auth.js";
 export { AuthService, normalizeEmail } from "./core/auth-service.js";
-export type { Principal, User, TokenPair, SessionInfo, RequestContext, RegisterInput, LogoutScope } from "./core/auth-service.js";
+export type { Principal, User, ProfileOf, TokenPair, SessionInfo, RequestContext, RegisterInput, LogoutScope } from "./core/auth-service.js";
 export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
 export { OptionError, type AuthOptions, type RateLimitOptions, type UserFields } from "./core/options.js";
 export type { AccessTokenClaims } from "./core/access-token.js";
 export type { Clock } from "./core/clock.js";
 export type { CounterStore } from "./store/rate-limit.js";
 export type { RevocationState, RevocationChange, SessionState } from "./store/revocation.js";
+export { toProblem, PROBLEM_CONTENT_TYPE, type Problem, type ProblemResponse } from "./http/problem.js";

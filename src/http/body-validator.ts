@@ -1,0 +1,67 @@
+import type { TSchema } from "typebox";
+import { Compile } from "typebox/compile";
+import { Value } from "typebox/value";
+import { AuthError, type FieldError } from "../core/errors.js";
+
+/** One validation failure, in the shape Fastify (and `fromFrameworkError`) expect from Ajv. */
+export interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  schemaPath: string;
+  params: Record<string, unknown>;
+  message: string;
+}
+
+export type BodyCheck = (value: unknown) => { value: unknown; errors?: undefined } | { value?: undefined; errors: SchemaError[] };
+
+/**
+ * Compiles a request schema with the semantics the tokenver server configures on its Ajv:
+ * never coerce (`{"email": 123}` is a type error, not "123") and drop unknown keys before the
+ * handler sees the body. Used for the endpoints mounted into an application, whose own Ajv
+ * (Fastify's default coerces types) must not decide what the auth endpoints accept, and by the
+ * Express adapter, so both adapters accept exactly the same bodies.
+ */
+export function compileBodyCheck(schema: TSchema): BodyCheck {
+  const validator = Compile(schema);
+  return (value) => {
+    // Clean mutates: the parsed body belongs to this request only.
+    const cleaned = Value.Clean(schema, value);
+    if (validator.Check(cleaned)) return { value: cleaned };
+    return { errors: validator.Errors(cleaned).flatMap(toAjvShape) };
+  };
+}
+
+/** A Fastify `validatorCompiler` with the semantics above (no coercion for any part). */
+export function strictValidatorCompiler({ schema }: { schema: unknown }) {
+  const check = compileBodyCheck(schema as TSchema);
+  return (data: unknown) => {
+    const result = check(data);
+    return result.errors === undefined ? { value: result.value } : { error: result.errors };
+  };
+}
+
+/** The `validation_failed` error a failed check becomes (same fields as the server's). */
+export function validationError(errors: SchemaError[]): AuthError {
+  return new AuthError("validation_failed", "The request is invalid.", { errors: errors.map(toFieldError) });
+}
+
+function toFieldError(error: SchemaError): FieldError {
+  const path = error.instancePath.replace(/^\//, "").replaceAll("/", ".");
+  const missing = error.params.missingProperty;
+  const field = typeof missing === "string" ? (path ? `${path}.${missing}` : missing) : path;
+  return { field, message: error.message };
+}
+
+/**
+ * TypeBox reports all missing keys in one `requiredProperties` error; Ajv (with allErrors, as the
+ * server runs it) reports one `missingProperty` error per key. Same shape for both adapters.
+ */
+function toAjvShape(error: { keyword: string; instancePath: string; schemaPath: string; params: object; message: string }): SchemaError[] {
+  const params = error.params as Record<string, unknown>;
+  const base = { keyword: error.keyword, instancePath: error.instancePath, schemaPath: error.schemaPath };
+  const required = params.requiredProperties;
+  if (Array.isArray(required) && required.length > 0) {
+    return required.map((name) => ({ ...base, params: { missingProperty: String(name) }, message: `must have required property '${String(name)}'` }));
+  }
+  return [{ ...base, params: { ...params }, message: error.message }];
+}
