@@ -63,8 +63,10 @@ async function openPostgres(connectionString: string): Promise<Store> {
     // A hung statement must not hold a revocation (or a request) forever.
     statement_timeout: 10_000,
   });
-  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  // A connection lost while idle or checked out (server restart, network cut) must not crash the
+  // process with an unhandled 'error' event; the query in progress, or the next one, reports it.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { dialect: "postgres", db, pool, close: () => db.destroy() };
 }
