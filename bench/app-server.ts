@@ -1,0 +1,26 @@
+/**
+ * A tiny application that embeds tokenver: the real server (buildServer: the tokenver Fastify
+ * plugin, its routes, default deny) plus a protected `GET /notes` route that returns a constant,
+ * so a request costs exactly the verify + revocation check and nothing of the app's own.
+ * Used when examples/fastify-notes is absent, and always for the limit comparison.
+ *
+ * Env: the variables of `tokenver serve` (API.md section 1).
+ */
+import { configFromEnv } from "../src/config.js";
+import { createAuth } from "../src/core/create-auth.js";
+import { buildServer } from "../src/server.js";
+import { NOTES } from "./notes-constant.js";
+
+const config = configFromEnv(process.env);
+const auth = await createAuth(config.auth);
+const app = await buildServer(auth, { logger: false });
+app.get("/notes", async () => NOTES);
+await app.listen({ port: config.port, host: config.host });
+
+const stop = async () => {
+  await app.close().catch(() => {});
+  await auth.close().catch(() => {});
+  process.exit(0);
+};
+process.on("SIGTERM", () => void stop());
+process.on("SIGINT", () => void stop());

@@ -1,0 +1,530 @@
+/**
+ * `npm run bench`: how much does the revocation check cost? Starts every server as its own
+ * process, drives each from another process (bench/load.ts, autocannon), several short rounds in
+ * turns (A B C A B C ...) so drift cancels, and reports medians and the ratio to the limit.
+ * See docs/benchmark.md.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { createAccessTokenSigner } from "../src/core/access-token.js";
+import { hashPassword } from "../src/core/password.js";
+import { renderChart } from "./chart.js";
+import type { LoadResult, LoadSpec } from "./load.js";
+import { seedPostgres, seedSqlite, sessionId, userEmail, userId } from "./seed.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
+const PASSWORD = "bench password that is long enough";
+const ACCESS_TTL = 3600;
+const CONNECTIONS = 10;
+
+// ------------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  rounds: number;
+  duration: number;
+  users: number;
+  tokens: number;
+  stormRate: number;
+  out: string | undefined;
+  pg: string;
+  redis: string;
+  dist: boolean;
+}
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: "string" },
+      duration: { type: "string" },
+      users: { type: "string" },
+      tokens: { type: "string" },
+      "storm-rate": { type: "string" },
+      out: { type: "string" },
+      pg: { type: "string" },
+      redis: { type: "string" },
+      quick: { type: "boolean", default: false },
+      dist: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      "npm run bench -- [--rounds N=5] [--duration S=4] [--users N=10000] [--tokens N=20000] [--storm-rate N=50]\n" +
+        "                 [--out DIR] [--pg URL] [--redis URL] [--quick] [--dist]\n",
+    );
+    process.exit(0);
+  }
+  const quick = values.quick;
+  const number = (value: string | undefined, fallback: number, name: string): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const users = Math.floor(number(values.users, quick ? 2000 : 10_000, "users"));
+  return {
+    rounds: Math.floor(number(values.rounds, quick ? 2 : 5, "rounds")),
+    duration: number(values.duration, quick ? 2 : 4, "duration"),
+    users,
+    tokens: Math.min(2 * users, Math.floor(number(values.tokens, quick ? 2000 : 20_000, "tokens"))),
+    stormRate: number(values["storm-rate"], 50, "storm-rate"),
+    out: values.out,
+    pg: values.pg ?? process.env.TOKENVER_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    redis: values.redis ?? process.env.TOKENVER_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
+    dist: values.dist,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Processes
+
+interface Server {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  stderr: string[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+function tsxArgs(file: string, ...args: string[]): string[] {
+  return ["--import", "tsx", join(ROOT, file), ...args];
+}
+
+/** Starts a server process and waits until GET /health answers 200. */
+async function startServer(name: string, args: string[], env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", TOKENVER_LOG_LEVEL: "warn", NODE_ENV: "production" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const stderr: string[] = [];
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return { name, url, child, stderr };
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  child.kill("SIGKILL");
+  const reason = stderr.join("").split("\n").find((line) => line.trim().length > 0) ?? "did not become healthy";
+  throw new Error(`${name}: ${reason.trim()}`);
+}
+
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((r) => server.child.once("exit", r));
+  server.child.kill("SIGTERM");
+  await Promise.race([exited, sleep(5000)]);
+  if (server.child.exitCode === null) server.child.kill("SIGKILL");
+}
+
+/** Runs a node script to completion and returns its last stdout line, parsed as JSON. */
+function runJson<T>(args: string[]): Promise<T> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    child.on("exit", (code) => {
+      const last = out.trim().split("\n").pop() ?? "";
+      if (code === 0 && last.startsWith("{")) resolveRun(JSON.parse(last) as T);
+      else reject(new Error(`${args.join(" ")} exited ${code}: ${err.trim().split("\n").slice(-3).join(" | ")}`));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------------------------------------
+// Cases
+
+interface Case {
+  id: string;
+  label: string;
+  /** What a request costs there, for the reader. */
+  measures: string;
+  servers: Server[];
+  path: string;
+  storm?: Server;
+}
+
+interface CaseResult {
+  id: string;
+  label: string;
+  measures: string;
+  rounds: LoadResult[];
+  storms: StormResult[];
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ratio: number;
+}
+
+interface StormResult {
+  attempted: number;
+  ok: number;
+  others: Record<string, number>;
+}
+
+interface Skipped {
+  id: string;
+  label: string;
+  reason: string;
+}
+
+async function runCase(c: Case, seconds: number, work: Work): Promise<{ load: LoadResult; storm?: StormResult }> {
+  const connections = Math.max(1, Math.floor(CONNECTIONS / c.servers.length));
+  const spec: LoadSpec = {
+    targets: c.servers.map((s) => ({ url: s.url, connections })),
+    path: c.path,
+    durationSeconds: seconds,
+    tokensFile: work.tokensFile,
+  };
+  const specFile = join(work.dir, `spec-${c.id}.json`);
+  writeFileSync(specFile, JSON.stringify(spec));
+  if (c.storm === undefined) return { load: await runJson<LoadResult>(tsxArgs("bench/load.ts", specFile)) };
+  // The storm starts with the load and runs slightly longer, so every measured second has logins.
+  const storm = runJson<StormResult>(tsxArgs("bench/storm.ts", c.storm.url, work.emailsFile, PASSWORD, String(work.stormRate), String(seconds + 1.5)));
+  const [load, stormResult] = await Promise.all([runJson<LoadResult>(tsxArgs("bench/load.ts", specFile)), storm]);
+  return { load, storm: stormResult };
+}
+
+interface Work {
+  dir: string;
+  tokensFile: string;
+  emailsFile: string;
+  stormRate: number;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Set-up: data, tokens, servers
+
+/** A random sample of session indices (with their users), so load spreads over many sessions. */
+function sampleSessions(users: number, count: number): number[] {
+  const picked = new Set<number>();
+  while (picked.size < count) picked.add(Math.floor(Math.random() * 2 * users));
+  return [...picked];
+}
+
+function mintTokens(sessions: number[]): string[] {
+  const sign = createAccessTokenSigner({ secret: SECRET, issuer: "tokenver", ttl: ACCESS_TTL, clockTolerance: 5, clock: Date.now });
+  return sessions.map((k) => sign(userId(Math.floor(k / 2)), sessionId(k), 0));
+}
+
+async function reachablePostgres(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL not reachable at --pg (${(error as { code?: string }).code ?? "error"})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function reachableRedis(url: string): Promise<string | undefined> {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+    return undefined;
+  } catch (error) {
+    return `Redis not reachable at --redis (${(error as { code?: string }).code ?? "error"})`;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Report
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function summarise(c: Case, rounds: LoadResult[], storms: StormResult[], limitRps: number): CaseResult {
+  const rps = median(rounds.map((r) => r.rps));
+  return {
+    id: c.id,
+    label: c.label,
+    measures: c.measures,
+    rounds,
+    storms,
+    rps,
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    ratio: limitRps > 0 ? rps / limitRps : 0,
+  };
+}
+
+function printTable(results: CaseResult[], skipped: Skipped[]): void {
+  const rows = [
+    ["case", "req/s", "p50 ms", "p99 ms", "errors", "vs limit"],
+    ...results.map((r) => [r.label, Math.round(r.rps).toLocaleString("en-US"), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), r.ratio.toFixed(2)]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  process.stdout.write(`\n${line(rows[0]!)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
+  for (const row of rows.slice(1)) process.stdout.write(`${line(row)}\n`);
+  for (const s of skipped) process.stdout.write(`${s.label.padEnd(widths[0]!)}  skipped: ${s.reason}\n`);
+}
+
+function verdicts(results: CaseResult[]): string[] {
+  const by = new Map(results.map((r) => [r.id, r]));
+  const lines: string[] = [];
+  const target = (id: string, min: number) => {
+    const r = by.get(id);
+    if (r) lines.push(`${r.ratio >= min ? "PASS" : "MISS"}  ${r.label}: ${r.ratio.toFixed(2)} of the limit (target >= ${min.toFixed(2)})`);
+  };
+  target("sqlite-notes", 0.9);
+  target("pgredis-1", 0.8);
+  for (const r of results) {
+    if (r.id !== "limit" && r.id !== "sqlite-notes-storm") {
+      lines.push(`${r.p99 < 5 ? "PASS" : "MISS"}  ${r.label}: p99 ${r.p99.toFixed(2)} ms (target < 5 ms)`);
+    }
+  }
+  const calm = by.get("sqlite-notes");
+  const storm = by.get("sqlite-notes-storm");
+  if (calm && storm) {
+    const factor = storm.p99 / Math.max(calm.p99, 0.01);
+    lines.push(`${factor < 2 ? "PASS" : "MISS"}  login storm: protected-route p99 ${calm.p99.toFixed(2)} -> ${storm.p99.toFixed(2)} ms, x${factor.toFixed(2)} (target < x2)`);
+    const logins = storm.storms.reduce((n, s) => n + s.ok, 0);
+    const attempted = storm.storms.reduce((n, s) => n + s.attempted, 0);
+    lines.push(`      storm logins: ${logins} of ${attempted} succeeded`);
+  }
+  return lines;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const dir = mkdtempSync(join(tmpdir(), "tokenver-bench-"));
+  const servers: Server[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  const log = (message: string) => process.stdout.write(`bench: ${message}\n`);
+  const stopAll = async () => {
+    await Promise.all(servers.map(stopServer));
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e) => log(`cleanup failed: ${(e as Error).message}`));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("SIGINT", () => void stopAll().then(() => process.exit(130)));
+
+  try {
+    log(`${options.users.toLocaleString("en-US")} users, ${(2 * options.users).toLocaleString("en-US")} sessions, ${options.tokens.toLocaleString("en-US")} distinct tokens, ` +
+      `${options.rounds} rounds x ${options.duration}s, ${CONNECTIONS} connections`);
+    const passwordHash = await hashPassword(PASSWORD);
+    const seedSpec = { users: options.users, passwordHash, expiresAt: Date.now() + 14 * 86_400_000 };
+
+    let started = Date.now();
+    const sqliteFile = join(dir, "bench.db");
+    await seedSqlite(sqliteFile, seedSpec);
+    // The CLI server and the embedded app each own a database file: one writer per file, so each
+    // process's local cache is exact (the storm's logins write to the app's file only).
+    const sqliteCliFile = join(dir, "bench-cli.db");
+    copyFileSync(sqliteFile, sqliteCliFile);
+    log(`seeded SQLite in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+    const sessions = sampleSessions(options.users, options.tokens);
+    const work: Work = { dir, tokensFile: join(dir, "tokens.json"), emailsFile: join(dir, "emails.json"), stormRate: options.stormRate };
+    writeFileSync(work.tokensFile, JSON.stringify(mintTokens(sessions)));
+    writeFileSync(work.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
+
+    const common = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL) };
+    const cases: Case[] = [];
+    const skipped: Skipped[] = [];
+    const start = async (name: string, args: string[], env: Record<string, string>) => {
+      const server = await startServer(name, args, { ...common, ...env });
+      servers.push(server);
+      return server;
+    };
+
+    const limit = await start("limit", tsxArgs("bench/limit-server.ts"), {});
+    cases.push({ id: "limit", label: "1 limit: signature only", measures: "Fastify + fast-jwt verify, no revocation check", servers: [limit], path: "/notes" });
+
+    const app = await start("sqlite-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${sqliteFile}` });
+    const cliArgs = options.dist ? [join(ROOT, "dist/cli.js"), "serve"] : tsxArgs("src/cli.ts", "serve");
+    const cli = await start("sqlite-cli", cliArgs, { TOKENVER_DATABASE_URL: `sqlite:${sqliteCliFile}` });
+    cases.push({
+      id: "sqlite-notes",
+      label: "2a SQLite, protected route",
+      measures: "verify + revocation check (local cache over a prepared statement)",
+      servers: [app],
+      path: "/notes",
+    });
+    cases.push({
+      id: "sqlite-profile",
+      label: "2b SQLite, GET /profile (CLI)",
+      measures: "verify + revocation check + the user-row read /profile does by design",
+      servers: [cli],
+      path: "/profile",
+    });
+
+    const pgProblem = await reachablePostgres(options.pg);
+    const redisProblem = pgProblem ?? (await reachableRedis(options.redis));
+    if (pgProblem === undefined) {
+      started = Date.now();
+      const name = `tokenver_bench_${process.pid}`;
+      await withAdmin(options.pg, (c) => c.query(`CREATE DATABASE ${name}`));
+      cleanups.push(() => withAdmin(options.pg, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}));
+      const url = new URL(options.pg);
+      url.pathname = `/${name}`;
+      const pgUrl = url.toString();
+      await seedPostgres(pgUrl, seedSpec);
+      log(`seeded PostgreSQL in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      const pgOnly = await start("pg", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: pgUrl });
+      cases.push({ id: "pg-1", label: "3a PostgreSQL only, 1 node", measures: "verify + one PostgreSQL query per request", servers: [pgOnly], path: "/notes" });
+
+      if (redisProblem === undefined) {
+        const prefix = `tokenver-bench:${process.pid}:`;
+        cleanups.push(() => deleteRedisPrefix(options.redis, prefix));
+        const env = { TOKENVER_DATABASE_URL: pgUrl, TOKENVER_REDIS_URL: options.redis, TOKENVER_REDIS_PREFIX: prefix };
+        try {
+          const nodeA = await start("pg-redis-a", tsxArgs("bench/app-server.ts"), env);
+          const nodeB = await start("pg-redis-b", tsxArgs("bench/app-server.ts"), env);
+          cases.push({ id: "pgredis-1", label: "3b PostgreSQL + Redis, 1 node", measures: "verify + Redis shared state", servers: [nodeA], path: "/notes" });
+          cases.push({ id: "pgredis-2", label: "3c PostgreSQL + Redis, 2 nodes", measures: "as 3b, load split over two processes", servers: [nodeA, nodeB], path: "/notes" });
+        } catch (error) {
+          skipped.push({ id: "pgredis", label: "3b/3c PostgreSQL + Redis", reason: `the server did not start: ${(error as Error).message}` });
+        }
+      } else {
+        skipped.push({ id: "pgredis", label: "3b/3c PostgreSQL + Redis", reason: redisProblem });
+      }
+    } else {
+      skipped.push({ id: "pg", label: "3 PostgreSQL (+ Redis)", reason: pgProblem });
+    }
+
+    cases.push({
+      id: "sqlite-notes-storm",
+      label: `4 as 2a + ${options.stormRate} logins/s`,
+      measures: "2a while another process logs seeded users in (argon2 on the thread pool)",
+      servers: [app],
+      path: "/notes",
+      storm: app,
+    });
+
+    // Every server must accept a benchmark token before anything is measured.
+    const probeToken = mintTokens(sessions.slice(0, 1))[0]!;
+    for (const c of cases) {
+      for (const s of c.servers) {
+        const response = await fetch(`${s.url}${c.path}`, { headers: { authorization: `Bearer ${probeToken}` } });
+        if (response.status !== 200) throw new Error(`${c.label}: a seeded token got ${response.status} from ${s.name}`);
+      }
+    }
+
+    // Warm-up: JIT, caches, connection pools; not counted.
+    log("warming up");
+    for (const c of cases) if (c.storm === undefined) await runCase(c, Math.min(2, options.duration), work);
+
+    const rounds = new Map<string, LoadResult[]>(cases.map((c) => [c.id, []]));
+    const storms = new Map<string, StormResult[]>(cases.map((c) => [c.id, []]));
+    for (let round = 1; round <= options.rounds; round++) {
+      const parts: string[] = [];
+      for (const c of cases) {
+        const { load, storm } = await runCase(c, options.duration, work);
+        rounds.get(c.id)!.push(load);
+        if (storm) storms.get(c.id)!.push(storm);
+        parts.push(`${c.id} ${Math.round(load.rps)}`);
+      }
+      log(`round ${round}/${options.rounds}: ${parts.join(", ")}`);
+    }
+
+    const limitRps = median(rounds.get("limit")!.map((r) => r.rps));
+    const results = cases.map((c) => summarise(c, rounds.get(c.id)!, storms.get(c.id)!, limitRps));
+    printTable(results, skipped);
+    const notes = verdicts(results);
+    process.stdout.write(`\n${notes.join("\n")}\n`);
+    process.stdout.write(
+      "\n2a is the pure verify + revocation cost (the principal only); 2b adds the user-row read that\n" +
+        "GET /profile does to return the user. Ratios are to case 1 on the same machine in the same run.\n",
+    );
+
+    if (options.out !== undefined) {
+      const out = resolve(options.out);
+      mkdirSync(out, { recursive: true });
+      const report = {
+        date: new Date().toISOString(),
+        command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+        machine: { node: process.version, cpus: (await import("node:os")).cpus().length },
+        options: { ...options, pg: undefined, redis: undefined },
+        connections: CONNECTIONS,
+        results,
+        skipped,
+        verdicts: notes,
+      };
+      writeFileSync(join(out, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
+      writeFileSync(join(out, "chart.svg"), renderChart(results, `${options.users.toLocaleString("en-US")} users, ${CONNECTIONS} connections, medians of ${options.rounds} rounds`));
+      log(`wrote ${join(out, "results.json")} and ${join(out, "chart.svg")}`);
+    }
+  } finally {
+    await stopAll();
+  }
+}
+
+if (!existsSync(join(ROOT, "node_modules/autocannon"))) {
+  process.stderr.write("bench: autocannon is missing: run npm install\n");
+  process.exit(1);
+}
+await main().catch((error) => {
+  process.stderr.write(`bench: failed: ${(error as Error).message}\n`);
+  process.exit(1);
+});

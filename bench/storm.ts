@@ -1,0 +1,42 @@
+/**
+ * The login storm: its own process, logging seeded users in at a fixed rate (default 50/s) for a
+ * while, so argon2 runs on the server's thread pool beside the protected-route load. Prints one
+ * JSON line: logins attempted, succeeded, and the statuses of the others.
+ *
+ * Usage: node --import tsx bench/storm.ts <url> <emails.json> <password> <perSecond> <seconds>
+ */
+import { readFileSync } from "node:fs";
+
+const [url, emailsFile, password, perSecond = "50", seconds = "5"] = process.argv.slice(2);
+const emails = JSON.parse(readFileSync(emailsFile!, "utf8")) as string[];
+const rate = Number(perSecond);
+const total = Math.round(rate * Number(seconds));
+const statuses: Record<string, number> = {};
+let ok = 0;
+
+async function login(email: string): Promise<void> {
+  try {
+    const response = await fetch(`${url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
+    await response.arrayBuffer();
+    if (response.status === 200) ok++;
+    else statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+  } catch {
+    statuses.network = (statuses.network ?? 0) + 1;
+  }
+}
+
+// Fire on a fixed schedule (open loop): a slow server gets more concurrent logins, not fewer.
+const started = performance.now();
+const pending: Promise<void>[] = [];
+for (let i = 0; i < total; i++) {
+  const due = started + (i * 1000) / rate;
+  const wait = due - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  pending.push(login(emails[Math.floor(Math.random() * emails.length)]!));
+}
+await Promise.all(pending);
+process.stdout.write(`${JSON.stringify({ attempted: total, ok, others: statuses, seconds: (performance.now() - started) / 1000 })}\n`);
