@@ -1,5 +1,5 @@
 import { Type, type TObject, type TProperties } from "typebox";
-import { ERRORS } from "../core/errors.js";
+import { ERRORS, type ErrorCode } from "../core/errors.js";
 
 /** Request and response schemas: Fastify validates and serialises with them; OpenAPI shows them. */
 
@@ -12,7 +12,7 @@ export const LoginBody = Type.Object({ email: Email, password: Type.String({ max
 export const RefreshBody = Type.Object({ refresh: Type.String({ maxLength: 512 }) }, { additionalProperties: false });
 export const LogoutBody = Type.Object(
   { refresh: Type.Optional(Type.String({ maxLength: 512 })), scope: Type.Optional(Scope) },
-  { additionalProperties: false },
+  { additionalProperties: false, description: "May be omitted entirely: an empty request logs out with scope all." },
 );
 export const PasswordBody = Type.Object(
   { current_password: Type.String({ maxLength: 1024 }), new_password: Password },
@@ -71,21 +71,89 @@ export const SessionList = Type.Object({
 
 export const Health = Type.Object({ status: Type.Literal("ok") });
 
-export const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.Union(Object.keys(ERRORS).map((c) => Type.Literal(c))),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-  },
-  { description: "RFC 9457 problem details (application/problem+json)." },
-);
+const problemFields = {
+  type: Type.String({ description: "A URI naming the problem type (urn:tokenver:problem:<code>)." }),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  errors: Type.Optional(
+    Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: "For validation_failed: which field, and why." }),
+  ),
+};
 
-/** Error responses of a route, for the OpenAPI document. */
-export function problems(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, { description: "Problem details", content: { "application/problem+json": { schema: Problem } } }]),
+/** An RFC 9457 problem document whose `code` is one of `codes` (all codes when omitted). */
+export function problemSchema(codes: readonly ErrorCode[] = Object.keys(ERRORS) as ErrorCode[]) {
+  return Type.Object(
+    { ...problemFields, code: Type.Union(codes.map((c) => Type.Literal(c)), { description: "Stable machine-readable code: switch on this." }) },
+    { description: "RFC 9457 problem details (application/problem+json)." },
   );
+}
+
+export const Problem = problemSchema();
+
+/** The codes each error status carries on a bearer-protected route, unless a route says otherwise. */
+const DEFAULT_CODES: Record<number, readonly ErrorCode[]> = {
+  400: ["validation_failed", "bad_request"],
+  401: ["token_missing", "token_invalid", "token_expired", "token_revoked"],
+  403: ["invalid_credentials"],
+  404: ["not_found"],
+  409: ["email_taken"],
+  413: ["payload_too_large"],
+  415: ["unsupported_media_type"],
+  429: ["rate_limited"],
+  503: ["service_unavailable"],
+};
+
+/** Response headers that come with some statuses (RFC 6750 section 3; RFC 9110 section 10.2.3). */
+const STATUS_HEADERS: Record<number, Record<string, object>> = {
+  401: { "WWW-Authenticate": { type: "string", description: 'Bearer realm="tokenver", with error="invalid_token" when a token was presented.' } },
+  429: { "Retry-After": { type: "integer", minimum: 1, description: "Seconds until the throttling window ends." } },
+};
+
+/**
+ * Error responses of a route, for the OpenAPI document: each status with the codes it can carry
+ * (a number uses the default codes; `[status, codes]` names the route's own) and its headers.
+ */
+export function problems(...entries: Array<number | readonly [number, readonly ErrorCode[]]>) {
+  return Object.fromEntries(
+    entries.map((entry) => {
+      const [status, codes] = typeof entry === "number" ? [entry, DEFAULT_CODES[entry] ?? []] : entry;
+      const headers = STATUS_HEADERS[status];
+      return [
+        status,
+        {
+          description: `Problem details; code: ${codes.join(", ")}`,
+          ...(headers === undefined ? {} : { headers }),
+          content: { "application/problem+json": { schema: problemSchema(codes) } },
+        },
+      ];
+    }),
+  );
+}
+
+/** The credential failures of login and refresh, whose 401s differ from a bearer route's. */
+export const LOGIN_FAILED = [401, ["invalid_credentials"]] as const;
+export const REFRESH_FAILED = [401, ["token_invalid", "token_expired", "token_revoked", "refresh_reused"]] as const;
+
+/** Schema of GET /openapi.json, so the document lists itself (API.md section 3). */
+export const openApiDocumentSchema = {
+  tags: ["operations"],
+  summary: "This OpenAPI 3.1 document",
+  response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true, description: "The OpenAPI document." }) },
+};
+
+/**
+ * GET /docs as an OpenAPI path item. Swagger UI hides its own routes, so the page is described
+ * here and passed to @fastify/swagger as `openapi.paths` (a fresh object: swagger adds to it).
+ */
+export function docsPaths(): Record<string, object> {
+  return {
+    "/docs": {
+      get: {
+        tags: ["operations"],
+        summary: "This API's documentation page (Swagger UI, served from installed packages)",
+        responses: { 200: { description: "HTML page", content: { "text/html": { schema: { type: "string" } } } } },
+      },
+    },
+  };
 }
