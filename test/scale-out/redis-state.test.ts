@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { createAuth, type Auth } from "../../src/core/create-auth.js";
+import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
+import { startRedis } from "../support/nodes.js";
+import { TEST_SECRET } from "../support/server.js";
+
+// The Redis copy of the revocation state, inspected key by key on a real Redis.
+describe("Redis revocation state", () => {
+  let database: TestDatabase;
+  let auth: Auth;
+  let raw: Redis;
+  const prefix = redisTestPrefix();
+
+  before(async () => {
+    database = await createTestDatabase("postgres");
+    auth = await createAuth({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, secret: TEST_SECRET });
+    raw = new Redis(REDIS_URL!);
+  });
+
+  after(async () => {
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+    raw.disconnect();
+    await auth.close();
+    await database.drop();
+  });
+
+  test("a request fills the user's version and the session state; logout raises the version", async () => {
+    const user = await auth.register({ email: "fill@example.com", password: "a long and unguessable passphrase" });
+    const principal = await auth.verify(`Bearer ${user.access}`);
+    assert.equal(await raw.get(`${prefix}v:${principal.userId}`), "0");
+    assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), `${principal.userId}:0`);
+    assert.ok((await raw.ttl(`${prefix}v:${principal.userId}`)) > 0, "entries expire");
+
+    await auth.logout(principal);
+    assert.equal(await raw.get(`${prefix}v:${principal.userId}`), "1");
+    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+
+  test("a version in Redis is never lowered, and an in-flight marker is never filled over", async () => {
+    const user = await auth.register({ email: "monotonic@example.com", password: "a long and unguessable passphrase" });
+    const principal = await auth.verify(`Bearer ${user.access}`);
+    const key = `${prefix}v:${principal.userId}`;
+    await raw.set(key, "7");
+    // A miss on the session key reads the database (version 0) and fills only absent keys: 7 stays.
+    await raw.del(`${prefix}s:${principal.sessionId}`);
+    assert.equal((await auth.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    assert.equal(await raw.get(key), "7");
+    // Now both keys hit, and Redis says 7: the version-0 token is refused.
+    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+
+    // An in-flight revocation ("p") sends readers to the database and is not overwritten by them.
+    await raw.set(key, "p");
+    assert.equal((await auth.verify(`Bearer ${user.access}`)).userId, principal.userId);
+    assert.equal(await raw.get(key), "p");
+  });
+
+  test("a stale Redis entry saying 'not revoked' is corrected by the revoking write", async () => {
+    const user = await auth.register({ email: "session@example.com", password: "a long and unguessable passphrase" });
+    const principal = await auth.verify(`Bearer ${user.access}`);
+    await auth.logout(principal, { scope: "session" });
+    assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), `${principal.userId}:1`);
+    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+});
+
+describe("Redis counters", () => {
+  test("throttling holds while Redis is down (counts in memory), and across the outage", async () => {
+    const database = await createTestDatabase("postgres");
+    const redis = await startRedis();
+    const auth = await createAuth({
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      secret: TEST_SECRET,
+      rateLimit: { accountFailures: 3 },
+    });
+    try {
+      await auth.register({ email: "throttle@example.com", password: "a long and unguessable passphrase" });
+      await redis.stop();
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(auth.login({ email: "throttle@example.com", password: "wrong wrong wrong" }), { code: "invalid_credentials" });
+      }
+      await assert.rejects(auth.login({ email: "throttle@example.com", password: "a long and unguessable passphrase" }), {
+        code: "rate_limited",
+      });
+    } finally {
+      await auth.close();
+      await redis.remove();
+      await database.drop();
+    }
+  });
+
+  test("an unreachable Redis at start-up is a configuration error naming redisUrl", async () => {
+    const database = await createTestDatabase("postgres");
+    try {
+      await assert.rejects(createAuth({ databaseUrl: database.url, redisUrl: "redis://127.0.0.1:1", secret: TEST_SECRET }), (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(error.message, /redisUrl/);
+        return true;
+      });
+    } finally {
+      await database.drop();
+    }
+  });
+});
