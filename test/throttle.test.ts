@@ -89,6 +89,17 @@ for (const dialect of dialects()) {
       assertCode(await login(api, neighbour.email, WRONG), 401, "invalid_credentials", "neighbour's own failure");
     });
 
+    test("parallel guesses cannot overtake the limit: at most 3 of 12 reach the password check", async () => {
+      const { api } = server;
+      const user = await api.register();
+      const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(api, user.email, `${WRONG} ${i}`)));
+      const checked = responses.filter((r) => r.status === 401);
+      const limited = responses.filter((r) => r.status === 429);
+      assert.equal(checked.length + limited.length, 12, `statuses: ${responses.map((r) => r.status).join(" ")}`);
+      assert.ok(checked.length <= 3, `${checked.length} guesses were checked with a limit of 3`);
+      for (const r of limited) assert.equal(r.body.code, "rate_limited");
+    });
+
     test("the lock ends when the window does", async () => {
       const { api } = server;
       const user = await api.register();
@@ -113,6 +124,31 @@ for (const dialect of dialects()) {
       for (let i = 1; i <= 3; i++) assertCode(await login(api, uniqueEmail(), WRONG), 401, "invalid_credentials", `spray ${i}`);
       assertRateLimited(await login(api, uniqueEmail(), WRONG), WINDOW, "a fourth email");
       assertRateLimited(await login(api, user.email, user.password), WINDOW, "even a correct login from the address");
+    });
+
+    test("only failures count: successful logins from the address do not use up its allowance", async () => {
+      const server = await startServer({ dialect, rateLimit: { accountFailures: 1000, addressFailures: 3, windowSeconds: WINDOW } });
+      try {
+        const { api } = server;
+        const user = await api.register();
+        for (let i = 0; i < 5; i++) assert.equal((await login(api, user.email, user.password)).status, 200, `success ${i + 1}`);
+        for (let i = 1; i <= 3; i++) assertCode(await login(api, uniqueEmail(), WRONG), 401, "invalid_credentials", `failure ${i}`);
+        assertRateLimited(await login(api, uniqueEmail(), WRONG), WINDOW, "the 4th failure");
+      } finally {
+        await server.close();
+      }
+    });
+
+    test("parallel guesses from one address cannot overtake its limit", async () => {
+      const server = await startServer({ dialect, rateLimit: { accountFailures: 1000, addressFailures: 3, windowSeconds: WINDOW } });
+      try {
+        const responses = await Promise.all(Array.from({ length: 12 }, () => login(server.api, uniqueEmail(), WRONG)));
+        const checked = responses.filter((r) => r.status === 401).length;
+        assert.ok(checked <= 3, `${checked} guesses were checked with an address limit of 3`);
+        assert.equal(responses.filter((r) => r.status === 429).length, 12 - checked);
+      } finally {
+        await server.close();
+      }
     });
   });
 }

@@ -9,6 +9,12 @@ export interface CounterStore {
   /** Adds one to `key`, starting a window of `windowSeconds` if none is open. */
   hit(key: string, windowSeconds: number): Promise<{ count: number; retryAfter: number }>;
   reset(key: string): Promise<void>;
+  /**
+   * Takes back one hit of `key`'s open window (never below zero): an attempt counted up front
+   * that turned out to succeed, so only failures use up an allowance. Optional until every store
+   * has it; a store without it counts successes too.
+   */
+  release?(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,6 +49,11 @@ export class MemoryCounterStore implements CounterStore {
 
   async reset(key: string) {
     this.#windows.delete(key);
+  }
+
+  async release(key: string) {
+    const w = this.#windows.get(key);
+    if (w !== undefined && w.resetAt > this.#clock() && w.count > 0) w.count--;
   }
 
   async close() {
