@@ -166,8 +166,9 @@ function principalOf(request: FastifyRequest): Principal {
 }
 
 function contextOf(request: FastifyRequest): RequestContext {
-  const userAgent = request.headers["user-agent"];
-  return { userAgent: typeof userAgent === "string" ? userAgent : undefined, ip: request.ip };
+  const userAgent = request.headers["user-agent"]?.trim();
+  // An empty User-Agent says nothing: the session lists it as null, like a missing one.
+  return { userAgent: userAgent === undefined || userAgent === "" ? undefined : userAgent, ip: request.ip };
 }
 
 export type { FastifyReply };
