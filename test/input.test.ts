@@ -221,6 +221,24 @@ for (const dialect of dialects()) {
           assert.equal(({} as Record<string, unknown>).token_version, undefined);
         });
 
+        test("deeply nested JSON is 400, never 500", async () => {
+          const depth = 5000;
+          const nestings = ["[".repeat(depth) + "]".repeat(depth), '{"a":'.repeat(depth) + "1" + "}".repeat(depth)];
+          const withNested = (field: string, nested: string) =>
+            JSON.stringify({ ...endpoint.valid(), [field]: "PLACEHOLDER" }).replace('"PLACEHOLDER"', nested);
+          for (const nested of nestings) {
+            for (const field of Object.keys(endpoint.wrongTypes)) {
+              assertProblem(await json(endpoint, withNested(field, nested)), 400, ["validation_failed", "bad_request"]);
+            }
+          }
+          // Under an unknown key (which is dropped) the request may even succeed (and log out, say:
+          // so these go last); it never fails with a 5xx.
+          for (const nested of nestings) {
+            const unknown = await json(endpoint, withNested("padding", nested));
+            assert.ok(unknown.status < 500, unknown.text);
+          }
+        });
+
         test("very long strings are 400 validation_failed", async () => {
           const long = "a".repeat(20_000);
           for (const field of Object.keys(endpoint.wrongTypes)) {
@@ -327,6 +345,27 @@ for (const dialect of dialects()) {
         assertProblem(login, 401, "invalid_credentials", [wrong, user.password]);
         const change = await server.api.post("/password", { current_password: wrong, new_password: "yet another passphrase" }, user.access);
         assertProblem(change, 403, "invalid_credentials", [wrong, user.password]);
+      });
+    });
+
+    describe("control characters", () => {
+      // A NUL byte cannot be stored in PostgreSQL text: unless refused up front it surfaces as a
+      // store failure (503, a false "the database is down") instead of a 400.
+      const withNul = (value: string) => `${value.slice(0, 2)}\u0000${value.slice(2)}`;
+
+      test("a NUL byte in the email is refused on register and never reaches the store on login", async () => {
+        const register = await server.api.post("/register", { email: withNul(uniqueEmail()), password: PASSWORD });
+        assertProblem(register, 400, "validation_failed");
+        const login = await server.api.post("/login", { email: withNul(uniqueEmail()), password: PASSWORD });
+        assertProblem(login, [400, 401], ["validation_failed", "invalid_credentials"]);
+      });
+
+      test("a NUL byte or other control character in the username is 400 validation_failed", async () => {
+        for (const username of [withNul("someone"), "some\u0007one", "line\nbreak"]) {
+          assertProblem(await server.api.post("/register", { email: uniqueEmail(), password: PASSWORD, username }), 400, "validation_failed");
+          const user = await server.api.register();
+          assertProblem(await server.api.request("PATCH", "/profile", { token: user.access, body: { username } }), 400, "validation_failed");
+        }
       });
     });
 

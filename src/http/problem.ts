@@ -49,6 +49,7 @@ export function toProblem(error: unknown): ProblemResponse {
 }
 
 interface FrameworkError {
+  name?: unknown;
   code?: unknown;
   statusCode?: unknown;
   validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown> }>;
@@ -61,6 +62,11 @@ export function fromFrameworkError(error: unknown): AuthError {
   if (Array.isArray(e.validation)) {
     const errors = e.validation.map((v) => ({ field: fieldOf(v), message: v.message ?? "is invalid" }));
     return new AuthError("validation_failed", "The request is invalid.", { errors });
+  }
+  // A schema validator that throws (a RangeError: the call stack overflowed on a body nested
+  // thousands of levels deep) was defeated by the body, not by the server: 400, not 500.
+  if (e.code === "FST_ERR_VALIDATION" && e.name === "RangeError") {
+    return new AuthError("bad_request", "The request body is nested too deeply.", { status: 400 });
   }
   const status = typeof e.statusCode === "number" ? e.statusCode : 500;
   if (status === 413) return new AuthError("payload_too_large", "The request body is larger than 64 KiB.");
