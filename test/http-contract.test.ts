@@ -137,6 +137,17 @@ for (const dialect of dialects()) {
       }
     });
 
+    test("a malformed percent-encoded path is a problem, not Fastify's own error body", async () => {
+      const user = await server.api.register();
+      for (const path of ["/sessions/%E2%82", "/profile%", "/%zz"]) {
+        const response = await server.api.request("GET", path, { token: user.access });
+        assert.ok([400, 404].includes(response.status), `${path}: ${response.status}`);
+        assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/, `${path}: ${response.text}`);
+        assert.ok(["bad_request", "not_found"].includes(response.body?.code), response.text);
+        assert.doesNotMatch(response.text, /FST_ERR/);
+      }
+    });
+
     test("every 401 carries WWW-Authenticate with realm=\"tokenver\"", async () => {
       const { api } = server;
       const user = await api.register();
