@@ -166,8 +166,9 @@ function json(schema: TSchema, { optional = false } = {}): RequestHandler {
   const check = compileBodyCheck(schema);
   const parse = express.json({ limit: BODY_LIMIT, type: () => true });
   return (req, res, next) => {
-    // null: no body at all; false: a body of another media type (or none declared).
-    if (req.is("application/json") === false) return sendProblem(res, new AuthError("unsupported_media_type", "Send the request body as application/json."));
+    if (hasBody(req) && !req.is("application/json")) {
+      return sendProblem(res, new AuthError("unsupported_media_type", "Send the request body as application/json."));
+    }
     parse(req, res, (error?: unknown) => {
       if (error !== undefined && error !== null) return sendProblem(res, error);
       const result = check(req.body ?? (optional ? {} : undefined));
@@ -176,6 +177,12 @@ function json(schema: TSchema, { optional = false } = {}): RequestHandler {
       next();
     });
   };
+}
+
+/** `Content-Length: 0` (what clients send for a bodiless POST) is no body, whatever its type. */
+function hasBody(req: Request): boolean {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 /** Runs an async endpoint; any failure is answered as problem+json by the endpoint itself. */
