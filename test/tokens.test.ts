@@ -72,6 +72,21 @@ for (const dialect of dialects()) {
       });
     }
 
+    test("a key or algorithm named by the token is never used", async () => {
+      const jwk = { kty: "oct", k: b64url(FOREIGN_SECRET) };
+      for (const header of [
+        { alg: "HS256", typ: "at+jwt", jwk },
+        { alg: "HS256", typ: "at+jwt", kid: "../../../dev/null" },
+        { alg: "HS256", typ: "at+jwt", jku: "http://127.0.0.1:1/jwks.json" },
+      ]) {
+        assertRefused(await profileWith(forge({ header, claims: aliceClaims(), secret: FOREIGN_SECRET })), "token_invalid");
+      }
+      // The right secret under another spelling of the algorithm, or an asymmetric one, is refused too.
+      for (const alg of ["hs256", "RS256", "ES256", "PS256", "EdDSA"]) {
+        assertRefused(await profileWith(forge({ header: { alg, typ: "at+jwt" }, claims: aliceClaims(), secret: TEST_SECRET })), "token_invalid");
+      }
+    });
+
     test("HS256 with a foreign secret is refused", async () => {
       assertRefused(await profileWith(forge({ header: HEADER, claims: aliceClaims(), secret: FOREIGN_SECRET })), "token_invalid");
       assertRefused(await profileWith(resign(alice.access, FOREIGN_SECRET)), "token_invalid");
