@@ -261,6 +261,19 @@ describe("tokenver/fastify options", () => {
     }
   });
 
+  test("createAuth refuses custom fields that are not schemas or that shadow built-in fields", async () => {
+    for (const [fields, option] of [
+      [{ company: "string" }, "userFields.company"],
+      [{ id: Type.String() }, "userFields.id"],
+      [{ token_version: Type.Integer() }, "userFields.token_version"],
+    ] as const) {
+      await assert.rejects(
+        createAuth({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET, userFields: fields as never }),
+        (error: unknown) => error instanceof OptionError && error instanceof TypeError && error.option === option,
+      );
+    }
+  });
+
   test("bad auth options in options mode are an OptionError, a TypeError", async () => {
     const app = Fastify();
     await assert.rejects(async () => {
