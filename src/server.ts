@@ -5,6 +5,7 @@ import type { AuthService } from "./core/auth-service.js";
 import { sendProblem, problemErrorHandler } from "./http/reply.js";
 import { AuthError } from "./core/errors.js";
 import { tokenverPlugin } from "./http/fastify-plugin.js";
+import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -22,6 +23,10 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
     trustProxy: options.trustProxy ?? auth.options.trustProxy,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors Fastify raises before routing (a malformed URL) get the same problem+json.
+    frameworkErrors: (error, _request, reply) => {
+      sendProblem(reply, error);
+    },
     ajv: {
       customOptions: {
         // Never coerce: {"email": 123} is a type error, not "123".
@@ -51,12 +56,13 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
         description: "JWT authentication where logout means logout. Errors are RFC 9457 problem+json with a stable `code`.",
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+      paths: docsPaths(),
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   await app.register(tokenverPlugin, { auth });
 
-  app.get("/openapi.json", { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { config: { public: true }, schema: openApiDocumentSchema }, async () => app.swagger());
   return app;
 }
 

@@ -79,7 +79,9 @@ export interface AuthServiceDeps {
   secret: string;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// No whitespace or control characters (PostgreSQL text refuses NUL; nobody's address has one).
+const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
+const CONTROL = /\p{Cc}/u;
 const MAX_EMAIL_LENGTH = 254;
 const MAX_USERNAME_LENGTH = 64;
 const MAX_USER_AGENT_LENGTH = 512;
@@ -204,14 +206,14 @@ export class AuthService<F extends UserFields = {}> {
       });
     }
     const email = normalizeEmail(input.email);
-    await this.#checkThrottle(email, context.ip);
+    if (CONTROL.test(email)) {
+      throw new AuthError("validation_failed", "The request body is invalid.", { errors: [{ field: "email", message: "must not contain control characters" }] });
+    }
+    await this.#countAttempt(email, context.ip);
     const user = await this.#guard(() => users.findUserByEmail(this.#db, email));
     const ok = user !== undefined ? await verifyPassword(user.password_hash, input.password) : await verifyDummyPassword(input.password);
-    if (!ok || user === undefined) {
-      await this.#recordFailure(email, context.ip);
-      throw new AuthError("invalid_credentials", "The email or password is incorrect.");
-    }
-    await this.#guard(() => this.#counters.reset(accountKey(email)));
+    if (!ok || user === undefined) throw new AuthError("invalid_credentials", "The email or password is incorrect.");
+    await this.#attemptSucceeded(email, context.ip);
     const now = this.#now();
     const issued = this.#newSession(user.id, user.token_version, now, context);
     await this.#guard(() => this.#db.transaction().execute((trx) => issued.persist(trx)));
@@ -291,11 +293,11 @@ export class AuthService<F extends UserFields = {}> {
     }
     const user = await this.#guard(() => users.findUserById(this.#db, principal.userId));
     if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
-    await this.#checkThrottle(user.email, context.ip);
+    await this.#countAttempt(user.email, context.ip);
     if (!(await verifyPassword(user.password_hash, input.current_password))) {
-      await this.#recordFailure(user.email, context.ip);
       throw new AuthError("invalid_credentials", "The current password is incorrect.", { status: 403 });
     }
+    await this.#attemptSucceeded(user.email, context.ip);
     const errors = await checkPasswordPolicy(input.new_password, "new_password");
     if (errors.length > 0) throw new AuthError("validation_failed", "The request body is invalid.", { errors });
     const passwordHash = await hashPassword(input.new_password);
@@ -310,7 +312,6 @@ export class AuthService<F extends UserFields = {}> {
       await refreshTokens.insertRefreshToken(trx, { id: next.id, session_id: principal.sessionId, token_hash: next.hash, now, expires_at: expiresAt });
       return { userId: user.id, tokenVersion, sessionIds };
     });
-    await this.#guard(() => this.#counters.reset(accountKey(user.email)));
     return this.#pair(user.id, principal.sessionId, change.tokenVersion!, next.token);
   }
 
@@ -458,20 +459,22 @@ export class AuthService<F extends UserFields = {}> {
     return row.session_id;
   }
 
-  async #checkThrottle(email: string, ip: string | undefined): Promise<void> {
-    const { accountFailures, addressFailures } = this.options.rateLimit;
-    const account = await this.#guard(() => this.#counters.peek(accountKey(email)));
-    if (account.count >= accountFailures) throw rateLimited(account.retryAfter);
-    if (ip !== undefined) {
-      const address = await this.#guard(() => this.#counters.peek(addressKey(ip)));
-      if (address.count >= addressFailures) throw rateLimited(address.retryAfter);
-    }
+  /**
+   * Counts this attempt before the password is checked, so parallel guesses cannot all pass a
+   * check made before any of them failed; 429 once the account or the address is over its limit.
+   */
+  async #countAttempt(email: string, ip: string | undefined): Promise<void> {
+    const { accountFailures, addressFailures, windowSeconds } = this.options.rateLimit;
+    const account = await this.#guard(() => this.#counters.hit(accountKey(email), windowSeconds));
+    const address = ip === undefined ? undefined : await this.#guard(() => this.#counters.hit(addressKey(ip), windowSeconds));
+    if (account.count > accountFailures) throw rateLimited(account.retryAfter);
+    if (address !== undefined && address.count > addressFailures) throw rateLimited(address.retryAfter);
   }
 
-  async #recordFailure(email: string, ip: string | undefined): Promise<void> {
-    const window = this.options.rateLimit.windowSeconds;
-    await this.#guard(() => this.#counters.hit(accountKey(email), window));
-    if (ip !== undefined) await this.#guard(() => this.#counters.hit(addressKey(ip), window));
+  /** The password was right: the account starts afresh and the address gets its attempt back (only failures count). */
+  async #attemptSucceeded(email: string, ip: string | undefined): Promise<void> {
+    await this.#guard(() => this.#counters.reset(accountKey(email)));
+    if (ip !== undefined) await this.#guard(async () => this.#counters.release(addressKey(ip)));
   }
 
   /** Runs a store call; anything but an AuthError becomes 503 (fail closed, no details leak). */
@@ -511,8 +514,8 @@ function requiredField(error: { params?: unknown }): string | undefined {
 
 function checkUsername(username: unknown): FieldError[] {
   if (username === null) return [];
-  if (typeof username !== "string" || username.trim().length === 0 || [...username].length > MAX_USERNAME_LENGTH) {
-    return [{ field: "username", message: `must be null or a non-empty string of at most ${MAX_USERNAME_LENGTH} characters` }];
+  if (typeof username !== "string" || username.trim().length === 0 || CONTROL.test(username) || [...username].length > MAX_USERNAME_LENGTH) {
+    return [{ field: "username", message: `must be null or a non-empty string of at most ${MAX_USERNAME_LENGTH} characters, without control characters` }];
   }
   return [];
 }

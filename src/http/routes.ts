@@ -73,7 +73,8 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
     {
       // The body is optional: an empty POST logs out with scope "all".
       preValidation: async (request) => {
-        request.body ??= {};
+        // Only a missing body: JSON `null` is still a (refused) body.
+        if (request.body === undefined) request.body = {};
       },
       schema: {
         tags: ["auth"],

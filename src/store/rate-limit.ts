@@ -4,17 +4,14 @@
  * caller fails closed.
  */
 export interface CounterStore {
-  /** Current count of `key` in its window, and seconds until the window resets (0 when empty). */
-  peek(key: string): Promise<{ count: number; retryAfter: number }>;
   /** Adds one to `key`, starting a window of `windowSeconds` if none is open. */
   hit(key: string, windowSeconds: number): Promise<{ count: number; retryAfter: number }>;
   reset(key: string): Promise<void>;
   /**
    * Takes back one hit of `key`'s open window (never below zero): an attempt counted up front
-   * that turned out to succeed, so only failures use up an allowance. Optional until every store
-   * has it; a store without it counts successes too.
+   * that turned out to succeed, so only failures use up an allowance.
    */
-  release?(key: string): Promise<void>;
+  release(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -26,13 +23,6 @@ export class MemoryCounterStore implements CounterStore {
   constructor(clock: () => number = Date.now, maxKeys = 100_000) {
     this.#clock = clock;
     this.#max = maxKeys;
-  }
-
-  async peek(key: string) {
-    const now = this.#clock();
-    const w = this.#windows.get(key);
-    if (w === undefined || w.resetAt <= now) return { count: 0, retryAfter: 0 };
-    return { count: w.count, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
   }
 
   async hit(key: string, windowSeconds: number) {

@@ -166,17 +166,9 @@ export class RedisCounterStore implements CounterStore {
     this.#prefix = prefix + "rl:";
     this.#fallback = new MemoryCounterStore(clock);
     this.#redis.defineCommand("tokenverHit", { numberOfKeys: 1, lua: HIT_SCRIPT });
-    this.#redis.defineCommand("tokenverPeek", { numberOfKeys: 1, lua: PEEK_SCRIPT });
+    this.#redis.defineCommand("tokenverRelease", { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   }
 
-  async peek(key: string) {
-    try {
-      const [count, ttl] = (await (this.#redis as unknown as CounterCommands).tokenverPeek(this.#prefix + key)) as [number, number];
-      return { count, retryAfter: Math.max(0, ttl) };
-    } catch {
-      return this.#fallback.peek(key);
-    }
-  }
 
   async hit(key: string, windowSeconds: number) {
     try {
@@ -184,6 +176,15 @@ export class RedisCounterStore implements CounterStore {
       return { count, retryAfter: Math.max(1, ttl) };
     } catch {
       return this.#fallback.hit(key, windowSeconds);
+    }
+  }
+
+  async release(key: string) {
+    await this.#fallback.release(key);
+    try {
+      await (this.#redis as unknown as CounterCommands).tokenverRelease(this.#prefix + key);
+    } catch {
+      // The counter expires with its window.
     }
   }
 
@@ -203,19 +204,20 @@ export class RedisCounterStore implements CounterStore {
 
 type CounterCommands = {
   tokenverHit(key: string, window: string): Promise<unknown>;
-  tokenverPeek(key: string): Promise<unknown>;
+  tokenverRelease(key: string): Promise<unknown>;
 };
+
+/** Gives one attempt back (a success that was counted first); DECR keeps the window's TTL. */
+const RELEASE_SCRIPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then redis.call('DECR', KEYS[1]) end
+return 1`;
 
 const HIT_SCRIPT = `
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('TTL', KEYS[1])}`;
 
-const PEEK_SCRIPT = `
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 then ttl = 0 end
-return {count, ttl}`;
 
 export async function connectRedisState(store: Store, options: ResolvedOptions): Promise<{ revocation: RevocationState; counters: CounterStore }> {
   const redis = new Redis(options.redisUrl!, {
