@@ -17,3 +17,5 @@ export type { Clock } from "./core/clock.js";
 export type { CounterStore } from "./store/rate-limit.js";
 export type { RevocationState, RevocationChange, SessionState } from "./store/revocation.js";
 export { toProblem, PROBLEM_CONTENT_TYPE, type Problem, type ProblemResponse } from "./http/problem.js";
+/** TypeBox's `Type`, for `userFields` schemas, from the same TypeBox that validates them. */
+export { Type } from "typebox";

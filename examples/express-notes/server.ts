@@ -3,8 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import express from "express";
-import { Type } from "typebox";
-import { AuthError, createAuth, type AuthOptions } from "../../src/index.js"; // in your app: "tokenver"
+import { AuthError, createAuth, Type, type AuthOptions } from "../../src/index.js"; // in your app: "tokenver"
 import { problemHandler, tokenver } from "../../src/http/express.js"; // in your app: "tokenver/express"
 
 interface Note {
