@@ -75,6 +75,11 @@ export const problemHandler: ErrorRequestHandler = (error: unknown, _req: Reques
 
 /** Sends any error as problem+json (RFC 9457): AuthError codes as they are, anything else 500. */
 export function sendProblem(res: Response, error: unknown): void {
+  // A failure after the response started cannot be reported to the client any more.
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
   const problem = toProblem(error);
   res.status(problem.status).set(problem.headers).send(JSON.stringify(problem.body));
 }
@@ -88,7 +93,7 @@ function authenticate(auth: AuthService<any>): RequestHandler {
         next();
       },
       (error: unknown) => sendProblem(res, error),
-    );
+    ).catch(next);
   };
 }
 
@@ -164,7 +169,8 @@ const noStore: RequestHandler = (_req, res, next) => {
  */
 function json(schema: TSchema, { optional = false } = {}): RequestHandler {
   const check = compileBodyCheck(schema);
-  const parse = express.json({ limit: BODY_LIMIT, type: () => true });
+  // inflate: false: a compressed body is 415; the server does not decompress bodies either.
+  const parse = express.json({ limit: BODY_LIMIT, type: () => true, inflate: false });
   return (req, res, next) => {
     if (hasBody(req) && !req.is("application/json")) {
       return sendProblem(res, new AuthError("unsupported_media_type", "Send the request body as application/json."));

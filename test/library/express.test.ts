@@ -229,6 +229,9 @@ describe("tokenver/express in an application", () => {
     assert.equal(text.body.code, "unsupported_media_type");
     const untyped = await api.request("POST", "/login", { raw: "{}" });
     assert.equal(untyped.status, 415);
+    const compressed = await api.request("POST", "/login", { raw: "{}", headers: { "content-type": "application/json", "content-encoding": "gzip" } });
+    assert.equal(compressed.status, 415);
+    assert.equal(compressed.body.code, "unsupported_media_type");
     const big = await api.request("POST", "/login", { body: { email: "a@example.com", password: "x".repeat(70 * 1024) } });
     assert.equal(big.status, 413);
     assert.equal(big.body.code, "payload_too_large");

@@ -226,6 +226,17 @@ describe("tokenver/fastify options", () => {
     await app.close();
   });
 
+  test("routes registered before the plugin in its scope are protected too", async () => {
+    const app = Fastify();
+    app.get("/early", async () => "early");
+    await app.register(tokenver, { auth, routes: false });
+    await app.ready();
+    const response = await app.inject({ url: "/early" });
+    assert.equal(response.statusCode, 401);
+    assert.equal(response.json().code, "token_missing");
+    await app.close();
+  });
+
   test("options instead of auth: the plugin creates the service and closes it with the app", async () => {
     const app = Fastify();
     await app.register(tokenver, { options: { databaseUrl: "sqlite::memory:", secret: TEST_SECRET }, routes: { prefix: "/auth" } });
