@@ -2,7 +2,7 @@ import type { TSchema } from "typebox";
 import { systemClock, type Clock } from "./clock.js";
 
 /** Custom user fields: a TypeBox schema per field name, e.g. `{ company: Type.String() }`. */
-export type UserFields = Record<string, TSchema>;
+export type UserFields = Record<string, TSchema & object>;
 
 /** Options of `createAuth()`: the environment variables of API.md section 1, as typed fields. */
 export interface AuthOptions<F extends UserFields = {}> {

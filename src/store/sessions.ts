@@ -121,11 +121,11 @@ export function listLiveSessions(db: Kysely<Database>, userId: string, now: stri
     .execute();
 }
 
-/** Deletes sessions that expired or were revoked before `before`; their refresh tokens cascade. */
+/**
+ * Deletes sessions that expired before `before`; their refresh tokens cascade. A revoked session
+ * stays until it would have expired, so its refresh tokens keep answering `token_revoked`.
+ */
 export async function pruneSessions(db: Kysely<Database>, before: string): Promise<number> {
-  const result = await db
-    .deleteFrom("sessions")
-    .where((eb) => eb.or([eb("expires_at", "<", before), eb("revoked_at", "<", before)]))
-    .executeTakeFirst();
+  const result = await db.deleteFrom("sessions").where("expires_at", "<", before).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
