@@ -28,6 +28,7 @@ export const ENV_OF_OPTION: Record<string, string> = {
   issuer: "TOKENVER_ISSUER",
   clockTolerance: "TOKENVER_CLOCK_TOLERANCE",
   trustProxy: "TOKENVER_TRUST_PROXY",
+  pruneInterval: "TOKENVER_PRUNE_INTERVAL",
   "rateLimit.accountFailures": "TOKENVER_RATE_LIMIT_ACCOUNT",
   "rateLimit.addressFailures": "TOKENVER_RATE_LIMIT_ADDRESS",
   "rateLimit.windowSeconds": "TOKENVER_RATE_LIMIT_WINDOW",
@@ -59,6 +60,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   set("issuer", get("TOKENVER_ISSUER"));
   set("clockTolerance", int(get("TOKENVER_CLOCK_TOLERANCE"), "TOKENVER_CLOCK_TOLERANCE"));
   set("trustProxy", bool(get("TOKENVER_TRUST_PROXY"), "TOKENVER_TRUST_PROXY"));
+  // The server prunes hourly by default; the library leaves it to the application.
+  set("pruneInterval", int(get("TOKENVER_PRUNE_INTERVAL"), "TOKENVER_PRUNE_INTERVAL") ?? 3600);
   const rateLimit = {
     accountFailures: int(get("TOKENVER_RATE_LIMIT_ACCOUNT"), "TOKENVER_RATE_LIMIT_ACCOUNT"),
     addressFailures: int(get("TOKENVER_RATE_LIMIT_ADDRESS"), "TOKENVER_RATE_LIMIT_ADDRESS"),

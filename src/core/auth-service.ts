@@ -106,6 +106,7 @@ export class AuthService<F extends UserFields = {}> {
   readonly #profileSchema: TObject;
   readonly #profilePatchSchema: TObject;
   #closed = false;
+  #pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: AuthServiceDeps) {
     this.options = deps.options;
@@ -124,6 +125,12 @@ export class AuthService<F extends UserFields = {}> {
     this.#verifyToken = createAccessTokenVerifier(tokenConfig);
     this.#profileSchema = Type.Object(deps.options.userFields, { additionalProperties: false });
     this.#profilePatchSchema = Type.Partial(this.#profileSchema) as TObject;
+    if (deps.options.pruneInterval > 0) {
+      this.#pruneTimer = setInterval(() => {
+        this.prune().catch(() => this.options.onWarning("periodic prune failed: a store did not answer; will retry"));
+      }, deps.options.pruneInterval * 1000);
+      this.#pruneTimer.unref();
+    }
   }
 
   /** The custom user fields as one TypeBox object schema (for HTTP schemas and docs). */
@@ -388,6 +395,7 @@ export class AuthService<F extends UserFields = {}> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#pruneTimer);
     await Promise.allSettled([this.#revocation.close(), this.#counters.close()]);
     await this.#store.close();
   }

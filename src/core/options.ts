@@ -41,6 +41,11 @@ export interface AuthOptions<F extends UserFields = {}> {
   localCache?: boolean;
   /** Extra profile fields the application stores on each user, as TypeBox schemas. */
   userFields?: F;
+  /**
+   * Delete expired sessions and refresh tokens every this many seconds (0: never; run
+   * `auth.prune()` or `tokenver prune` yourself). Default 0; the server sets 3600.
+   */
+  pruneInterval?: number;
   /** Apply pending migrations on start-up. Default true. */
   migrate?: boolean;
   /** Where warnings go (a generated secret, a fallback to the database). Default: none. */
@@ -72,6 +77,7 @@ export interface ResolvedOptions {
   rateLimit: RateLimitOptions;
   localCache: boolean | undefined;
   userFields: UserFields;
+  pruneInterval: number;
   migrate: boolean;
   onWarning: (message: string) => void;
   clock: Clock;
@@ -135,6 +141,7 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     },
     localCache: options.localCache === undefined ? undefined : boolean(options, "localCache", false),
     userFields,
+    pruneInterval: integer(options, "pruneInterval", 0, 0, 604_800),
     migrate: boolean(options, "migrate", true),
     onWarning: options.onWarning ?? (() => {}),
     clock: options.clock ?? systemClock,
