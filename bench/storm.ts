@@ -3,7 +3,7 @@
  * while, so argon2 runs on the server's thread pool beside the protected-route load. Prints one
  * JSON line: logins attempted, succeeded, and the statuses of the others.
  *
- * Usage: node --import tsx bench/storm.ts <url> <emails.json> <password> <perSecond> <seconds>
+ * Usage: node --import tsx bench/storm.ts <login url> <emails.json> <password> <perSecond> <seconds>
  */
 import { readFileSync } from "node:fs";
 
@@ -16,7 +16,7 @@ let ok = 0;
 
 async function login(email: string): Promise<void> {
   try {
-    const response = await fetch(`${url}/login`, {
+    const response = await fetch(url!, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ email, password }),
