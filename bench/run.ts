@@ -40,6 +40,8 @@ interface Options {
   dist: boolean;
   /** Case ids to run (the limit always runs); undefined: all. */
   only: string[] | undefined;
+  /** UV_THREADPOOL_SIZE for the tokenver servers (argon2 runs there); undefined: Node's default (4). */
+  threadpool: number | undefined;
 }
 
 function readOptions(): Options {
@@ -56,13 +58,14 @@ function readOptions(): Options {
       quick: { type: "boolean", default: false },
       dist: { type: "boolean", default: false },
       only: { type: "string" },
+      threadpool: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
       "npm run bench -- [--rounds N=5] [--duration S=4] [--users N=10000] [--tokens N=20000] [--storm-rate N=50]\n" +
-        "                 [--out DIR] [--pg URL] [--redis URL] [--quick] [--dist] [--only sqlite-notes,pgredis-1,...]\n",
+        "                 [--out DIR] [--pg URL] [--redis URL] [--quick] [--dist] [--only sqlite-notes,pgredis-1,...] [--threadpool N]\n",
     );
     process.exit(0);
   }
@@ -84,6 +87,7 @@ function readOptions(): Options {
     pg: values.pg ?? process.env.TOKENVER_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
     redis: values.redis ?? process.env.TOKENVER_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
     dist: values.dist,
+    threadpool: values.threadpool === undefined ? undefined : Math.floor(number(values.threadpool, 4, "threadpool")),
     only: values.only?.split(",").map((id) => id.trim()).filter((id) => id.length > 0),
   };
 }
@@ -467,7 +471,8 @@ async function main(): Promise<void> {
     writeFileSync(work.tokensFile, JSON.stringify(mintTokens(sessions)));
     writeFileSync(work.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
 
-    const common = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL) };
+    const common: Record<string, string> = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL) };
+    if (options.threadpool !== undefined) common.UV_THREADPOOL_SIZE = String(options.threadpool);
     const cases: Case[] = [];
     const skipped: Skipped[] = [];
     const start = async (name: string, args: string[], env: Record<string, string>) => {
