@@ -272,7 +272,7 @@ export class AuthService<F extends UserFields = {}> {
     }
     if (scope === "all") {
       await this.#revoke({ userId: principal.userId }, async (trx, now) => {
-        const tokenVersion = await users.incrementTokenVersion(trx, principal.userId, now);
+        const tokenVersion = (await users.incrementTokenVersion(trx, principal.userId, now))!;
         const sessionIds = await sessions.revokeUserSessions(trx, principal.userId, now);
         return { userId: principal.userId, tokenVersion, sessionIds };
       });
@@ -310,11 +310,15 @@ export class AuthService<F extends UserFields = {}> {
     const passwordHash = await hashPassword(input.new_password);
     const next = generateRefreshToken();
     const change = await this.#revoke({ userId: user.id }, async (trx, now, nowMs) => {
-      const tokenVersion = await users.incrementTokenVersion(trx, user.id, now, passwordHash);
-      const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
+      // Only if the caller's version and session are still current: a session revoked while
+      // this request hashed (say, by the owner changing the password) must not win afterwards.
+      const tokenVersion = await users.incrementTokenVersion(trx, user.id, now, { passwordHash, expectedVersion: principal.tokenVersion });
       const expiresAt = isoAt(nowMs + this.options.refreshTtl * 1000);
       // This session continues: re-keyed to the new version, its old refresh tokens gone.
-      await sessions.rekeySession(trx, principal.sessionId, tokenVersion, now, expiresAt);
+      if (tokenVersion === undefined || !(await sessions.rekeySession(trx, user.id, principal.sessionId, tokenVersion, now, expiresAt))) {
+        throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
+      }
+      const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
       await refreshTokens.deleteSessionRefreshTokens(trx, principal.sessionId);
       await refreshTokens.insertRefreshToken(trx, { id: next.id, session_id: principal.sessionId, token_hash: next.hash, now, expires_at: expiresAt });
       return { userId: user.id, tokenVersion, sessionIds };

@@ -89,18 +89,24 @@ export async function revokeSession(
   return rows.length === 1;
 }
 
+/** Moves a live session of the user to a new version; false when it is not live any more. */
 export async function rekeySession(
   db: Kysely<Database>,
+  userId: string,
   sessionId: string,
   tokenVersion: number,
   now: string,
   expiresAt: string,
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const rows = await db
     .updateTable("sessions")
     .set({ token_version: tokenVersion, last_used_at: now, expires_at: expiresAt })
     .where("id", "=", sessionId)
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .returning("id")
     .execute();
+  return rows.length === 1;
 }
 
 export async function touchSession(db: Kysely<Database>, sessionId: string, now: string, expiresAt: string): Promise<void> {

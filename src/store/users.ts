@@ -36,24 +36,28 @@ export function findUserById(db: Kysely<Database>, id: string): Promise<UserRow 
   return db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-/** The atomic increment at the heart of tokenver: no read-modify-write, so no lost update. */
+/**
+ * The atomic increment at the heart of tokenver: no read-modify-write, so no lost update.
+ * With `expectedVersion`, only if the version is still that one (undefined otherwise): a caller
+ * authenticated at an older version must not act after another revocation has passed it.
+ */
 export async function incrementTokenVersion(
   db: Kysely<Database>,
   userId: string,
   now: string,
-  passwordHash?: string,
-): Promise<number> {
-  const row = await db
+  options: { passwordHash?: string; expectedVersion?: number } = {},
+): Promise<number | undefined> {
+  let query = db
     .updateTable("users")
     .set((eb) => ({
       token_version: eb("token_version", "+", 1),
       updated_at: now,
-      ...(passwordHash === undefined ? {} : { password_hash: passwordHash }),
+      ...(options.passwordHash === undefined ? {} : { password_hash: options.passwordHash }),
     }))
-    .where("id", "=", userId)
-    .returning("token_version")
-    .executeTakeFirstOrThrow();
-  return row.token_version;
+    .where("id", "=", userId);
+  if (options.expectedVersion !== undefined) query = query.where("token_version", "=", options.expectedVersion);
+  const row = await query.returning("token_version").executeTakeFirst();
+  return row?.token_version;
 }
 
 export async function updateUserProfile(
