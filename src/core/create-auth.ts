@@ -60,7 +60,10 @@ async function loadSecret(store: Store, options: ResolvedOptions): Promise<strin
 function defaultRevocation(store: Store, options: ResolvedOptions): RevocationState {
   const database = new DatabaseRevocationState(store.db, store.sqlite);
   const local = options.localCache ?? store.dialect === "sqlite";
-  return local ? new LocalRevocationCache(database) : database;
+  if (!local) return database;
+  // SQLite tells whether another connection (another process on this file) has committed.
+  const dataVersion = store.sqlite?.prepare("PRAGMA data_version").pluck();
+  return new LocalRevocationCache(database, undefined, dataVersion && (() => dataVersion.get() as number));
 }
 
 interface RedisParts {

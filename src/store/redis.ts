@@ -7,18 +7,22 @@ import { DatabaseRevocationState, type RevocationChange, type RevocationState, t
 
 /**
  * Shared revocation state for several nodes: PostgreSQL is the system of record, Redis a fast
- * shared copy read with ONE round trip per request (MGET of the user's version and the session).
+ * shared copy read with ONE round trip per request (one MGET).
  *
- * The protocol that keeps it exact (see docs/scale-out.md):
- * - Keys: `v:<userId>` = token_version, `s:<sessionId>` = `<userId>:<0|1 revoked>`; or the
- *   marker `p` (a revocation is in flight: read the database). Every key expires (entryTtl).
- * - A revoking write first sets `p` on the keys it will change, commits to the database, then
- *   writes the new values: versions with a max (never lower), sessions as revoked (terminal).
- * - A request that misses (no key, or `p`) reads the database and fills only absent keys (NX), so
- *   a read that raced a revocation can never write back an older state over `p` or a newer value.
- * - When Redis fails, requests read the database; revocations still commit there. After any
- *   outage a node distrusts Redis for one entry lifetime, so entries written before the outage
- *   (which may have missed revocations) have expired before it reads Redis again.
+ * The protocol that keeps it exact (docs/scale-out.md):
+ * - Keys: `v:<user>` the token_version, `pv:<user>` how many version bumps of that user are in
+ *   flight, `s:<session>` `<user>:<0|1 revoked>` or the in-flight marker `p`. Every key expires.
+ * - A revoking write first marks its keys in flight (`pv` +1, or `s` = `p`) and must succeed in
+ *   doing so, else it is refused with 503 before anything is committed. Then it commits to the
+ *   database, then writes the new values: versions only go up (a Lua max, then `pv` -1), sessions
+ *   only go to revoked. If that last write fails, the markers stay until they expire, and with
+ *   them every node reads the database for those keys.
+ * - A request that misses (absent key, `pv` > 0, or `p`) reads the database and fills only absent
+ *   keys, and no version while `pv` > 0: a read that raced a revocation never writes back an
+ *   older state.
+ * - Redis is trusted only one entry lifetime after a node has seen it answer (at start, and after
+ *   any failure or outage), so entries that a Redis restored from an older snapshot might hold
+ *   have expired before anyone reads them.
  */
 export class RedisRevocationState implements RevocationState {
   readonly #redis: Redis;
@@ -26,8 +30,9 @@ export class RedisRevocationState implements RevocationState {
   readonly #prefix: string;
   readonly #ttl: number;
   readonly #warn: (message: string) => void;
-  /** Epoch ms from which Redis may be read again; Infinity while disconnected. */
-  #trustedFrom = 0;
+  /** Epoch ms from which Redis may be read; Infinity while it does not answer. */
+  #trustedFrom: number;
+  #probe: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: {
@@ -42,63 +47,73 @@ export class RedisRevocationState implements RevocationState {
     this.#prefix = options.prefix;
     this.#ttl = options.entryTtlSeconds;
     this.#warn = options.onWarning;
-    this.#redis.defineCommand("tokenverRevoke", { numberOfKeys: 1, lua: REVOKE_SCRIPT });
+    this.#trustedFrom = Date.now() + this.#ttl * 1000;
+    this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
+    this.#redis.defineCommand("tokenverFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
     this.#redis.on("close", () => this.#distrust());
-    this.#redis.on("ready", () => {
-      if (this.#trustedFrom === Infinity) {
-        this.#trustedFrom = Date.now() + this.#ttl * 1000;
-        this.#warn(`redis reachable again: reading the database for ${this.#ttl}s until older entries expire`);
-      }
-    });
   }
 
+  /** Reads the database until Redis answers again, then for one entry lifetime more. */
   #distrust(): void {
-    if (this.#closed || this.#trustedFrom === Infinity) return;
+    if (this.#closed || this.#probe !== undefined) return;
     this.#trustedFrom = Infinity;
-    this.#warn("redis unreachable: revocation state is read from the database");
-  }
-
-  #trusted(): boolean {
-    return this.#redis.status === "ready" && Date.now() >= this.#trustedFrom;
+    this.#warn("redis not answering: revocation state is read from the database");
+    this.#probe = setInterval(() => {
+      this.#redis.ping().then(
+        () => {
+          if (this.#probe === undefined) return;
+          clearInterval(this.#probe);
+          this.#probe = undefined;
+          this.#trustedFrom = Date.now() + this.#ttl * 1000;
+          this.#warn(`redis answering again: reading the database for ${this.#ttl}s more, until older entries expire`);
+        },
+        () => {},
+      );
+    }, 250);
+    this.#probe.unref();
   }
 
   async get(sessionId: string, userId: string): Promise<SessionState | undefined> {
     const versionKey = this.#prefix + "v:" + userId;
+    const pendingKey = this.#prefix + "pv:" + userId;
     const sessionKey = this.#prefix + "s:" + sessionId;
-    if (this.#trusted()) {
+    const trusted = Date.now() >= this.#trustedFrom;
+    if (trusted) {
       try {
-        const [version, session] = await this.#redis.mget(versionKey, sessionKey);
-        const hit = parseHit(version ?? null, session ?? null);
+        const [version, pending, session] = await this.#redis.mget(versionKey, pendingKey, sessionKey);
+        const hit = parseHit(version ?? null, pending ?? null, session ?? null);
         if (hit !== undefined) return hit;
       } catch {
-        // Fall through to the database: exact, only slower.
+        // Fall through to the database (exact, only slower) and stop asking Redis for a while.
+        this.#distrust();
       }
     }
     const state = await this.#database.get(sessionId);
-    if (state !== undefined && this.#redis.status === "ready") this.#fill(versionKey, sessionKey, state);
+    if (state !== undefined && this.#trustedFrom !== Infinity) {
+      (this.#redis as unknown as RevocationCommands)
+        .tokenverFill(versionKey, pendingKey, sessionKey, String(state.tokenVersion), `${state.userId}:${state.revoked ? 1 : 0}`, String(this.#ttl))
+        .catch(() => {});
+    }
     return state;
   }
 
-  /** Fills absent keys only (NX): never overwrites an in-flight marker or a newer value. */
-  #fill(versionKey: string, sessionKey: string, state: SessionState): void {
-    this.#redis
-      .multi()
-      .set(versionKey, String(state.tokenVersion), "EX", this.#ttl, "NX")
-      .set(sessionKey, `${state.userId}:${state.revoked ? 1 : 0}`, "EX", this.#ttl, "NX")
-      .exec()
-      .catch(() => {});
-  }
-
   async beforeRevoke(change: RevocationChange): Promise<void> {
-    const keys = this.#keysOf(change);
+    const multi = this.#redis.multi();
+    if (change.sessionIds === undefined) {
+      // A version bump of the user (logout all, password change).
+      const pendingKey = this.#prefix + "pv:" + change.userId;
+      multi.incr(pendingKey).expire(pendingKey, this.#ttl).expire(this.#prefix + "v:" + change.userId, this.#ttl);
+    } else {
+      for (const id of change.sessionIds) multi.set(this.#prefix + "s:" + id, "p", "EX", this.#ttl);
+    }
     try {
-      const multi = this.#redis.multi();
-      for (const key of keys) multi.set(key, "p", "EX", this.#ttl);
-      await multi.exec();
-    } catch {
-      // Redis is down for this node: the database write still happens, and this node distrusts
-      // Redis until older entries have expired.
+      const results = await multi.exec();
+      if (results === null || results.some(([error]) => error !== null)) throw new Error("redis refused the in-flight marker");
+    } catch (error) {
+      // Without the marker another node could go on reading the old state after we commit:
+      // refuse the revocation (503) rather than report one that some node would not honour.
       this.#distrust();
+      throw error;
     }
   }
 
@@ -106,20 +121,20 @@ export class RedisRevocationState implements RevocationState {
     try {
       const multi = this.#redis.multi();
       if (change.tokenVersion !== undefined) {
-        (multi as unknown as RevokeMulti).tokenverRevoke(this.#prefix + "v:" + change.userId, String(change.tokenVersion), String(this.#ttl));
+        (multi as unknown as RevocationCommands).tokenverRaise(
+          this.#prefix + "v:" + change.userId,
+          this.#prefix + "pv:" + change.userId,
+          String(change.tokenVersion),
+          String(this.#ttl),
+        );
       }
       for (const id of change.sessionIds ?? []) multi.set(this.#prefix + "s:" + id, `${change.userId}:1`, "EX", this.#ttl);
       await multi.exec();
     } catch {
-      // The `p` markers stay until they expire, so every node reads the database for these keys.
+      // Committed already: the in-flight markers stay until they expire, so every node reads the
+      // database for these keys meanwhile. The revocation holds; only reads get slower.
       this.#distrust();
     }
-  }
-
-  #keysOf(change: RevocationChange): string[] {
-    // A change without session ids is a version bump of the user (logout all, password change).
-    if (change.sessionIds === undefined) return [this.#prefix + "v:" + change.userId];
-    return change.sessionIds.map((id) => this.#prefix + "s:" + id);
   }
 
   async ping(): Promise<void> {
@@ -128,23 +143,37 @@ export class RedisRevocationState implements RevocationState {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#probe);
     this.#redis.disconnect();
   }
 }
 
-type RevokeMulti = { tokenverRevoke(key: string, version: string, ttl: string): unknown };
+type RevocationCommands = {
+  tokenverRaise(versionKey: string, pendingKey: string, version: string, ttl: string): Promise<unknown>;
+  tokenverFill(versionKey: string, pendingKey: string, sessionKey: string, version: string, session: string, ttl: string): Promise<unknown>;
+};
 
-/** Raises a version, never lowers it; replaces the in-flight marker `p`. */
-const REVOKE_SCRIPT = `
+/** After a committed bump: raise the version (never lower it) and end this bump's in-flight mark. */
+const RAISE_SCRIPT = `
 local current = tonumber(redis.call('GET', KEYS[1]))
 local next = tonumber(ARGV[1])
 if current == nil or current < next then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
 return 1`;
 
-function parseHit(version: string | null, session: string | null): SessionState | undefined {
-  if (version === null || session === null || version === "p" || session === "p") return undefined;
+/** After a database read: fill absent keys only, and no version while a bump is in flight. */
+const FILL_SCRIPT = `
+if tonumber(redis.call('GET', KEYS[2]) or '0') == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3])
+end
+redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[3])
+return 1`;
+
+function parseHit(version: string | null, pending: string | null, session: string | null): SessionState | undefined {
+  if (version === null || session === null || session === "p") return undefined;
+  if (pending !== null && pending !== "0") return undefined;
   const separator = session.lastIndexOf(":");
   if (separator <= 0) return undefined;
   const tokenVersion = Number(version);

@@ -94,15 +94,33 @@ export class LocalRevocationCache implements RevocationState {
   readonly #max: number;
   readonly #sessions = new Map<string, CachedSession>();
   readonly #versions = new Map<string, number>();
+  readonly #externalWrites: (() => number) | undefined;
+  #seenExternalWrites: number | undefined;
   #epoch = 0;
 
-  /** About 250 bytes per session and 120 per user: the default holds 100,000 of each in ~40 MB. */
-  constructor(inner: RevocationState, maxEntries = DEFAULT_LOCAL_CACHE_ENTRIES) {
+  /**
+   * About 250 bytes per session and 120 per user: the default holds 100,000 of each in ~40 MB.
+   * `externalWrites` returns a number that changes whenever another process committed to the
+   * database (SQLite's `PRAGMA data_version`): the cache is then dropped, so a revocation made by
+   * another process on the same file is honoured at once.
+   */
+  constructor(inner: RevocationState, maxEntries = DEFAULT_LOCAL_CACHE_ENTRIES, externalWrites?: () => number) {
     this.#inner = inner;
     this.#max = maxEntries;
+    this.#externalWrites = externalWrites;
+    this.#seenExternalWrites = externalWrites?.();
   }
 
   get(sessionId: string, userId: string): Promise<SessionState | undefined> {
+    if (this.#externalWrites !== undefined) {
+      const writes = this.#externalWrites();
+      if (writes !== this.#seenExternalWrites) {
+        this.#seenExternalWrites = writes;
+        this.#epoch++;
+        this.#sessions.clear();
+        this.#versions.clear();
+      }
+    }
     const session = this.#sessions.get(sessionId);
     if (session !== undefined) {
       const tokenVersion = this.#versions.get(session.userId);
@@ -131,6 +149,10 @@ export class LocalRevocationCache implements RevocationState {
 
   async beforeRevoke(change: RevocationChange): Promise<void> {
     this.#epoch++;
+    // Forget what is about to change: if the commit's outcome is never learned (a lost
+    // acknowledgement), the next request reads the database instead of a stale copy.
+    if (change.sessionIds === undefined) this.#versions.delete(change.userId);
+    for (const id of change.sessionIds ?? []) this.#sessions.delete(id);
     await this.#inner.beforeRevoke(change);
   }
 

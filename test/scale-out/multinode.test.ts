@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
 import { startNode, type Node } from "../support/nodes.js";
 import { claimsOf, TEST_SECRET } from "../support/server.js";
@@ -18,10 +19,14 @@ describe("three nodes over PostgreSQL + Redis", () => {
       TOKENVER_REDIS_PREFIX: redisTestPrefix(),
       TOKENVER_SECRET: TEST_SECRET,
       TOKENVER_RATE_LIMIT_ACCOUNT: "4",
+      // Short entries: nodes trust Redis one entry lifetime after start, and the test wants the
+      // Redis path (not the database fallback) under test.
+      TOKENVER_REDIS_ENTRY_TTL: "2",
     };
     // The first node migrates; the others start against the migrated database (and race nothing).
     const first = await startNode(env);
     nodes = [first, ...(await Promise.all([startNode(env), startNode(env)]))];
+    await sleep(2200);
   });
 
   after(async () => {

@@ -63,6 +63,9 @@ export interface RedisServer {
   url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung Redis). */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -98,6 +101,12 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
     url: `redis://127.0.0.1:${port}`,
     start,
     stop,
+    freeze: async () => {
+      child?.kill("SIGSTOP");
+    },
+    thaw: async () => {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGCONT");
+    },
     remove: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
