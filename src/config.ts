@@ -59,7 +59,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   set("refreshTtl", int(get("TOKENVER_REFRESH_TTL"), "TOKENVER_REFRESH_TTL"));
   set("issuer", get("TOKENVER_ISSUER"));
   set("clockTolerance", int(get("TOKENVER_CLOCK_TOLERANCE"), "TOKENVER_CLOCK_TOLERANCE"));
-  set("trustProxy", bool(get("TOKENVER_TRUST_PROXY"), "TOKENVER_TRUST_PROXY"));
+  set("trustProxy", trustProxySetting(get("TOKENVER_TRUST_PROXY")));
   // The server prunes hourly by default; the library leaves it to the application.
   set("pruneInterval", int(get("TOKENVER_PRUNE_INTERVAL"), "TOKENVER_PRUNE_INTERVAL") ?? 3600);
   const rateLimit = {
@@ -76,6 +76,14 @@ function int(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value.trim())) throw new ConfigError(name, "must be a whole number");
   return Number(value.trim());
+}
+
+/** true/false, a hop count, or comma-separated proxy addresses/CIDRs (createAuth() checks them). */
+function trustProxySetting(value: string | undefined): boolean | number | string | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  if (/^[0-9a-fA-F.:/, ]+$/.test(value) && /[.:]/.test(value)) return value.trim();
+  return bool(value, "TOKENVER_TRUST_PROXY");
 }
 
 function bool(value: string | undefined, name: string): boolean | undefined {

@@ -11,7 +11,7 @@ export const BODY_LIMIT = 64 * 1024;
 
 export interface BuildServerOptions {
   logger?: FastifyServerOptions["logger"];
-  trustProxy?: boolean;
+  trustProxy?: false | number | string;
 }
 
 /** The ready auth server: Fastify, hardened body parsing, the tokenver plugin, OpenAPI docs. */
@@ -20,7 +20,7 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
     logger: options.logger ?? false,
     // Request logs would carry URLs and timings of every call; errors are logged by sendProblem.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.trustProxy ?? auth.options.trustProxy,
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? auth.options.trustProxy),
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
     // Errors Fastify raises before routing (a malformed URL) get the same problem+json.
@@ -64,6 +64,11 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
 
   app.get("/openapi.json", { config: { public: true }, schema: openApiDocumentSchema }, async () => app.swagger());
   return app;
+}
+
+/** A hop count becomes the function Fastify's types ask for (trust the nearest `hops` proxies). */
+function fastifyTrustProxy(trust: false | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof trust === "number" ? (_address, hop) => hop < trust : trust;
 }
 
 /**

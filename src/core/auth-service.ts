@@ -477,10 +477,13 @@ export class AuthService<F extends UserFields = {}> {
    */
   async #countAttempt(email: string, ip: string | undefined): Promise<void> {
     const { accountFailures, addressFailures, windowSeconds } = this.options.rateLimit;
+    // The address first: once it is over its limit it cannot create (or flush) account counters.
+    if (ip !== undefined) {
+      const address = await this.#guard(() => this.#counters.hit(addressKey(ip), windowSeconds));
+      if (address.count > addressFailures) throw rateLimited(address.retryAfter);
+    }
     const account = await this.#guard(() => this.#counters.hit(accountKey(email), windowSeconds));
-    const address = ip === undefined ? undefined : await this.#guard(() => this.#counters.hit(addressKey(ip), windowSeconds));
     if (account.count > accountFailures) throw rateLimited(account.retryAfter);
-    if (address !== undefined && address.count > addressFailures) throw rateLimited(address.retryAfter);
   }
 
   /** The password was right: the account starts afresh and the address gets its attempt back (only failures count). */

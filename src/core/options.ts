@@ -30,8 +30,12 @@ export interface AuthOptions<F extends UserFields = {}> {
   issuer?: string;
   /** Leeway on `exp` and `nbf`, seconds. Default 5, at most 300. */
   clockTolerance?: number;
-  /** Trust `X-Forwarded-For` for client addresses (HTTP adapters). Default false. */
-  trustProxy?: boolean;
+  /**
+   * Trust `X-Forwarded-For` for client addresses (HTTP adapters). Default false. `true` trusts
+   * one proxy hop (the address your proxy appended, which a client cannot forge); a number trusts
+   * that many hops; a string lists the proxies' addresses or CIDRs, comma-separated.
+   */
+  trustProxy?: boolean | number | string;
   /** Throttling of failed logins and failed password confirmations. */
   rateLimit?: Partial<RateLimitOptions>;
   /**
@@ -73,7 +77,8 @@ export interface ResolvedOptions {
   refreshTtl: number;
   issuer: string;
   clockTolerance: number;
-  trustProxy: boolean;
+  /** false, or what Fastify's `trustProxy` takes: a hop count or proxy addresses. */
+  trustProxy: false | number | string;
   rateLimit: RateLimitOptions;
   localCache: boolean | undefined;
   userFields: UserFields;
@@ -133,7 +138,7 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     refreshTtl,
     issuer,
     clockTolerance: integer(options, "clockTolerance", 5, 0, 300),
-    trustProxy: boolean(options, "trustProxy", false),
+    trustProxy: trustProxy(options.trustProxy),
     rateLimit: {
       accountFailures: integer(rate, "accountFailures", 5, 1, 1_000_000, "rateLimit."),
       addressFailures: integer(rate, "addressFailures", 50, 1, 1_000_000, "rateLimit."),
@@ -146,6 +151,15 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     onWarning: options.onWarning ?? (() => {}),
     clock: options.clock ?? systemClock,
   };
+}
+
+function trustProxy(value: unknown): false | number | string {
+  if (value === undefined || value === false) return false;
+  // Trusting every hop would let a client pick its own address with a forged header.
+  if (value === true) return 1;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 16) return value;
+  if (typeof value === "string" && /^[0-9a-fA-F.:/, ]+$/.test(value) && value.trim().length > 0) return value;
+  throw new OptionError("trustProxy", "must be a boolean, a hop count from 1 to 16, or proxy addresses/CIDRs");
 }
 
 function optionalString(o: object, key: string): string | undefined {

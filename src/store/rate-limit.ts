@@ -20,7 +20,7 @@ export class MemoryCounterStore implements CounterStore {
   readonly #clock: () => number;
   readonly #max: number;
 
-  constructor(clock: () => number = Date.now, maxKeys = 100_000) {
+  constructor(clock: () => number = Date.now, maxKeys = 1_000_000) {
     this.#clock = clock;
     this.#max = maxKeys;
   }
