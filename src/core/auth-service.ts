@@ -239,7 +239,7 @@ export class AuthService<F extends UserFields = {}> {
     if (row === undefined || !secretMatches(parsed.secret, row.token_hash)) {
       throw new AuthError("token_invalid", "The refresh token is unknown.", { tokenPresented: true });
     }
-    if (row.revoked_at !== null || row.session_version !== row.user_version) {
+    if (row.revoked_at !== null || row.session_version !== row.user_version || row.token_revoked_at !== null) {
       throw new AuthError("token_revoked", "The refresh token's session has been revoked.", { tokenPresented: true });
     }
     if (row.used_at !== null) await this.#revokeForReuse(row.user_id, row.session_id);
@@ -314,12 +314,12 @@ export class AuthService<F extends UserFields = {}> {
       // this request hashed (say, by the owner changing the password) must not win afterwards.
       const tokenVersion = await users.incrementTokenVersion(trx, user.id, now, { passwordHash, expectedVersion: principal.tokenVersion });
       const expiresAt = isoAt(nowMs + this.options.refreshTtl * 1000);
-      // This session continues: re-keyed to the new version, its old refresh tokens gone.
+      // This session continues: re-keyed to the new version, its old refresh tokens revoked.
       if (tokenVersion === undefined || !(await sessions.rekeySession(trx, user.id, principal.sessionId, tokenVersion, now, expiresAt))) {
         throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
       }
       const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
-      await refreshTokens.deleteSessionRefreshTokens(trx, principal.sessionId);
+      await refreshTokens.revokeSessionRefreshTokens(trx, principal.sessionId, now);
       await refreshTokens.insertRefreshToken(trx, { id: next.id, session_id: principal.sessionId, token_hash: next.hash, now, expires_at: expiresAt });
       return { userId: user.id, tokenVersion, sessionIds };
     });

@@ -59,6 +59,24 @@ export async function checkPasswordPolicy(password: string, field = "password"):
   if (length < MIN_PASSWORD_LENGTH) return [{ field, message: `must be at least ${MIN_PASSWORD_LENGTH} characters` }];
   if (length > MAX_PASSWORD_LENGTH) return [{ field, message: `must be at most ${MAX_PASSWORD_LENGTH} characters` }];
   const common = await loadCommonPasswords();
-  if (common.has(password.toLowerCase())) return [{ field, message: "is too common; choose a less guessable password" }];
+  if (common.has(password.toLowerCase()) || isTrivialPattern(password)) {
+    return [{ field, message: "is too common; choose a less guessable password" }];
+  }
   return [];
+}
+
+const REPEATED_UNIT = /^(.{1,4})\1+$/su;
+
+/**
+ * Repeats and runs ("88888888", "12341234", "abcdefgh", "987654321") head every breached-password
+ * list; zxcvbn's list leaves them out because zxcvbn finds them by pattern, so we do too.
+ */
+function isTrivialPattern(password: string): boolean {
+  if (REPEATED_UNIT.test(password.toLowerCase())) return true;
+  // Runs are the keyboard's and the alphabet's: ASCII letters or digits only.
+  if (!/^[a-z0-9]+$/i.test(password)) return false;
+  const codes = [...password.toLowerCase()].map((c) => c.codePointAt(0)!);
+  const step = codes[1]! - codes[0]!;
+  if (step !== 1 && step !== -1) return false;
+  return codes.every((code, i) => i === 0 || code - codes[i - 1]! === step);
 }

@@ -50,6 +50,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // A refresh token can be revoked on its own (its session re-keyed by a password change), so
+  // presenting it answers token_revoked rather than token_invalid.
+  "0002_refresh_token_revoked_at": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("refresh_tokens").addColumn("revoked_at", "varchar(32)").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -7,7 +7,7 @@ export async function insertRefreshToken(
 ): Promise<void> {
   await db
     .insertInto("refresh_tokens")
-    .values({ id: t.id, session_id: t.session_id, token_hash: t.token_hash, created_at: t.now, expires_at: t.expires_at, used_at: null })
+    .values({ id: t.id, session_id: t.session_id, token_hash: t.token_hash, created_at: t.now, expires_at: t.expires_at, used_at: null, revoked_at: null })
     .execute();
 }
 
@@ -22,6 +22,7 @@ export function findRefreshToken(db: Kysely<Database>, id: string) {
       "r.token_hash",
       "r.expires_at",
       "r.used_at",
+      "r.revoked_at as token_revoked_at",
       "s.id as session_id",
       "s.user_id",
       "s.revoked_at",
@@ -39,13 +40,21 @@ export async function consumeRefreshToken(db: Kysely<Database>, id: string, now:
     .set({ used_at: now })
     .where("id", "=", id)
     .where("used_at", "is", null)
+    .where("revoked_at", "is", null)
     .returning("id")
     .execute();
   return rows.length === 1;
 }
 
-export async function deleteSessionRefreshTokens(db: Kysely<Database>, sessionId: string): Promise<void> {
-  await db.deleteFrom("refresh_tokens").where("session_id", "=", sessionId).execute();
+/** Revokes every refresh token of the session that is still usable (the session itself lives on). */
+export async function revokeSessionRefreshTokens(db: Kysely<Database>, sessionId: string, now: string): Promise<void> {
+  await db
+    .updateTable("refresh_tokens")
+    .set({ revoked_at: now })
+    .where("session_id", "=", sessionId)
+    .where("used_at", "is", null)
+    .where("revoked_at", "is", null)
+    .execute();
 }
 
 /**

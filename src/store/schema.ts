@@ -40,6 +40,8 @@ export interface RefreshTokensTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /** Set when the token was revoked without its session (the session was re-keyed). */
+  revoked_at: string | null;
 }
 
 export interface MetaTable {
