@@ -134,6 +134,8 @@ class VerifiedTokens {
 }
 
 function validateClaims(claims: AccessTokenClaims): void {
+  // We never issue an audience; a token that names one was meant for someone else (RFC 7519 4.1.3).
+  if (claims.aud !== undefined) throw invalid("The token is meant for another audience.");
   if (typeof claims.sub !== "string" || claims.sub.length === 0) throw invalid("The sub claim is invalid.");
   if (typeof claims.sid !== "string" || claims.sid.length === 0) throw invalid("The sid claim is invalid.");
   if (typeof claims.jti !== "string" || claims.jti.length === 0) throw invalid("The jti claim is invalid.");

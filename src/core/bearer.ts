@@ -2,7 +2,7 @@ import { AuthError } from "./errors.js";
 
 // RFC 6750 section 2.1: the scheme is case-insensitive, one or more spaces, then a b64token.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
-const SCHEME = /^Bearer(?: |$)/i;
+const SCHEME = /^Bearer(?:\s|$)/i;
 
 /**
  * Takes the access token out of an `Authorization` header value. No header, or another scheme,

@@ -5,6 +5,7 @@ import type { AuthService, Principal, RequestContext, User } from "../core/auth-
 import { AuthError } from "../core/errors.js";
 import { BODY_LIMIT, checkRoutesOption, pluginError, type RoutesOption } from "./adapter-options.js";
 import { compileBodyCheck, validationError } from "./body-validator.js";
+import { authorizationOf } from "./authorization.js";
 import { toProblem } from "./problem.js";
 import * as S from "./schemas.js";
 
@@ -87,7 +88,9 @@ export function sendProblem(res: Response, error: unknown): void {
 /** One `auth.verify()` per request: no user row is read unless a handler asks for it. */
 function authenticate(auth: AuthService<any>): RequestHandler {
   return (req, res, next) => {
-    auth.verify(req.headers.authorization).then(
+    new Promise<string | undefined>((resolve) => resolve(authorizationOf(req)))
+      .then((authorization) => auth.verify(authorization))
+      .then(
       (principal) => {
         req.user = principal;
         next();

@@ -3,8 +3,10 @@ import fp from "fastify-plugin";
 import type { AuthService, Principal } from "../core/auth-service.js";
 import { createAuth } from "../core/create-auth.js";
 import type { AuthOptions, UserFields } from "../core/options.js";
-import { BODY_LIMIT, checkRoutesOption, pluginError, type RoutesOption } from "./adapter-options.js";
+import { checkRoutesOption, pluginError, type RoutesOption } from "./adapter-options.js";
 import { strictValidatorCompiler } from "./body-validator.js";
+import { authorizationOf } from "./authorization.js";
+import { acceptJsonOnly } from "./json-body.js";
 import { problemErrorHandler, sendProblem } from "./reply.js";
 import { authRoutes } from "./routes.js";
 
@@ -65,7 +67,7 @@ const tokenver: FastifyPluginAsync<TokenverPluginOptions> = async (app: FastifyI
   app.addHook("onRequest", async (request, reply) => {
     if (request.is404 || request.routeOptions.config?.public === true) return;
     try {
-      request.user = await auth.verify(request.headers.authorization);
+      request.user = await auth.verify(authorizationOf(request.raw));
     } catch (error) {
       // Sent here, not thrown: the application's own error handler must not reshape a 401.
       return sendProblem(reply, error);
@@ -88,12 +90,7 @@ const tokenver: FastifyPluginAsync<TokenverPluginOptions> = async (app: FastifyI
 function hardenScope(scope: FastifyInstance): void {
   scope.setValidatorCompiler(strictValidatorCompiler);
   scope.setErrorHandler(problemErrorHandler);
-  const parseJson = scope.getDefaultJsonParser("error", "error");
-  scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (request, body, done) => {
-    if (typeof body !== "string" || body.trim() === "") return done(null, undefined);
-    parseJson(request, body, done);
-  });
+  acceptJsonOnly(scope);
 }
 
 /** Fails registration with a TypeError naming the option, never later at request time. */
