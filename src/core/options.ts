@@ -59,9 +59,9 @@ export interface AuthOptions<F extends UserFields = {}> {
 }
 
 export interface RateLimitOptions {
-  /** Failed logins per account within the window before 429. Default 5. */
+  /** Failed logins per account within the window before 429. Default 10 (40 an hour; ASVS allows 100). */
   accountFailures: number;
-  /** Failed logins per client address within the window before 429. Default 50. */
+  /** Failed logins per client address within the window before 429. Default 100. */
   addressFailures: number;
   /** Window, seconds. Default 900. */
   windowSeconds: number;
@@ -140,8 +140,8 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     clockTolerance: integer(options, "clockTolerance", 5, 0, 300),
     trustProxy: trustProxy(options.trustProxy),
     rateLimit: {
-      accountFailures: integer(rate, "accountFailures", 5, 1, 1_000_000, "rateLimit."),
-      addressFailures: integer(rate, "addressFailures", 50, 1, 1_000_000, "rateLimit."),
+      accountFailures: integer(rate, "accountFailures", 10, 1, 1_000_000, "rateLimit."),
+      addressFailures: integer(rate, "addressFailures", 100, 1, 1_000_000, "rateLimit."),
       windowSeconds: integer(rate, "windowSeconds", 900, 1, 86_400, "rateLimit."),
     },
     localCache: options.localCache === undefined ? undefined : boolean(options, "localCache", false),
