@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Kysely, Selectable, Updateable } from "kysely";
 import type { Database, SessionsTable } from "./schema.js";
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -71,16 +71,16 @@ export async function revokeUserSessions(
   return rows.map((r) => r.id);
 }
 
-/** Revokes one live session of the user; false when there is no such live session. */
-export async function revokeSession(
+/** Applies `changes` to one live session of the user; false when there is no such live session. */
+async function updateLiveSession(
   db: Kysely<Database>,
   userId: string,
   sessionId: string,
-  now: string,
+  changes: Updateable<SessionsTable>,
 ): Promise<boolean> {
   const rows = await db
     .updateTable("sessions")
-    .set({ revoked_at: now })
+    .set(changes)
     .where("id", "=", sessionId)
     .where("user_id", "=", userId)
     .where("revoked_at", "is", null)
@@ -89,8 +89,13 @@ export async function revokeSession(
   return rows.length === 1;
 }
 
+/** Revokes one live session of the user; false when there is no such live session. */
+export function revokeSession(db: Kysely<Database>, userId: string, sessionId: string, now: string): Promise<boolean> {
+  return updateLiveSession(db, userId, sessionId, { revoked_at: now });
+}
+
 /** Moves a live session of the user to a new version; false when it is not live any more. */
-export async function rekeySession(
+export function rekeySession(
   db: Kysely<Database>,
   userId: string,
   sessionId: string,
@@ -98,15 +103,7 @@ export async function rekeySession(
   now: string,
   expiresAt: string,
 ): Promise<boolean> {
-  const rows = await db
-    .updateTable("sessions")
-    .set({ token_version: tokenVersion, last_used_at: now, expires_at: expiresAt })
-    .where("id", "=", sessionId)
-    .where("user_id", "=", userId)
-    .where("revoked_at", "is", null)
-    .returning("id")
-    .execute();
-  return rows.length === 1;
+  return updateLiveSession(db, userId, sessionId, { token_version: tokenVersion, last_used_at: now, expires_at: expiresAt });
 }
 
 export async function touchSession(db: Kysely<Database>, sessionId: string, now: string, expiresAt: string): Promise<void> {
