@@ -3,7 +3,7 @@
  * Drives one or more targets at once with autocannon (programmatic API) and prints one JSON line:
  * total req/s, p50/p99 latency in ms (2xx responses, measured to the microsecond), errors.
  *
- * Usage: node --import tsx bench/load.ts <spec.json>
+ * Usage: node --import tsx bench/load.ts <spec.json>, or forked with IPC: one spec per message.
  * spec: { targets: [{ url, connections }], path, durationSeconds, tokensFile }
  * Each request carries the next token of the file (one seeded session each), so the server's
  * caches see many sessions rather than one.
@@ -56,9 +56,14 @@ async function drive(spec: LoadSpec, target: { url: string; connections: number 
   return instance as PromiseLike<autocannon.Result>;
 }
 
-async function main(): Promise<void> {
-  const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as LoadSpec;
-  const tokens = JSON.parse(readFileSync(spec.tokensFile, "utf8")) as string[];
+const tokenFiles = new Map<string, string[]>();
+
+async function measure(spec: LoadSpec): Promise<LoadResult> {
+  let tokens = tokenFiles.get(spec.tokensFile);
+  if (tokens === undefined) {
+    tokens = JSON.parse(readFileSync(spec.tokensFile, "utf8")) as string[];
+    tokenFiles.set(spec.tokensFile, tokens);
+  }
   const histogram = new Histogram();
   // Each target gets its own slice order, so two nodes do not see the same session at the same time.
   const results = await Promise.all(
@@ -66,7 +71,7 @@ async function main(): Promise<void> {
   );
   const requests = results.reduce((n, r) => n + r.requests.total, 0);
   const seconds = Math.max(...results.map((r) => r.duration));
-  const result: LoadResult = {
+  return {
     requests,
     rps: requests / seconds,
     p50: histogram.percentile(50),
@@ -74,7 +79,17 @@ async function main(): Promise<void> {
     errors: results.reduce((n, r) => n + r.errors + r.timeouts, 0),
     non2xx: results.reduce((n, r) => n + r.non2xx, 0),
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-await main();
+if (process.send !== undefined) {
+  // Forked by bench/run.ts: one long-lived process answers every measurement (no start-up per round).
+  process.on("message", (spec: LoadSpec) => {
+    measure(spec).then(
+      (result) => process.send!({ result }),
+      (error: Error) => process.send!({ error: error.message }),
+    );
+  });
+} else {
+  const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as LoadSpec;
+  process.stdout.write(`${JSON.stringify(await measure(spec))}\n`);
+}

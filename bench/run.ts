@@ -4,7 +4,7 @@
  * turns (A B C A B C ...) so drift cancels, and reports medians and the ratio to the limit.
  * See docs/benchmark.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -250,6 +250,34 @@ async function runCase(c: Case, seconds: number, work: Work): Promise<{ load: Me
   return { load: { ...load, cpuUsPerRequest }, ...(storm === undefined ? {} : { storm }) };
 }
 
+/** The load generator: one forked process for the whole run, one measurement per message. */
+class LoadGenerator {
+  readonly #child: ChildProcess;
+  #pending: { resolve: (r: LoadResult) => void; reject: (e: Error) => void } | undefined;
+
+  constructor() {
+    this.#child = fork(join(ROOT, "bench/load.ts"), [], { cwd: ROOT, execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.#child.on("message", (message: { result?: LoadResult; error?: string }) => {
+      const pending = this.#pending;
+      this.#pending = undefined;
+      if (message.result !== undefined) pending?.resolve(message.result);
+      else pending?.reject(new Error(`load generator: ${message.error}`));
+    });
+    this.#child.on("exit", (code) => this.#pending?.reject(new Error(`load generator exited ${code}`)));
+  }
+
+  measure(spec: LoadSpec): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      this.#child.send(spec);
+    });
+  }
+
+  stop(): void {
+    this.#child.kill("SIGTERM");
+  }
+}
+
 async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: LoadResult; storm?: StormResult }> {
   const connections = Math.max(1, Math.floor(CONNECTIONS / c.servers.length));
   const spec: LoadSpec = {
@@ -258,12 +286,12 @@ async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: 
     durationSeconds: seconds,
     tokensFile: work.tokensFile,
   };
-  const specFile = join(work.dir, `spec-${c.id}.json`);
-  writeFileSync(specFile, JSON.stringify(spec));
-  if (c.storm === undefined) return { load: await runJson<LoadResult>(tsxArgs("bench/load.ts", specFile)) };
+  if (c.storm === undefined) return { load: await work.load.measure(spec) };
   // The storm starts with the load and runs slightly longer, so every measured second has logins.
-  const storm = runJson<StormResult>(tsxArgs("bench/storm.ts", c.storm.server.url + c.storm.loginPath, work.emailsFile, PASSWORD, String(work.stormRate), String(seconds + 1.5)));
-  const [load, stormResult] = await Promise.all([runJson<LoadResult>(tsxArgs("bench/load.ts", specFile)), storm]);
+  const storm = runJson<StormResult>(tsxArgs("bench/storm.ts", c.storm.server.url + c.storm.loginPath, work.emailsFile, PASSWORD, String(work.stormRate), String(seconds + 2)));
+  // Give the storm process its start-up time, so logins are already running when the load starts.
+  await sleep(700);
+  const [load, stormResult] = await Promise.all([work.load.measure(spec), storm]);
   return { load, storm: stormResult };
 }
 
@@ -272,6 +300,7 @@ interface Work {
   tokensFile: string;
   emailsFile: string;
   stormRate: number;
+  load: LoadGenerator;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -467,7 +496,9 @@ async function main(): Promise<void> {
     log(`seeded SQLite in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 
     const sessions = sampleSessions(options.users, options.tokens);
-    const work: Work = { dir, tokensFile: join(dir, "tokens.json"), emailsFile: join(dir, "emails.json"), stormRate: options.stormRate };
+    const load = new LoadGenerator();
+    cleanups.push(async () => load.stop());
+    const work: Work = { dir, tokensFile: join(dir, "tokens.json"), emailsFile: join(dir, "emails.json"), stormRate: options.stormRate, load };
     writeFileSync(work.tokensFile, JSON.stringify(mintTokens(sessions)));
     writeFileSync(work.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
 
@@ -539,7 +570,9 @@ async function main(): Promise<void> {
       if (redisProblem === undefined) {
         const prefix = `tokenver-bench:${process.pid}:`;
         cleanups.push(() => deleteRedisPrefix(options.redis, prefix));
-        const env = { TOKENVER_DATABASE_URL: pgUrl, TOKENVER_REDIS_URL: options.redis, TOKENVER_REDIS_PREFIX: prefix };
+        // Entries live 10 minutes (the default is 60 s): rounds come back to a session about once a
+        // minute, and the steady state of a busy node, not a cold Redis, is what this case measures.
+        const env = { TOKENVER_DATABASE_URL: pgUrl, TOKENVER_REDIS_URL: options.redis, TOKENVER_REDIS_PREFIX: prefix, TOKENVER_REDIS_ENTRY_TTL: "600" };
         try {
           const nodeA = await start("pg-redis-a", tsxArgs("bench/app-server.ts"), env);
           const nodeB = await start("pg-redis-b", tsxArgs("bench/app-server.ts"), env);
