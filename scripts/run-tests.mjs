@@ -30,7 +30,8 @@ const skipped = [];
 if (!pgUrl || !redisUrl) {
   const before = files.length;
   files = files.filter((f) => !needsServices(f));
-  if (files.length !== before) skipped.push(`test/scale-out (${before - files.length} files: set TOKENVER_TEST_DATABASE_URL and TOKENVER_TEST_REDIS_URL)`);
+  if (files.length !== before)
+    skipped.push(`test/scale-out (${before - files.length} files: set TOKENVER_TEST_DATABASE_URL and TOKENVER_TEST_REDIS_URL)`);
 }
 if (!pgUrl) skipped.push("the PostgreSQL dialect of every store test (set TOKENVER_TEST_DATABASE_URL)");
 if (!redisUrl) skipped.push("Redis state tests (set TOKENVER_TEST_REDIS_URL)");
@@ -39,10 +40,9 @@ if (filter.length > 0) files = files.filter((f) => filter.some((p) => f.includes
 console.log(`run-tests: ${files.length} test files; PostgreSQL ${pgUrl ? "on" : "off"}, Redis ${redisUrl ? "on" : "off"}`);
 for (const s of skipped) console.log(`run-tests: SKIPPED ${s}`);
 
-const result = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files],
-  { stdio: "inherit", env: process.env },
-);
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files], {
+  stdio: "inherit",
+  env: process.env,
+});
 if (skipped.length > 0) console.log(`run-tests: skipped suites: ${skipped.length} (see above)`);
 process.exit(result.status ?? 1);

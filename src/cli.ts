@@ -52,7 +52,9 @@ async function serve(): Promise<void> {
   } catch (error) {
     await auth.close().catch(() => {});
     const code = (error as { code?: string }).code;
-    process.stderr.write(`tokenver: invalid configuration: PORT/HOST: cannot listen on ${config.host}:${config.port}${code ? ` (${code})` : ""}\n`);
+    process.stderr.write(
+      `tokenver: invalid configuration: PORT/HOST: cannot listen on ${config.host}:${config.port}${code ? ` (${code})` : ""}\n`,
+    );
     process.exit(1);
   }
 }

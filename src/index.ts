@@ -9,7 +9,16 @@
  */
 export { createAuth, type Auth } from "./core/create-auth.js";
 export { AuthService, normalizeEmail } from "./core/auth-service.js";
-export type { Principal, User, ProfileOf, TokenPair, SessionInfo, RequestContext, RegisterInput, LogoutScope } from "./core/auth-service.js";
+export type {
+  Principal,
+  User,
+  ProfileOf,
+  TokenPair,
+  SessionInfo,
+  RequestContext,
+  RegisterInput,
+  LogoutScope,
+} from "./core/auth-service.js";
 export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
 export { OptionError, type AuthOptions, type RateLimitOptions, type UserFields } from "./core/options.js";
 export type { AccessTokenClaims } from "./core/access-token.js";

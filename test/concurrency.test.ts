@@ -46,7 +46,9 @@ for (const dialect of dialects()) {
       const email = uniqueEmail();
       // Half of them differ only in case and surrounding whitespace: the same address.
       const variants = Array.from({ length: PARALLEL }, (_, i) => (i % 2 === 0 ? email : `  ${email.toUpperCase()} `));
-      const responses = await Promise.all(variants.map((e) => api.post("/register", { email: e, password: "a long and unguessable passphrase" })));
+      const responses = await Promise.all(
+        variants.map((e) => api.post("/register", { email: e, password: "a long and unguessable passphrase" })),
+      );
       assert.deepEqual(countStatuses(responses), { 201: 1, 409: PARALLEL - 1 }, responses.map((r) => r.text).join("\n"));
       for (const loser of responses.filter((r) => r.status === 409)) assert.equal(loser.body.code, "email_taken");
       const winner = responses.find((r) => r.status === 201)!;

@@ -53,13 +53,15 @@ function assertOpaqueRefresh(token: string): void {
   assert.match(token, /^[A-Za-z0-9._~-]+$/);
   const randomChars = token.replace(/[^A-Za-z0-9_-]/g, "").length;
   assert.ok(randomChars * 6 >= 128, `only ${randomChars * 6} bits`);
-  const looksLikeJwt = token.split(".").length === 3 && (() => {
-    try {
-      return typeof JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")) === "object";
-    } catch {
-      return false;
-    }
-  })();
+  const looksLikeJwt =
+    token.split(".").length === 3 &&
+    (() => {
+      try {
+        return typeof JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")) === "object";
+      } catch {
+        return false;
+      }
+    })();
   assert.ok(!looksLikeJwt, "the refresh token is opaque, not a JWT");
 }
 
@@ -84,12 +86,20 @@ for (const dialect of dialects()) {
         assert.equal(refreshed.status, 200, `/token/refresh${slash}`);
         const token = refreshed.body.access as string;
         assert.equal((await api.get(`/profile${slash}`, token)).status, 200, `GET /profile${slash}`);
-        assert.equal((await api.request("PATCH", `/profile${slash}`, { token, body: { username: "slash" } })).status, 200, `PATCH /profile${slash}`);
+        assert.equal(
+          (await api.request("PATCH", `/profile${slash}`, { token, body: { username: "slash" } })).status,
+          200,
+          `PATCH /profile${slash}`,
+        );
         const sessions = await api.get(`/sessions${slash}`, token);
         assert.equal(sessions.status, 200, `/sessions${slash}`);
         const other = sessions.body.sessions.find((s: { current: boolean }) => !s.current);
         assert.equal((await api.request("DELETE", `/sessions/${other.id}${slash}`, { token })).status, 204, `DELETE /sessions/:id${slash}`);
-        const changed = await api.post(`/password${slash}`, { current_password: password, new_password: "a different long passphrase" }, token);
+        const changed = await api.post(
+          `/password${slash}`,
+          { current_password: password, new_password: "a different long passphrase" },
+          token,
+        );
         assert.equal(changed.status, 200, `/password${slash}: ${changed.text}`);
         assert.equal((await api.post(`/logout${slash}`, {}, changed.body.access)).status, 204, `/logout${slash}`);
         assert.equal((await api.get(`/health${slash}`)).status, 200, `/health${slash}`);
@@ -107,7 +117,11 @@ for (const dialect of dialects()) {
       assertNoStore(login);
       const refreshed = await api.post("/token/refresh", { refresh: login.body.refresh });
       assertNoStore(refreshed);
-      const changed = await api.post("/password", { current_password: password, new_password: "another long passphrase" }, refreshed.body.access);
+      const changed = await api.post(
+        "/password",
+        { current_password: password, new_password: "another long passphrase" },
+        refreshed.body.access,
+      );
       assert.equal(changed.status, 200);
       assertNoStore(changed);
       // Personal data is not cached either.
@@ -148,7 +162,7 @@ for (const dialect of dialects()) {
       }
     });
 
-    test("every 401 carries WWW-Authenticate with realm=\"tokenver\"", async () => {
+    test('every 401 carries WWW-Authenticate with realm="tokenver"', async () => {
       const { api } = server;
       const user = await api.register();
       const reused = await api.post("/token/refresh", { refresh: user.refresh });
@@ -187,7 +201,7 @@ for (const dialect of dialects()) {
       assert.equal(wrongEmail.headers.get("content-type"), wrongPassword.headers.get("content-type"));
     });
 
-    test("GET /health is 200 {status: \"ok\"} without a token", async () => {
+    test('GET /health is 200 {status: "ok"} without a token', async () => {
       const response = await server.api.get("/health");
       assert.equal(response.status, 200);
       assert.deepEqual(response.body, { status: "ok" });
@@ -219,7 +233,11 @@ for (const dialect of dialects()) {
       assert.notEqual(refreshed.body.refresh, login.body.refresh);
       assert.notEqual(claimsOf(refreshed.body.access).jti, claimsOf(login.body.access).jti);
 
-      const changed = await api.post("/password", { current_password: password, new_password: "another long passphrase" }, refreshed.body.access);
+      const changed = await api.post(
+        "/password",
+        { current_password: password, new_password: "another long passphrase" },
+        refreshed.body.access,
+      );
       assert.equal(changed.status, 200);
       assertTokenPair(changed.body, PAIR_KEYS);
       assert.equal(claimsOf(changed.body.access).token_version, 1);

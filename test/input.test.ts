@@ -23,7 +23,13 @@ function assertProblem(response: ApiResponse, status: number | number[], code?: 
   assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/, response.text);
   const body = response.body as Record<string, unknown>;
   assert.ok(body !== null && typeof body === "object", "a JSON object body");
-  assert.deepEqual(Object.keys(body).filter((k) => k !== "errors").sort(), PROBLEM_KEYS, response.text);
+  assert.deepEqual(
+    Object.keys(body)
+      .filter((k) => k !== "errors")
+      .sort(),
+    PROBLEM_KEYS,
+    response.text,
+  );
   assert.equal(body.status, response.status);
   for (const key of ["type", "title", "detail", "code"]) assert.equal(typeof body[key], "string", key);
   if (code !== undefined) {
@@ -201,7 +207,11 @@ for (const dialect of dialects()) {
         test("text/plain, another type or no content type with a body is 415 or 400, never 500", async () => {
           const body = JSON.stringify(endpoint.valid());
           for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data; boundary=x"]) {
-            assertProblem(await send(endpoint, { raw: body, headers: { "content-type": type } }), [400, 415], ["unsupported_media_type", "bad_request"]);
+            assertProblem(
+              await send(endpoint, { raw: body, headers: { "content-type": type } }),
+              [400, 415],
+              ["unsupported_media_type", "bad_request"],
+            );
           }
           assertProblem(await send(endpoint, { raw: Buffer.from(body) }), [400, 415], ["unsupported_media_type", "bad_request"]);
         });
@@ -286,7 +296,10 @@ for (const dialect of dialects()) {
       test("PATCH /profile ignores or refuses them", async () => {
         const user = await server.api.register();
         const before = (await server.api.get("/profile", user.access)).body;
-        const response = await server.api.request("PATCH", "/profile", { token: user.access, body: { username: "patched", ...forbidden, email: "other@example.com" } });
+        const response = await server.api.request("PATCH", "/profile", {
+          token: user.access,
+          body: { username: "patched", ...forbidden, email: "other@example.com" },
+        });
         if (response.status !== 200) assertProblem(response, 400, "validation_failed");
         const after = await server.api.get("/profile", user.access);
         assert.equal(after.status, 200, "the token still works: the version did not move");
@@ -325,7 +338,10 @@ for (const dialect of dialects()) {
           const response = await register(common);
           // ("password" itself is also a field name, so only longer values are checked for echoes.)
           assertProblem(response, 400, "validation_failed", common === "password" ? [] : [common]);
-          assert.ok(response.body.errors.some((e: { field: string }) => e.field === "password"), response.text);
+          assert.ok(
+            response.body.errors.some((e: { field: string }) => e.field === "password"),
+            response.text,
+          );
         }
       });
 
@@ -362,9 +378,17 @@ for (const dialect of dialects()) {
 
       test("a NUL byte or other control character in the username is 400 validation_failed", async () => {
         for (const username of [withNul("someone"), "some\u0007one", "line\nbreak"]) {
-          assertProblem(await server.api.post("/register", { email: uniqueEmail(), password: PASSWORD, username }), 400, "validation_failed");
+          assertProblem(
+            await server.api.post("/register", { email: uniqueEmail(), password: PASSWORD, username }),
+            400,
+            "validation_failed",
+          );
           const user = await server.api.register();
-          assertProblem(await server.api.request("PATCH", "/profile", { token: user.access, body: { username } }), 400, "validation_failed");
+          assertProblem(
+            await server.api.request("PATCH", "/profile", { token: user.access, body: { username } }),
+            400,
+            "validation_failed",
+          );
         }
       });
     });
@@ -373,7 +397,11 @@ for (const dialect of dialects()) {
       test("a duplicate differing only in case or surrounding whitespace is 409 email_taken", async () => {
         const local = `Dup${Date.now()}`;
         assert.equal((await server.api.post("/register", { email: `${local}@Example.COM`, password: PASSWORD })).status, 201);
-        for (const variant of [`${local.toLowerCase()}@example.com`, `  ${local.toUpperCase()}@EXAMPLE.COM  `, `\t${local}@example.com\n`]) {
+        for (const variant of [
+          `${local.toLowerCase()}@example.com`,
+          `  ${local.toUpperCase()}@EXAMPLE.COM  `,
+          `\t${local}@example.com\n`,
+        ]) {
           assertProblem(await server.api.post("/register", { email: variant, password: PASSWORD }), 409, "email_taken");
         }
         // And logging in with another casing finds the account.
@@ -384,7 +412,10 @@ for (const dialect of dialects()) {
         for (const bad of ["", "   ", "no-at-sign", "@example.com", "a@", "a b@example.com", "a@b"]) {
           const response = await server.api.post("/register", { email: bad, password: PASSWORD });
           assertProblem(response, 400, "validation_failed");
-          assert.ok(response.body.errors.some((e: { field: string }) => e.field === "email"), response.text);
+          assert.ok(
+            response.body.errors.some((e: { field: string }) => e.field === "email"),
+            response.text,
+          );
         }
       });
     });

@@ -42,7 +42,16 @@ for (const dialect of dialects()) {
           const names = tables.map((t) => t.name).sort();
           for (const t of ["refresh_tokens", "sessions", "tokenver_meta", "users"]) assert.ok(names.includes(t), `${t} missing: ${names}`);
           const users = tables.find((t) => t.name === "users")!;
-          assert.deepEqual(users.columns.map((c) => c.name).sort(), ["created_at", "email", "id", "password_hash", "profile", "token_version", "updated_at", "username"]);
+          assert.deepEqual(users.columns.map((c) => c.name).sort(), [
+            "created_at",
+            "email",
+            "id",
+            "password_hash",
+            "profile",
+            "token_version",
+            "updated_at",
+            "username",
+          ]);
           const applied = await sql<{ name: string }>`select name from tokenver_migration`.execute(db);
           assert.deepEqual(applied.rows.map((r) => r.name).sort(), ["0001_initial", "0002_refresh_token_revoked_at"]);
         } finally {

@@ -22,8 +22,22 @@ const TOKEN_ERRORS: ErrorCode[] = ["token_missing", "token_invalid", "token_expi
 const UNAVAILABLE = { 503: ["service_unavailable"] } as const;
 
 const ENDPOINTS: Endpoint[] = [
-  { method: "post", path: "/register", bearer: false, body: ["email", "password"], success: 201, errors: { ...BODY_ERRORS, 409: ["email_taken"], ...UNAVAILABLE } },
-  { method: "post", path: "/login", bearer: false, body: ["email", "password"], success: 200, errors: { ...BODY_ERRORS, 401: ["invalid_credentials"], 429: ["rate_limited"], ...UNAVAILABLE } },
+  {
+    method: "post",
+    path: "/register",
+    bearer: false,
+    body: ["email", "password"],
+    success: 201,
+    errors: { ...BODY_ERRORS, 409: ["email_taken"], ...UNAVAILABLE },
+  },
+  {
+    method: "post",
+    path: "/login",
+    bearer: false,
+    body: ["email", "password"],
+    success: 200,
+    errors: { ...BODY_ERRORS, 401: ["invalid_credentials"], 429: ["rate_limited"], ...UNAVAILABLE },
+  },
   {
     method: "post",
     path: "/token/refresh",
@@ -34,7 +48,14 @@ const ENDPOINTS: Endpoint[] = [
   },
   { method: "post", path: "/logout", bearer: true, body: [], success: 204, errors: { ...BODY_ERRORS, 401: TOKEN_ERRORS, ...UNAVAILABLE } },
   { method: "get", path: "/profile", bearer: true, success: 200, errors: { 401: TOKEN_ERRORS, ...UNAVAILABLE } },
-  { method: "patch", path: "/profile", bearer: true, body: [], success: 200, errors: { ...BODY_ERRORS, 401: TOKEN_ERRORS, ...UNAVAILABLE } },
+  {
+    method: "patch",
+    path: "/profile",
+    bearer: true,
+    body: [],
+    success: 200,
+    errors: { ...BODY_ERRORS, 401: TOKEN_ERRORS, ...UNAVAILABLE },
+  },
   {
     method: "post",
     path: "/password",
@@ -44,7 +65,13 @@ const ENDPOINTS: Endpoint[] = [
     errors: { ...BODY_ERRORS, 401: TOKEN_ERRORS, 403: ["invalid_credentials"], 429: ["rate_limited"], ...UNAVAILABLE },
   },
   { method: "get", path: "/sessions", bearer: true, success: 200, errors: { 401: TOKEN_ERRORS, ...UNAVAILABLE } },
-  { method: "delete", path: "/sessions/{id}", bearer: true, success: 204, errors: { 401: TOKEN_ERRORS, 404: ["not_found"], ...UNAVAILABLE } },
+  {
+    method: "delete",
+    path: "/sessions/{id}",
+    bearer: true,
+    success: 204,
+    errors: { 401: TOKEN_ERRORS, 404: ["not_found"], ...UNAVAILABLE },
+  },
   { method: "get", path: "/health", bearer: false, success: 200, errors: { ...UNAVAILABLE } },
   { method: "get", path: "/openapi.json", bearer: false, success: 200, errors: {} },
   { method: "get", path: "/docs", bearer: false, success: 200, errors: {} },
@@ -90,7 +117,10 @@ describe("GET /openapi.json", () => {
       const bearer = (operation.security ?? []).some((s: object) => "bearerAuth" in s);
       assert.equal(bearer, endpoint.bearer, `${name}: bearerAuth security`);
       if (endpoint.path.includes("{id}")) {
-        assert.ok(operation.parameters?.some((p: any) => p.in === "path" && p.name === "id" && p.required), `${name}: path parameter id`);
+        assert.ok(
+          operation.parameters?.some((p: any) => p.in === "path" && p.name === "id" && p.required),
+          `${name}: path parameter id`,
+        );
       }
     });
 
@@ -114,9 +144,11 @@ describe("GET /openapi.json", () => {
           assert.ok(response, `${name}: ${status} documented`);
           const schema = response.content?.["application/problem+json"]?.schema;
           assert.ok(schema, `${name}: ${status} is problem+json`);
-          for (const field of ["type", "title", "status", "detail", "code"]) assert.ok(schema.required?.includes(field), `${name}: ${status} requires ${field}`);
+          for (const field of ["type", "title", "status", "detail", "code"])
+            assert.ok(schema.required?.includes(field), `${name}: ${status} requires ${field}`);
           const documented = allowedValues(schema.properties.code);
-          for (const code of codes) assert.ok(documented.includes(code), `${name}: ${status} lists code ${code} (has ${documented.join(", ")})`);
+          for (const code of codes)
+            assert.ok(documented.includes(code), `${name}: ${status} lists code ${code} (has ${documented.join(", ")})`);
           // A status never lists a code that the server sends with another status.
           for (const code of documented) {
             const expected = code === "invalid_credentials" ? [401, 403] : [ERRORS[code as ErrorCode].status];
@@ -151,8 +183,14 @@ describe("GET /docs", () => {
     const html = await page.text();
 
     const references = [...html.matchAll(/<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']/gi)].map((m) => m[1]!);
-    assert.ok(references.some((r) => r.endsWith(".js")), "the page loads a script");
-    assert.ok(references.some((r) => r.endsWith(".css")), "the page loads a stylesheet");
+    assert.ok(
+      references.some((r) => r.endsWith(".js")),
+      "the page loads a script",
+    );
+    assert.ok(
+      references.some((r) => r.endsWith(".css")),
+      "the page loads a stylesheet",
+    );
     for (const reference of references) {
       assert.doesNotMatch(reference, /^(https?:)?\/\//i, `no CDN or other external URL: ${reference}`);
       const asset = await fetch(new URL(reference, `${server.url}/docs/`));

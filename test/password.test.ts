@@ -51,13 +51,19 @@ for (const dialect of dialects()) {
       assert.equal((await api.get("/profile", rotated.body.access)).status, 200);
 
       // Every other device: access and refresh tokens dead.
-      for (const [name, device] of [["phone", phone], ["tablet", tablet]] as const) {
+      for (const [name, device] of [
+        ["phone", phone],
+        ["tablet", tablet],
+      ] as const) {
         assertCode(await api.get("/profile", device.access), 401, "token_revoked", `${name} access token`);
         assertCode(await api.post("/token/refresh", { refresh: device.refresh }), 401, "token_revoked", `${name} refresh token`);
       }
       // Only this session is listed.
       const sessions = await api.get("/sessions", rotated.body.access);
-      assert.deepEqual(sessions.body.sessions.map((s: { id: string }) => s.id), [claims.sid]);
+      assert.deepEqual(
+        sessions.body.sessions.map((s: { id: string }) => s.id),
+        [claims.sid],
+      );
 
       // The old password no longer logs in; the new one does, into version 1.
       assertCode(await api.post("/login", { email: laptop.email, password: laptop.password }), 401, "invalid_credentials", "old password");
@@ -117,14 +123,22 @@ for (const dialect of dialects()) {
       const ok = await api.post("/password", { current_password: user.password, new_password: "🦊🐺🦝🐻🐼🐨🐯🦁" }, user.access);
       assert.equal(ok.status, 200);
       // 256 code points (512 UTF-16 units) is the upper bound and is allowed.
-      const long = await api.post("/password", { current_password: "🦊🐺🦝🐻🐼🐨🐯🦁", new_password: "🦊🐺🦝🐻🐼🐨🐯🦁".repeat(32) }, ok.body.access);
+      const long = await api.post(
+        "/password",
+        { current_password: "🦊🐺🦝🐻🐼🐨🐯🦁", new_password: "🦊🐺🦝🐻🐼🐨🐯🦁".repeat(32) },
+        ok.body.access,
+      );
       assert.equal(long.status, 200);
     });
 
     test("no composition rules: a long lower-case passphrase is fine", async () => {
       const { api } = server;
       const user = await api.register();
-      const changed = await api.post("/password", { current_password: user.password, new_password: "correct horse battery staple" }, user.access);
+      const changed = await api.post(
+        "/password",
+        { current_password: user.password, new_password: "correct horse battery staple" },
+        user.access,
+      );
       assert.equal(changed.status, 200);
     });
 
@@ -136,7 +150,12 @@ for (const dialect of dialects()) {
     });
 
     test("requires a bearer token", async () => {
-      assertCode(await server.api.post("/password", { current_password: "x", new_password: NEW_PASSWORD }), 401, "token_missing", "no token");
+      assertCode(
+        await server.api.post("/password", { current_password: "x", new_password: NEW_PASSWORD }),
+        401,
+        "token_missing",
+        "no token",
+      );
     });
   });
 
@@ -157,7 +176,12 @@ for (const dialect of dialects()) {
       const locked = await api.post("/password", { current_password: user.password, new_password: NEW_PASSWORD }, user.access);
       assertCode(locked, 429, "rate_limited", "correct password once locked");
       assert.match(locked.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
-      assertCode(await api.post("/login", { email: user.email, password: user.password }), 429, "rate_limited", "login of the locked account");
+      assertCode(
+        await api.post("/login", { email: user.email, password: user.password }),
+        429,
+        "rate_limited",
+        "login of the locked account",
+      );
       assert.equal((await api.get("/profile", user.access)).body.token_version, 0, "nothing changed");
     });
   });

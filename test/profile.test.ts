@@ -100,7 +100,12 @@ for (const dialect of dialects()) {
       // The version did not move (the old token still works) and the password did not change.
       assert.equal(after.token_version, 0);
       await api.login(user.email, user.password);
-      assertCode(await api.post("/login", { email: "attacker@example.com", password: "a brand new password for me" }), 401, "invalid_credentials", "forged email");
+      assertCode(
+        await api.post("/login", { email: "attacker@example.com", password: "a brand new password for me" }),
+        401,
+        "invalid_credentials",
+        "forged email",
+      );
     });
 
     test("wrong types and invalid values are 400 validation_failed naming the field", async () => {
@@ -112,8 +117,22 @@ for (const dialect of dialects()) {
       assertInvalidField(await patch({ company: "" }, user.access), "company", "custom field, too short");
       assertInvalidField(await patch({ newsletter: "yes" }, user.access), "newsletter", "no coercion of strings to booleans");
       assertCode(await patch([{ username: "x" }], user.access), 400, "validation_failed", "an array body");
-      assertCode(await server.api.request("PATCH", "/profile", { raw: "{not json", token: user.access, headers: { "content-type": "application/json" } }), 400, "bad_request", "unparsable");
-      assertCode(await server.api.request("PATCH", "/profile", { raw: "username=x", token: user.access, headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type", "not JSON");
+      assertCode(
+        await server.api.request("PATCH", "/profile", {
+          raw: "{not json",
+          token: user.access,
+          headers: { "content-type": "application/json" },
+        }),
+        400,
+        "bad_request",
+        "unparsable",
+      );
+      assertCode(
+        await server.api.request("PATCH", "/profile", { raw: "username=x", token: user.access, headers: { "content-type": "text/plain" } }),
+        415,
+        "unsupported_media_type",
+        "not JSON",
+      );
       // Nothing was applied by any of them.
       const profile = await server.api.get("/profile", user.access);
       assert.equal(profile.body.username, null);
@@ -122,7 +141,11 @@ for (const dialect of dialects()) {
 
     test("register validates custom fields too and ignores protected ones", async () => {
       const { api } = server;
-      assertInvalidField(await api.post("/register", { email: `x${Date.now()}@example.com`, password: "a long and unguessable passphrase" }), "company", "required custom field missing");
+      assertInvalidField(
+        await api.post("/register", { email: `x${Date.now()}@example.com`, password: "a long and unguessable passphrase" }),
+        "company",
+        "required custom field missing",
+      );
       const created = await api.post("/register", {
         email: `y${Date.now()}@example.com`,
         password: "a long and unguessable passphrase",

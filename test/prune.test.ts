@@ -25,8 +25,10 @@ function manualClock(start = Date.now()) {
 async function surviving(store: Store, ids: { sessions?: string[]; refreshTokens?: string[] }) {
   const sessionIds = ids.sessions ?? [];
   const refreshIds = ids.refreshTokens ?? [];
-  const sessions = sessionIds.length === 0 ? [] : await store.db.selectFrom("sessions").select("id").where("id", "in", sessionIds).execute();
-  const refresh = refreshIds.length === 0 ? [] : await store.db.selectFrom("refresh_tokens").select("id").where("id", "in", refreshIds).execute();
+  const sessions =
+    sessionIds.length === 0 ? [] : await store.db.selectFrom("sessions").select("id").where("id", "in", sessionIds).execute();
+  const refresh =
+    refreshIds.length === 0 ? [] : await store.db.selectFrom("refresh_tokens").select("id").where("id", "in", refreshIds).execute();
   return { sessions: new Set(sessions.map((r) => r.id)), refreshTokens: new Set(refresh.map((r) => r.id)) };
 }
 
@@ -154,7 +156,11 @@ for (const dialect of dialects()) {
         advance(MINUTE / 2);
 
         await server.auth.prune();
-        assert.equal((await surviving(store, { sessions: [sessionOf(phone.access)] })).sessions.size, 1, "the revoked session is still there");
+        assert.equal(
+          (await surviving(store, { sessions: [sessionOf(phone.access)] })).sessions.size,
+          1,
+          "the revoked session is still there",
+        );
         const refresh = await server.api.post("/token/refresh", { refresh: phone.refresh });
         assert.equal(refresh.status, 401);
         assert.equal(refresh.body.code, "token_revoked");
@@ -181,7 +187,11 @@ for (const dialect of dialects()) {
       await present.server.app.close();
       await present.server.auth.close();
 
-      const result = await runCli(["prune"], { TOKENVER_DATABASE_URL: database.url, TOKENVER_SECRET: TEST_SECRET, TOKENVER_LOG_LEVEL: "warn" });
+      const result = await runCli(["prune"], {
+        TOKENVER_DATABASE_URL: database.url,
+        TOKENVER_SECRET: TEST_SECRET,
+        TOKENVER_LOG_LEVEL: "warn",
+      });
       assert.equal(result.code, 0, result.stderr);
       const counts = /pruned (\d+) sessions and (\d+) refresh tokens/.exec(result.stdout);
       assert.ok(counts, "the CLI reports what it removed");

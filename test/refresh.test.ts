@@ -96,7 +96,11 @@ for (const dialect of dialects()) {
       // Same id, wrong secret: tampering with the last character.
       const last = user.refresh.at(-1) === "A" ? "B" : "A";
       assertCode(await api.post("/token/refresh", { refresh: user.refresh.slice(0, -1) + last }), 401, "token_invalid", "tampered");
-      assert.equal((await api.post("/token/refresh", { refresh: user.refresh })).status, 200, "failed attempts did not burn the real token");
+      assert.equal(
+        (await api.post("/token/refresh", { refresh: user.refresh })).status,
+        200,
+        "failed attempts did not burn the real token",
+      );
     });
 
     test("a missing or non-string refresh field is 400 validation_failed", async () => {
@@ -139,7 +143,11 @@ for (const dialect of dialects()) {
       const rotated = await api.post("/token/refresh", { refresh: user.refresh });
       assert.equal(rotated.status, 200, "still inside the window");
       now += (refreshTtl - 10) * 1000;
-      assert.equal((await api.post("/token/refresh", { refresh: rotated.body.refresh })).status, 200, "the rotated token has its own window");
+      assert.equal(
+        (await api.post("/token/refresh", { refresh: rotated.body.refresh })).status,
+        200,
+        "the rotated token has its own window",
+      );
 
       const idle = await api.register();
       now += refreshTtl * 1000 + 1000;

@@ -119,7 +119,12 @@ describe("invalid settings stop `tokenver serve` with one line naming the variab
 
   const SHORT_SECRET = "short-secret-VALUE-31-bytes-xyz";
   const cases: Array<{ name: string; settings: () => Record<string, string>; variable: string; hidden?: string }> = [
-    { name: "a secret shorter than 32 bytes", settings: () => ({ TOKENVER_SECRET: SHORT_SECRET }), variable: "TOKENVER_SECRET", hidden: SHORT_SECRET },
+    {
+      name: "a secret shorter than 32 bytes",
+      settings: () => ({ TOKENVER_SECRET: SHORT_SECRET }),
+      variable: "TOKENVER_SECRET",
+      hidden: SHORT_SECRET,
+    },
     { name: "an unknown database scheme", settings: () => ({ TOKENVER_DATABASE_URL: "mysql://x" }), variable: "TOKENVER_DATABASE_URL" },
     { name: "a non-numeric access TTL", settings: () => ({ TOKENVER_ACCESS_TTL: "abc" }), variable: "TOKENVER_ACCESS_TTL" },
     { name: "a zero access TTL", settings: () => ({ TOKENVER_ACCESS_TTL: "0" }), variable: "TOKENVER_ACCESS_TTL" },

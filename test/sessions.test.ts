@@ -23,7 +23,13 @@ async function registerAs(api: Api, userAgent: string) {
 async function sessionsOf(api: Api, access: string) {
   const response = await api.get("/sessions", access);
   assert.equal(response.status, 200, response.text);
-  return response.body.sessions as Array<{ id: string; created_at: string; last_used_at: string; user_agent: string | null; current: boolean }>;
+  return response.body.sessions as Array<{
+    id: string;
+    created_at: string;
+    last_used_at: string;
+    user_agent: string | null;
+    current: boolean;
+  }>;
 }
 
 function assertRevoked(response: { status: number; body: any }, what: string) {
@@ -60,14 +66,20 @@ for (const dialect of dialects()) {
 
       // Seen from the phone, `current` moves to the phone's session.
       const fromPhone = await sessionsOf(api, phone.access);
-      assert.deepEqual(fromPhone.filter((s) => s.current).map((s) => s.id), [claimsOf(phone.access).sid]);
+      assert.deepEqual(
+        fromPhone.filter((s) => s.current).map((s) => s.id),
+        [claimsOf(phone.access).sid],
+      );
     });
 
     test("an empty User-Agent is recorded as null", async () => {
       const { api } = server;
       const user = await registerAs(api, "ua");
       // fetch always sends one; an empty header is the closest to "none" it can send.
-      const bare = await api.request("POST", "/login", { body: { email: user.email, password: PASSWORD }, headers: { "user-agent": "  " } });
+      const bare = await api.request("POST", "/login", {
+        body: { email: user.email, password: PASSWORD },
+        headers: { "user-agent": "  " },
+      });
       assert.equal(bare.status, 200);
       const mine = (await sessionsOf(api, bare.body.access)).find((s) => s.current)!;
       assert.equal(mine.user_agent, null);
@@ -84,7 +96,10 @@ for (const dialect of dialects()) {
       assert.equal((await api.request("DELETE", `/sessions/${claimsOf(third.access).sid}`, { token: user.access })).status, 204);
 
       const list = await sessionsOf(api, user.access);
-      assert.deepEqual(list.map((s) => s.id), [claimsOf(user.access).sid]);
+      assert.deepEqual(
+        list.map((s) => s.id),
+        [claimsOf(user.access).sid],
+      );
       assert.ok(!list.some((s) => s.id === claimsOf(stranger.access).sid));
     });
 
@@ -93,7 +108,10 @@ for (const dialect of dialects()) {
       const user = await registerAs(api, "old");
       assert.equal((await api.post("/logout", {}, user.access)).status, 204);
       const fresh = await loginAs(api, user.email, "new");
-      assert.deepEqual((await sessionsOf(api, fresh.access)).map((s) => s.user_agent), ["new"]);
+      assert.deepEqual(
+        (await sessionsOf(api, fresh.access)).map((s) => s.user_agent),
+        ["new"],
+      );
     });
 
     test("requires a bearer token", async () => {
@@ -125,7 +143,10 @@ for (const dialect of dialects()) {
       now += 40_000;
       const fresh = await loginAs(api, old.email, "new device");
       now += 25_000;
-      assert.deepEqual((await sessionsOf(api, fresh.access)).map((s) => s.user_agent), ["new device"]);
+      assert.deepEqual(
+        (await sessionsOf(api, fresh.access)).map((s) => s.user_agent),
+        ["new device"],
+      );
     });
   });
 

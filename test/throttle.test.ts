@@ -40,7 +40,11 @@ for (const dialect of dialects()) {
     let server: TestServer;
     let now = Date.parse("2030-03-01T08:00:00Z");
     before(async () => {
-      server = await startServer({ dialect, rateLimit: { accountFailures: 3, addressFailures: 1000, windowSeconds: WINDOW }, clock: () => now });
+      server = await startServer({
+        dialect,
+        rateLimit: { accountFailures: 3, addressFailures: 1000, windowSeconds: WINDOW },
+        clock: () => now,
+      });
     });
     after(() => server.close());
 

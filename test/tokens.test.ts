@@ -65,7 +65,10 @@ for (const dialect of dialects()) {
       });
     }
 
-    for (const [alg, hash] of [["HS384", "sha384"], ["HS512", "sha512"]] as const) {
+    for (const [alg, hash] of [
+      ["HS384", "sha384"],
+      ["HS512", "sha512"],
+    ] as const) {
       test(`${alg} signed with the right secret is refused (algorithm pinned)`, async () => {
         const token = forge({ header: { alg, typ: "at+jwt" }, claims: aliceClaims(), secret: TEST_SECRET, hash });
         assertRefused(await profileWith(token), "token_invalid");
@@ -83,7 +86,10 @@ for (const dialect of dialects()) {
       }
       // The right secret under another spelling of the algorithm, or an asymmetric one, is refused too.
       for (const alg of ["hs256", "RS256", "ES256", "PS256", "EdDSA"]) {
-        assertRefused(await profileWith(forge({ header: { alg, typ: "at+jwt" }, claims: aliceClaims(), secret: TEST_SECRET })), "token_invalid");
+        assertRefused(
+          await profileWith(forge({ header: { alg, typ: "at+jwt" }, claims: aliceClaims(), secret: TEST_SECRET })),
+          "token_invalid",
+        );
       }
     });
 
@@ -143,7 +149,13 @@ for (const dialect of dialects()) {
     });
 
     test("a JWE-shaped five-part token is refused", async () => {
-      const jwe = [b64url(JSON.stringify({ alg: "dir", enc: "A256GCM", typ: "at+jwt" })), "", b64url("iv-iv-iv-iv"), b64url("ciphertext"), b64url("tag")].join(".");
+      const jwe = [
+        b64url(JSON.stringify({ alg: "dir", enc: "A256GCM", typ: "at+jwt" })),
+        "",
+        b64url("iv-iv-iv-iv"),
+        b64url("ciphertext"),
+        b64url("tag"),
+      ].join(".");
       assertRefused(await profileWith(jwe), "token_invalid");
       const fiveParts = `${signed(aliceClaims())}.${b64url("x")}.${b64url("y")}`;
       assertRefused(await profileWith(fiveParts), "token_invalid");
@@ -185,7 +197,11 @@ for (const dialect of dialects()) {
       });
 
       test("another scheme is token_missing without an error attribute", async () => {
-        assertRefused(await profileWithHeader(`Basic ${Buffer.from("a:b").toString("base64")}`), "token_missing", /^Bearer realm="tokenver"$/);
+        assertRefused(
+          await profileWithHeader(`Basic ${Buffer.from("a:b").toString("base64")}`),
+          "token_missing",
+          /^Bearer realm="tokenver"$/,
+        );
         assertRefused(await profileWithHeader(`Token ${alice.access}`), "token_missing", /^Bearer realm="tokenver"$/);
         // A token glued to the scheme is not the Bearer scheme.
         assertRefused(await profileWithHeader(`Bearer${alice.access}`), "token_missing", /^Bearer realm="tokenver"$/);

@@ -214,7 +214,9 @@ export class AuthService<F extends UserFields = {}> {
     }
     const email = normalizeEmail(input.email);
     if (CONTROL.test(email)) {
-      throw new AuthError("validation_failed", "The request body is invalid.", { errors: [{ field: "email", message: "must not contain control characters" }] });
+      throw new AuthError("validation_failed", "The request body is invalid.", {
+        errors: [{ field: "email", message: "must not contain control characters" }],
+      });
     }
     await this.#countAttempt(email, context.ip);
     const user = await this.#guard(() => users.findUserByEmail(this.#db, email));
@@ -251,7 +253,13 @@ export class AuthService<F extends UserFields = {}> {
     const rotated = await this.#guard(() =>
       this.#db.transaction().execute(async (trx) => {
         if (!(await refreshTokens.consumeRefreshToken(trx, row.id, isoAt(now)))) return false;
-        await refreshTokens.insertRefreshToken(trx, { id: next.id, session_id: row.session_id, token_hash: next.hash, now: isoAt(now), expires_at: expiresAt });
+        await refreshTokens.insertRefreshToken(trx, {
+          id: next.id,
+          session_id: row.session_id,
+          token_hash: next.hash,
+          now: isoAt(now),
+          expires_at: expiresAt,
+        });
         await sessions.touchSession(trx, row.session_id, isoAt(now), expiresAt);
         return true;
       }),
@@ -268,7 +276,9 @@ export class AuthService<F extends UserFields = {}> {
   async logout(principal: Principal, input: { refresh?: string | undefined; scope?: LogoutScope | undefined } = {}): Promise<void> {
     const scope = input.scope ?? "all";
     if (scope !== "all" && scope !== "session") {
-      throw new AuthError("validation_failed", "The request body is invalid.", { errors: [{ field: "scope", message: "must be all or session" }] });
+      throw new AuthError("validation_failed", "The request body is invalid.", {
+        errors: [{ field: "scope", message: "must be all or session" }],
+      });
     }
     if (scope === "all") {
       await this.#revoke({ userId: principal.userId }, async (trx, now) => {
@@ -292,7 +302,11 @@ export class AuthService<F extends UserFields = {}> {
    * throttled like logins). Increments the token version, revokes every other session, and
    * returns a new pair for the caller's session.
    */
-  async changePassword(principal: Principal, input: { current_password: string; new_password: string }, context: RequestContext = {}): Promise<TokenPair> {
+  async changePassword(
+    principal: Principal,
+    input: { current_password: string; new_password: string },
+    context: RequestContext = {},
+  ): Promise<TokenPair> {
     if (typeof input?.current_password !== "string" || typeof input?.new_password !== "string") {
       throw new AuthError("validation_failed", "The request body is invalid.", {
         errors: [{ field: typeof input?.current_password !== "string" ? "current_password" : "new_password", message: "must be a string" }],
@@ -320,7 +334,13 @@ export class AuthService<F extends UserFields = {}> {
       }
       const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
       await refreshTokens.revokeSessionRefreshTokens(trx, principal.sessionId, now);
-      await refreshTokens.insertRefreshToken(trx, { id: next.id, session_id: principal.sessionId, token_hash: next.hash, now, expires_at: expiresAt });
+      await refreshTokens.insertRefreshToken(trx, {
+        id: next.id,
+        session_id: principal.sessionId,
+        token_hash: next.hash,
+        now,
+        expires_at: expiresAt,
+      });
       return { userId: user.id, tokenVersion, sessionIds };
     });
     return this.#pair(user.id, principal.sessionId, change.tokenVersion!, next.token);
@@ -355,7 +375,12 @@ export class AuthService<F extends UserFields = {}> {
         const current = await q.executeTakeFirst();
         if (current === undefined) return undefined;
         const profile = JSON.stringify({ ...(JSON.parse(current.profile) as object), ...changes });
-        return users.updateUserProfile(trx, principal.userId, { profile, ...(hasUsername ? { username: (input.username ?? null) as string | null } : {}) }, now);
+        return users.updateUserProfile(
+          trx,
+          principal.userId,
+          { profile, ...(hasUsername ? { username: (input.username ?? null) as string | null } : {}) },
+          now,
+        );
       }),
     );
     if (row === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
@@ -365,7 +390,13 @@ export class AuthService<F extends UserFields = {}> {
   /** The caller's live sessions, oldest first; `current` marks the caller's own. */
   async listSessions(principal: Principal): Promise<SessionInfo[]> {
     const rows = await this.#guard(() => sessions.listLiveSessions(this.#db, principal.userId, isoAt(this.#now())));
-    return rows.map((r) => ({ id: r.id, created_at: r.created_at, last_used_at: r.last_used_at, user_agent: r.user_agent, current: r.id === principal.sessionId }));
+    return rows.map((r) => ({
+      id: r.id,
+      created_at: r.created_at,
+      last_used_at: r.last_used_at,
+      user_agent: r.user_agent,
+      current: r.id === principal.sessionId,
+    }));
   }
 
   /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
@@ -432,7 +463,13 @@ export class AuthService<F extends UserFields = {}> {
           user_agent: typeof context.userAgent === "string" ? context.userAgent.slice(0, MAX_USER_AGENT_LENGTH) : null,
           ip: typeof context.ip === "string" ? context.ip.slice(0, 64) : null,
         });
-        await refreshTokens.insertRefreshToken(trx, { id: refresh.id, session_id: sessionId, token_hash: refresh.hash, now, expires_at: expiresAt });
+        await refreshTokens.insertRefreshToken(trx, {
+          id: refresh.id,
+          session_id: sessionId,
+          token_hash: refresh.hash,
+          now,
+          expires_at: expiresAt,
+        });
       },
     };
   }
@@ -529,8 +566,18 @@ function requiredField(error: { params?: unknown }): string | undefined {
 
 function checkUsername(username: unknown): FieldError[] {
   if (username === null) return [];
-  if (typeof username !== "string" || username.trim().length === 0 || CONTROL.test(username) || [...username].length > MAX_USERNAME_LENGTH) {
-    return [{ field: "username", message: `must be null or a non-empty string of at most ${MAX_USERNAME_LENGTH} characters, without control characters` }];
+  if (
+    typeof username !== "string" ||
+    username.trim().length === 0 ||
+    CONTROL.test(username) ||
+    [...username].length > MAX_USERNAME_LENGTH
+  ) {
+    return [
+      {
+        field: "username",
+        message: `must be null or a non-empty string of at most ${MAX_USERNAME_LENGTH} characters, without control characters`,
+      },
+    ];
   }
   return [];
 }

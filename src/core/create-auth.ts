@@ -44,7 +44,9 @@ async function connect(options: ResolvedOptions): Promise<Store> {
   } catch (error) {
     await store?.close().catch(() => {});
     // The driver's message may carry the URL or its password: name the option, not the error.
-    throw new OptionError("databaseUrl", "could not be opened: the database did not answer or is not a tokenver database", { cause: error });
+    throw new OptionError("databaseUrl", "could not be opened: the database did not answer or is not a tokenver database", {
+      cause: error,
+    });
   }
 }
 

@@ -23,4 +23,3 @@ export function checkRoutesOption(routes: unknown): { routes: boolean; prefix: s
 export function pluginError(message: string): TypeError {
   return new TypeError(`tokenver: ${message}`);
 }
-

@@ -61,7 +61,11 @@ function toAjvShape(error: { keyword: string; instancePath: string; schemaPath: 
   const base = { keyword: error.keyword, instancePath: error.instancePath, schemaPath: error.schemaPath };
   const required = params.requiredProperties;
   if (Array.isArray(required) && required.length > 0) {
-    return required.map((name) => ({ ...base, params: { missingProperty: String(name) }, message: `must have required property '${String(name)}'` }));
+    return required.map((name) => ({
+      ...base,
+      params: { missingProperty: String(name) },
+      message: `must have required property '${String(name)}'`,
+    }));
   }
   return [{ ...base, params: { ...params }, message: error.message }];
 }

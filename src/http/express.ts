@@ -91,12 +91,13 @@ function authenticate(auth: AuthService<any>): RequestHandler {
     new Promise<string | undefined>((resolve) => resolve(authorizationOf(req)))
       .then((authorization) => auth.verify(authorization))
       .then(
-      (principal) => {
-        req.user = principal;
-        next();
-      },
-      (error: unknown) => sendProblem(res, error),
-    ).catch(next);
+        (principal) => {
+          req.user = principal;
+          next();
+        },
+        (error: unknown) => sendProblem(res, error),
+      )
+      .catch(next);
   };
 }
 
@@ -104,7 +105,8 @@ function checkOptions(options: TokenverExpressOptions): { auth: AuthService<any>
   if (options === null || typeof options !== "object") throw pluginError("tokenver() needs { auth } from createAuth()");
   for (const key of Object.keys(options)) if (key !== "auth" && key !== "routes") throw pluginError(`unknown option ${key}`);
   const auth = options.auth;
-  if (typeof auth !== "object" || auth === null || typeof auth.verify !== "function") throw pluginError("auth must be the service from createAuth()");
+  if (typeof auth !== "object" || auth === null || typeof auth.verify !== "function")
+    throw pluginError("auth must be the service from createAuth()");
   return { auth, ...checkRoutesOption(options.routes) };
 }
 
@@ -115,47 +117,93 @@ function checkOptions(options: TokenverExpressOptions): { auth: AuthService<any>
 function publicEndpoints(auth: AuthService<any>): Router {
   const router = express.Router();
   const toUser = userView(auth);
-  router.post("/register", noStore, json(S.registerBody(auth.profileSchema)), handle(async (req, res) => {
-    const result = await auth.register(req.body, contextOf(req));
-    res.status(201).json({ ...result, user: toUser(result.user) });
-  }));
-  router.post("/login", noStore, json(S.LoginBody), handle(async (req, res) => {
-    const result = await auth.login(req.body, contextOf(req));
-    res.json({ ...result, user: toUser(result.user) });
-  }));
-  router.post("/token/refresh", noStore, json(S.RefreshBody), handle(async (req, res) => {
-    res.json(await auth.refresh(req.body.refresh, contextOf(req)));
-  }));
-  router.get("/health", noStore, handle(async (_req, res) => {
-    await auth.health();
-    res.json({ status: "ok" });
-  }));
+  router.post(
+    "/register",
+    noStore,
+    json(S.registerBody(auth.profileSchema)),
+    handle(async (req, res) => {
+      const result = await auth.register(req.body, contextOf(req));
+      res.status(201).json({ ...result, user: toUser(result.user) });
+    }),
+  );
+  router.post(
+    "/login",
+    noStore,
+    json(S.LoginBody),
+    handle(async (req, res) => {
+      const result = await auth.login(req.body, contextOf(req));
+      res.json({ ...result, user: toUser(result.user) });
+    }),
+  );
+  router.post(
+    "/token/refresh",
+    noStore,
+    json(S.RefreshBody),
+    handle(async (req, res) => {
+      res.json(await auth.refresh(req.body.refresh, contextOf(req)));
+    }),
+  );
+  router.get(
+    "/health",
+    noStore,
+    handle(async (_req, res) => {
+      await auth.health();
+      res.json({ status: "ok" });
+    }),
+  );
   return router;
 }
 
 function protectedEndpoints(auth: AuthService<any>): Router {
   const router = express.Router();
   const toUser = userView(auth);
-  router.post("/logout", noStore, json(S.LogoutBody, { optional: true }), handle(async (req, res) => {
-    await auth.logout(req.user, req.body);
-    res.status(204).end();
-  }));
-  router.get("/profile", noStore, handle(async (req, res) => {
-    res.json(toUser(await auth.getUser(req.user)));
-  }));
-  router.patch("/profile", noStore, json(S.profilePatchBody(auth.profileSchema)), handle(async (req, res) => {
-    res.json(toUser(await auth.updateProfile(req.user, req.body)));
-  }));
-  router.post("/password", noStore, json(S.PasswordBody), handle(async (req, res) => {
-    res.json(await auth.changePassword(req.user, req.body, contextOf(req)));
-  }));
-  router.get("/sessions", noStore, handle(async (req, res) => {
-    res.json({ sessions: await auth.listSessions(req.user) });
-  }));
-  router.delete("/sessions/:id", noStore, handle(async (req, res) => {
-    await auth.revokeSession(req.user, String(req.params.id));
-    res.status(204).end();
-  }));
+  router.post(
+    "/logout",
+    noStore,
+    json(S.LogoutBody, { optional: true }),
+    handle(async (req, res) => {
+      await auth.logout(req.user, req.body);
+      res.status(204).end();
+    }),
+  );
+  router.get(
+    "/profile",
+    noStore,
+    handle(async (req, res) => {
+      res.json(toUser(await auth.getUser(req.user)));
+    }),
+  );
+  router.patch(
+    "/profile",
+    noStore,
+    json(S.profilePatchBody(auth.profileSchema)),
+    handle(async (req, res) => {
+      res.json(toUser(await auth.updateProfile(req.user, req.body)));
+    }),
+  );
+  router.post(
+    "/password",
+    noStore,
+    json(S.PasswordBody),
+    handle(async (req, res) => {
+      res.json(await auth.changePassword(req.user, req.body, contextOf(req)));
+    }),
+  );
+  router.get(
+    "/sessions",
+    noStore,
+    handle(async (req, res) => {
+      res.json({ sessions: await auth.listSessions(req.user) });
+    }),
+  );
+  router.delete(
+    "/sessions/:id",
+    noStore,
+    handle(async (req, res) => {
+      await auth.revokeSession(req.user, String(req.params.id));
+      res.status(204).end();
+    }),
+  );
   return router;
 }
 

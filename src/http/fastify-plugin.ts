@@ -75,10 +75,13 @@ const tokenver: FastifyPluginAsync<TokenverPluginOptions> = async (app: FastifyI
   });
 
   if (routes) {
-    await app.register(async (scope) => {
-      hardenScope(scope);
-      await authRoutes(scope, { auth });
-    }, prefix === undefined ? {} : { prefix });
+    await app.register(
+      async (scope) => {
+        hardenScope(scope);
+        await authRoutes(scope, { auth });
+      },
+      prefix === undefined ? {} : { prefix },
+    );
   }
 };
 

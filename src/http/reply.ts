@@ -7,7 +7,10 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   if (problem.status >= 500) {
     const e = error as { name?: unknown; code?: unknown; cause?: { name?: unknown; code?: unknown } } | null;
     reply.log.error(
-      { problem: problem.body.code, error: { name: e?.name, code: e?.code, cause: e?.cause && { name: e.cause.name, code: e.cause.code } } },
+      {
+        problem: problem.body.code,
+        error: { name: e?.name, code: e?.code, cause: e?.cause && { name: e.cause.name, code: e.cause.code } },
+      },
       "request failed",
     );
   }

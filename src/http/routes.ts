@@ -60,7 +60,8 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
       schema: {
         tags: ["auth"],
         summary: "Rotate a refresh token",
-        description: "The presented refresh token becomes used. Presenting a used one again is `refresh_reused` and revokes its whole session.",
+        description:
+          "The presented refresh token becomes used. Presenting a used one again is `refresh_reused` and revokes its whole session.",
         body: S.RefreshBody,
         response: { 200: S.TokenPair, ...S.problems(400, S.REFRESH_FAILED, 413, 415, 503) },
       },
@@ -128,7 +129,14 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
 
   app.get(
     "/sessions",
-    { schema: { tags: ["sessions"], summary: "The caller's live sessions", security: bearer, response: { 200: S.SessionList, ...S.problems(401, 503) } } },
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "The caller's live sessions",
+        security: bearer,
+        response: { 200: S.SessionList, ...S.problems(401, 503) },
+      },
+    },
     async (request) => ({ sessions: await auth.listSessions(principalOf(request)) }),
   );
 
@@ -151,7 +159,10 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
 
   app.get(
     "/health",
-    { config: publicRoute, schema: { tags: ["operations"], summary: "Whether the stores answer", response: { 200: S.Health, ...S.problems(503) } } },
+    {
+      config: publicRoute,
+      schema: { tags: ["operations"], summary: "Whether the stores answer", response: { 200: S.Health, ...S.problems(503) } },
+    },
     async () => {
       await auth.health();
       return { status: "ok" as const };

@@ -77,14 +77,22 @@ const problemFields = {
   status: Type.Integer(),
   detail: Type.String(),
   errors: Type.Optional(
-    Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: "For validation_failed: which field, and why." }),
+    Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), {
+      description: "For validation_failed: which field, and why.",
+    }),
   ),
 };
 
 /** An RFC 9457 problem document whose `code` is one of `codes` (all codes when omitted). */
 export function problemSchema(codes: readonly ErrorCode[] = Object.keys(ERRORS) as ErrorCode[]) {
   return Type.Object(
-    { ...problemFields, code: Type.Union(codes.map((c) => Type.Literal(c)), { description: "Stable machine-readable code: switch on this." }) },
+    {
+      ...problemFields,
+      code: Type.Union(
+        codes.map((c) => Type.Literal(c)),
+        { description: "Stable machine-readable code: switch on this." },
+      ),
+    },
     { description: "RFC 9457 problem details (application/problem+json)." },
   );
 }
@@ -106,7 +114,9 @@ const DEFAULT_CODES: Record<number, readonly ErrorCode[]> = {
 
 /** Response headers that come with some statuses (RFC 6750 section 3; RFC 9110 section 10.2.3). */
 const STATUS_HEADERS: Record<number, Record<string, object>> = {
-  401: { "WWW-Authenticate": { type: "string", description: 'Bearer realm="tokenver", with error="invalid_token" when a token was presented.' } },
+  401: {
+    "WWW-Authenticate": { type: "string", description: 'Bearer realm="tokenver", with error="invalid_token" when a token was presented.' },
+  },
   429: { "Retry-After": { type: "integer", minimum: 1, description: "Seconds until the throttling window ends." } },
 };
 

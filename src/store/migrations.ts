@@ -63,7 +63,12 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Applies every pending migration; safe to run concurrently (Kysely takes a lock). */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider, migrationTableName: "tokenver_migration", migrationLockTableName: "tokenver_migration_lock" });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: "tokenver_migration",
+    migrationLockTableName: "tokenver_migration_lock",
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);

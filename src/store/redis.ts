@@ -91,7 +91,14 @@ export class RedisRevocationState implements RevocationState {
     const state = await this.#database.get(sessionId);
     if (state !== undefined && this.#trustedFrom !== Infinity) {
       (this.#redis as unknown as RevocationCommands)
-        .tokenverFill(versionKey, pendingKey, sessionKey, String(state.tokenVersion), `${state.userId}:${state.revoked ? 1 : 0}`, String(this.#ttl))
+        .tokenverFill(
+          versionKey,
+          pendingKey,
+          sessionKey,
+          String(state.tokenVersion),
+          `${state.userId}:${state.revoked ? 1 : 0}`,
+          String(this.#ttl),
+        )
         .catch(() => {});
     }
     return state;
@@ -102,7 +109,10 @@ export class RedisRevocationState implements RevocationState {
     if (change.sessionIds === undefined) {
       // A version bump of the user (logout all, password change).
       const pendingKey = this.#prefix + "pv:" + change.userId;
-      multi.incr(pendingKey).expire(pendingKey, this.#ttl).expire(this.#prefix + "v:" + change.userId, this.#ttl);
+      multi
+        .incr(pendingKey)
+        .expire(pendingKey, this.#ttl)
+        .expire(this.#prefix + "v:" + change.userId, this.#ttl);
     } else {
       for (const id of change.sessionIds) multi.set(this.#prefix + "s:" + id, "p", "EX", this.#ttl);
     }
@@ -198,10 +208,12 @@ export class RedisCounterStore implements CounterStore {
     this.#redis.defineCommand("tokenverRelease", { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   }
 
-
   async hit(key: string, windowSeconds: number) {
     try {
-      const [count, ttl] = (await (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds))) as [number, number];
+      const [count, ttl] = (await (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds))) as [
+        number,
+        number,
+      ];
       return { count, retryAfter: Math.max(1, ttl) };
     } catch {
       return this.#fallback.hit(key, windowSeconds);
@@ -247,8 +259,10 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('TTL', KEYS[1])}`;
 
-
-export async function connectRedisState(store: Store, options: ResolvedOptions): Promise<{ revocation: RevocationState; counters: CounterStore }> {
+export async function connectRedisState(
+  store: Store,
+  options: ResolvedOptions,
+): Promise<{ revocation: RevocationState; counters: CounterStore }> {
   const redis = new Redis(options.redisUrl!, {
     lazyConnect: true,
     // Fail fast instead of queueing while disconnected: the caller falls back to the database.

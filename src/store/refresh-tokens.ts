@@ -7,7 +7,15 @@ export async function insertRefreshToken(
 ): Promise<void> {
   await db
     .insertInto("refresh_tokens")
-    .values({ id: t.id, session_id: t.session_id, token_hash: t.token_hash, created_at: t.now, expires_at: t.expires_at, used_at: null, revoked_at: null })
+    .values({
+      id: t.id,
+      session_id: t.session_id,
+      token_hash: t.token_hash,
+      created_at: t.now,
+      expires_at: t.expires_at,
+      used_at: null,
+      revoked_at: null,
+    })
     .execute();
 }
 

@@ -141,7 +141,12 @@ export class LocalRevocationCache implements RevocationState {
     const epoch = this.#epoch;
     const state = await this.#inner.get(sessionId, userId);
     if (state !== undefined && epoch === this.#epoch) {
-      bounded(this.#sessions, this.#max).set(sessionId, { userId: state.userId, revoked: state.revoked, answeredFor: NOT_ANSWERED, answer: undefined });
+      bounded(this.#sessions, this.#max).set(sessionId, {
+        userId: state.userId,
+        revoked: state.revoked,
+        answeredFor: NOT_ANSWERED,
+        answer: undefined,
+      });
       bounded(this.#versions, this.#max).set(state.userId, state.tokenVersion);
     }
     return state;

@@ -55,17 +55,8 @@ export async function loadSessionState(db: Kysely<Database>, sessionId: string):
 }
 
 /** Revokes every live session of the user, optionally sparing one; returns the revoked ids. */
-export async function revokeUserSessions(
-  db: Kysely<Database>,
-  userId: string,
-  now: string,
-  exceptSessionId?: string,
-): Promise<string[]> {
-  let q = db
-    .updateTable("sessions")
-    .set({ revoked_at: now })
-    .where("user_id", "=", userId)
-    .where("revoked_at", "is", null);
+export async function revokeUserSessions(db: Kysely<Database>, userId: string, now: string, exceptSessionId?: string): Promise<string[]> {
+  let q = db.updateTable("sessions").set({ revoked_at: now }).where("user_id", "=", userId).where("revoked_at", "is", null);
   if (exceptSessionId !== undefined) q = q.where("id", "!=", exceptSessionId);
   const rows = await q.returning("id").execute();
   return rows.map((r) => r.id);

@@ -56,7 +56,11 @@ after(async () => {
 let counter = 0;
 const email = (tag = "u") => `${tag}-${process.pid}-${Date.now()}-${counter++}@example.com`;
 
-function call(method: string, path: string, options: { body?: unknown; raw?: string; token?: string; headers?: Record<string, string> } = {}) {
+function call(
+  method: string,
+  path: string,
+  options: { body?: unknown; raw?: string; token?: string; headers?: Record<string, string> } = {},
+) {
   return node.api.request(method, path, options);
 }
 
@@ -120,7 +124,12 @@ function assertNoStore(response: ApiResponse) {
 }
 
 /** Node's http client, for what fetch cannot send: repeated header lines, chunked bodies. */
-function rawRequest(method: string, path: string, headers: Array<[string, string]>, chunks: string[] = []): Promise<{ status: number; text: string }> {
+function rawRequest(
+  method: string,
+  path: string,
+  headers: Array<[string, string]>,
+  chunks: string[] = [],
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(node.url + path, { method }, (response) => {
       let text = "";
@@ -153,7 +162,10 @@ describe("section 4: errors are problem+json; every 401 carries the Bearer chall
     assertProblem(await call("POST", "/login", { raw: "{}", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
     assertProblem(await call("GET", "/profile"), 401, "token_missing");
     assertProblem(await call("POST", "/login", { body: { email: user.email, password: "wrong password!!" } }), 401, "invalid_credentials");
-    const forbidden = await call("POST", "/password", { token: user.access, body: { current_password: "wrong password!!", new_password: "another fine passphrase" } });
+    const forbidden = await call("POST", "/password", {
+      token: user.access,
+      body: { current_password: "wrong password!!", new_password: "another fine passphrase" },
+    });
     assertProblem(forbidden, 403, "invalid_credentials");
   });
 
@@ -172,14 +184,21 @@ describe("section 4: errors are problem+json; every 401 carries the Bearer chall
 describe("section 2: the Authorization header (RFC 6750 section 2.1)", () => {
   test("never from a form body: token_missing without error attributes", async () => {
     const { access } = await register();
-    const form = await call("POST", "/logout", { raw: `access_token=${access}`, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const form = await call("POST", "/logout", {
+      raw: `access_token=${access}`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     assertProblem(form, 401, "token_missing");
     assertChallenge(form, false);
   });
 
   test("characters outside b64token, or padding, make the credential token_invalid", async () => {
     const { access } = await register();
-    for (const header of [`Bearer ${access.slice(0, 20)}"${access.slice(20)}`, `Bearer ${access.slice(0, 20)},${access.slice(20)}`, `Bearer ${access}=`]) {
+    for (const header of [
+      `Bearer ${access.slice(0, 20)}"${access.slice(20)}`,
+      `Bearer ${access.slice(0, 20)},${access.slice(20)}`,
+      `Bearer ${access}=`,
+    ]) {
       assertTokenRejected(await call("GET", "/profile", { headers: { authorization: header } }), "token_invalid");
     }
   });
@@ -194,7 +213,10 @@ describe("section 2: the Authorization header (RFC 6750 section 2.1)", () => {
   // Was a bug, fixed: Node keeps the first of repeated Authorization lines, so the answer depends on order.
   test("two Authorization header lines are not authenticated (RFC 9110 5.3, RFC 6750 3.1 invalid_request)", async () => {
     const { access } = await register();
-    const response = await rawRequest("GET", "/profile", [["authorization", `Bearer ${access}`], ["authorization", "Bearer forged.token.value"]]);
+    const response = await rawRequest("GET", "/profile", [
+      ["authorization", `Bearer ${access}`],
+      ["authorization", "Bearer forged.token.value"],
+    ]);
     assert.ok(response.status === 400 || response.status === 401, `got ${response.status}`);
   });
 });
@@ -298,13 +320,27 @@ describe("section 3: routing", () => {
     }
     assert.equal((await call("POST", "/token/refresh/", { body: { refresh: other.refresh } })).status, 200);
     assert.equal((await call("DELETE", `/sessions/${claimsOf(other.access).sid}/`, { token: user.access })).status, 204);
-    assert.equal((await call("POST", "/password/", { token: user.access, body: { current_password: PASSWORD, new_password: "another fine passphrase" } })).status, 200);
+    assert.equal(
+      (
+        await call("POST", "/password/", {
+          token: user.access,
+          body: { current_password: PASSWORD, new_password: "another fine passphrase" },
+        })
+      ).status,
+      200,
+    );
     assert.notEqual(sid, claimsOf(other.access).sid);
   });
 
   test("HEAD answers like GET without a body (RFC 9110 9.3.2)", async () => {
     const { access } = await register();
-    for (const [path, token, status] of [["/health", undefined, 200], ["/openapi.json", undefined, 200], ["/docs", undefined, 200], ["/profile", access, 200], ["/profile", undefined, 401]] as const) {
+    for (const [path, token, status] of [
+      ["/health", undefined, 200],
+      ["/openapi.json", undefined, 200],
+      ["/docs", undefined, 200],
+      ["/profile", access, 200],
+      ["/profile", undefined, 401],
+    ] as const) {
       const response = await call("HEAD", path, token === undefined ? {} : { token });
       assert.equal(response.status, status, `HEAD ${path}`);
       assert.equal(response.text, "");
@@ -315,7 +351,13 @@ describe("section 3: routing", () => {
   // Decision (README): a route is a method and a path, so another method on a known path is an
   // unknown route: 404 not_found, as API.md's table has it (it has no code for 405).
   test("a known path with a method it does not support is a 404 not_found problem", async () => {
-    for (const [method, path] of [["GET", "/login"], ["PUT", "/register"], ["DELETE", "/profile"], ["POST", "/health"], ["OPTIONS", "/login"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/login"],
+      ["PUT", "/register"],
+      ["DELETE", "/profile"],
+      ["POST", "/health"],
+      ["OPTIONS", "/login"],
+    ] as const) {
       const response = await call(method, path);
       assert.equal(response.status, 404, `${method} ${path}`);
       assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/);
@@ -338,10 +380,18 @@ describe("section 3: caching of token responses", () => {
     assertNoStore(refreshed);
     assertNoStore(await call("POST", "/token/refresh", { body: { refresh: registered.body.refresh } })); // reuse: 401
     assertNoStore(await call("POST", "/token/refresh", { body: { refresh: "not-a-refresh-token" } }));
-    const changed = await call("POST", "/password", { token: loggedIn.body.access, body: { current_password: PASSWORD, new_password: "another fine passphrase" } });
+    const changed = await call("POST", "/password", {
+      token: loggedIn.body.access,
+      body: { current_password: PASSWORD, new_password: "another fine passphrase" },
+    });
     assert.equal(changed.status, 200);
     assertNoStore(changed);
-    assertNoStore(await call("POST", "/password", { token: changed.body.access, body: { current_password: "wrong password!!", new_password: "yet another passphrase" } }));
+    assertNoStore(
+      await call("POST", "/password", {
+        token: changed.body.access,
+        body: { current_password: "wrong password!!", new_password: "yet another passphrase" },
+      }),
+    );
     assertNoStore(await call("GET", "/profile", { token: changed.body.access }));
     assertNoStore(await call("GET", "/sessions", { token: changed.body.access }));
   });
@@ -351,7 +401,12 @@ describe("section 3: request bodies", () => {
   const creds = () => ({ email: email(), password: PASSWORD });
 
   test("application/json with parameters or in any case is JSON", async () => {
-    for (const type of ["application/json; charset=utf-8", "Application/JSON", "application/json; Charset=UTF-8", "application/json;charset=utf-8"]) {
+    for (const type of [
+      "application/json; charset=utf-8",
+      "Application/JSON",
+      "application/json; Charset=UTF-8",
+      "application/json;charset=utf-8",
+    ]) {
       const response = await call("POST", "/register", { raw: JSON.stringify(creds()), headers: { "content-type": type } });
       assert.equal(response.status, 201, type);
     }
@@ -359,15 +414,28 @@ describe("section 3: request bodies", () => {
 
   // Was a bug, fixed: the body is parsed as if Content-Encoding were absent (the Express adapter answers 415).
   test("a Content-Encoding the server does not decode is 415, not read as plain JSON", async () => {
-    const response = await call("POST", "/register", { raw: JSON.stringify(creds()), headers: { "content-type": "application/json", "content-encoding": "gzip" } });
+    const response = await call("POST", "/register", {
+      raw: JSON.stringify(creds()),
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
     assertProblem(response, 415, "unsupported_media_type");
   });
 
   test("a JSON body with a BOM or duplicate keys never gives 500; a +json type is 415", async () => {
-    assertProblem(await call("POST", "/register", { raw: JSON.stringify(creds()), headers: { "content-type": "application/vnd.api+json" } }), 415, "unsupported_media_type");
-    const bom = await call("POST", "/register", { raw: `\uFEFF${JSON.stringify(creds())}`, headers: { "content-type": "application/json" } });
+    assertProblem(
+      await call("POST", "/register", { raw: JSON.stringify(creds()), headers: { "content-type": "application/vnd.api+json" } }),
+      415,
+      "unsupported_media_type",
+    );
+    const bom = await call("POST", "/register", {
+      raw: `\uFEFF${JSON.stringify(creds())}`,
+      headers: { "content-type": "application/json" },
+    });
     assert.ok(bom.status === 201 || bom.status === 400, `BOM: ${bom.status}`);
-    const duplicate = await call("POST", "/register", { raw: `{"email":"x@example.com","email":"${email()}","password":"${PASSWORD}"}`, headers: { "content-type": "application/json" } });
+    const duplicate = await call("POST", "/register", {
+      raw: `{"email":"x@example.com","email":"${email()}","password":"${PASSWORD}"}`,
+      headers: { "content-type": "application/json" },
+    });
     assert.ok(duplicate.status === 201 || duplicate.status === 400, `duplicate keys: ${duplicate.status}`);
   });
 
@@ -387,7 +455,8 @@ describe("section 3: request bodies", () => {
       const tooLarge = await call("POST", "/login", { raw: over, headers: json });
       assertProblem(tooLarge, 413, "payload_too_large");
     }
-    for (const path of ["/register", "/token/refresh"]) assertProblem(await call("POST", path, { raw: padded(70000), headers: json }), 413, "payload_too_large");
+    for (const path of ["/register", "/token/refresh"])
+      assertProblem(await call("POST", path, { raw: padded(70000), headers: json }), 413, "payload_too_large");
     const chunked = await rawRequest("POST", "/login", [["content-type", "application/json"]], [padded(40000), " ".repeat(40000)]);
     assert.equal(chunked.status, 413);
   });
@@ -433,7 +502,6 @@ describe("section 3: registration, emails and passwords", () => {
     assertProblem(await attempt(b.body.user.email, spaced.trim()), 401, "invalid_credentials");
     assert.equal((await attempt(b.body.user.email, spaced)).status, 200);
   });
-
 });
 
 describe("section 2 and 3: logout, refresh and the token version", () => {
@@ -452,7 +520,10 @@ describe("section 2 and 3: logout, refresh and the token version", () => {
   // Was a bug, fixed: the caller's pre-change refresh token answers token_invalid ("unknown"): its rows are deleted.
   test("password change: the caller's previous refresh token is token_revoked (revoked by a version change)", async () => {
     const user = await register();
-    const changed = await call("POST", "/password", { token: user.access, body: { current_password: PASSWORD, new_password: "another fine passphrase" } });
+    const changed = await call("POST", "/password", {
+      token: user.access,
+      body: { current_password: PASSWORD, new_password: "another fine passphrase" },
+    });
     assert.equal(changed.status, 200);
     assertTokenRejected(await call("POST", "/token/refresh", { body: { refresh: user.refresh } }), "token_revoked");
   });
@@ -474,22 +545,36 @@ describe("section 3: throttling", () => {
     const differentCase = await attempt(address.toUpperCase(), PASSWORD);
     assert.equal(differentCase.status, 429, "the account is the normalised email");
   });
-
 });
 
 describe("section 3: OpenAPI and response headers", () => {
   test("/openapi.json is an OpenAPI 3.1 document (no 3.0 keywords) with every endpoint, secured where the contract says", async () => {
     const response = await call("GET", "/openapi.json");
     assert.equal(response.status, 200);
-    const doc = response.body as { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, any>>; components?: any; security?: unknown };
+    const doc = response.body as {
+      openapi: string;
+      info: { title: string; version: string };
+      paths: Record<string, Record<string, any>>;
+      components?: any;
+      security?: unknown;
+    };
     assert.match(doc.openapi, /^3\.1\.\d+$/);
     assert.equal(typeof doc.info.title, "string");
     assert.equal(typeof doc.info.version, "string");
     assert.doesNotMatch(response.text, /"nullable"\s*:/, "nullable is OpenAPI 3.0; 3.1 uses type arrays");
     const expected: Array<[string, string, boolean]> = [
-      ["post", "/register", false], ["post", "/login", false], ["post", "/token/refresh", false], ["post", "/logout", true],
-      ["get", "/profile", true], ["patch", "/profile", true], ["post", "/password", true], ["get", "/sessions", true],
-      ["delete", "/sessions/{id}", true], ["get", "/health", false], ["get", "/openapi.json", false], ["get", "/docs", false],
+      ["post", "/register", false],
+      ["post", "/login", false],
+      ["post", "/token/refresh", false],
+      ["post", "/logout", true],
+      ["get", "/profile", true],
+      ["patch", "/profile", true],
+      ["post", "/password", true],
+      ["get", "/sessions", true],
+      ["delete", "/sessions/{id}", true],
+      ["get", "/health", false],
+      ["get", "/openapi.json", false],
+      ["get", "/docs", false],
     ];
     for (const [method, path, secured] of expected) {
       const operation = doc.paths[path]?.[method];
@@ -580,8 +665,15 @@ describe("section 5: the built package", () => {
       assert.equal(principal.sessionId, claimsOf(user.access).sid);
       assert.equal(principal.tokenVersion, 0);
       assert.equal(principal.claims.sub, user.user.id);
-      for (const [header, code] of [[undefined, "token_missing"], ["Bearer not.a.token", "token_invalid"], ["Basic abc", "token_missing"]] as const) {
-        await assert.rejects(auth.verify(header), (error: any) => error instanceof core.AuthError && error.code === code && error.status === 401);
+      for (const [header, code] of [
+        [undefined, "token_missing"],
+        ["Bearer not.a.token", "token_invalid"],
+        ["Basic abc", "token_missing"],
+      ] as const) {
+        await assert.rejects(
+          auth.verify(header),
+          (error: any) => error instanceof core.AuthError && error.code === code && error.status === 401,
+        );
       }
     } finally {
       await auth.close();

@@ -61,7 +61,11 @@ async function setUp(options: AuthOptions<typeof userFields>, database: TestData
   };
 }
 
-const variants: Array<{ name: string; dialect: "sqlite" | "postgres"; redis: boolean }> = dialects().map((d) => ({ name: d, dialect: d, redis: false }));
+const variants: Array<{ name: string; dialect: "sqlite" | "postgres"; redis: boolean }> = dialects().map((d) => ({
+  name: d,
+  dialect: d,
+  redis: false,
+}));
 if (dialects().includes("postgres") && REDIS_URL) variants.push({ name: "postgres + redis", dialect: "postgres", redis: true });
 
 for (const variant of variants) {
@@ -157,8 +161,14 @@ async function conformanceRun(front: FrontEnd): Promise<string[]> {
   lines.push(`patch company ${patched.body.company} ${patched.body.username}`);
   record("sessions", await api.get("/sessions", token));
   record("delete unknown session", await api.request("DELETE", "/sessions/nope", { token }));
-  record("password wrong", await api.post("/password", { current_password: "not the right passphrase", new_password: "a brand new passphrase" }, token));
-  const changed = record("password", await api.post("/password", { current_password: PASSWORD, new_password: "a brand new passphrase" }, token));
+  record(
+    "password wrong",
+    await api.post("/password", { current_password: "not the right passphrase", new_password: "a brand new passphrase" }, token),
+  );
+  const changed = record(
+    "password",
+    await api.post("/password", { current_password: PASSWORD, new_password: "a brand new passphrase" }, token),
+  );
   record("old token after password", await api.get("/profile", token));
   record("access of the revoked refresh session", await api.get("/profile", access));
   record("logout bad scope", await api.post("/logout", { scope: "everything" }, changed.body.access));

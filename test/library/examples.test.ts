@@ -47,7 +47,10 @@ for (const example of examples) {
       assert.equal(created.status, 201);
       const list = await notes.get("/notes", user.access);
       assert.equal(list.status, 200);
-      assert.deepEqual(list.body.notes.map((n: { text: string }) => n.text), ["buy milk"]);
+      assert.deepEqual(
+        list.body.notes.map((n: { text: string }) => n.text),
+        ["buy milk"],
+      );
       assert.equal((await notes.get(`/notes/${created.body.id}`, user.access)).body.text, "buy milk");
       const me = await notes.get("/me", user.access);
       assert.equal(me.status, 200);
@@ -94,7 +97,10 @@ for (const example of examples) {
       }
       // A new login sees the notes again.
       const again = await auth.login(phone.email, phone.password);
-      assert.deepEqual((await notes.get("/notes", again.access)).body.notes.map((n: { text: string }) => n.text), ["secret plan"]);
+      assert.deepEqual(
+        (await notes.get("/notes", again.access)).body.notes.map((n: { text: string }) => n.text),
+        ["secret plan"],
+      );
     });
   });
 }

@@ -133,7 +133,11 @@ describe("tokenver/express in an application", () => {
   test("password change: wrong current is 403, success kills every other token", async () => {
     const phone = await register();
     const laptop = await api.login(phone.email, phone.password);
-    const wrong = await api.post("/password", { current_password: "not the password", new_password: "another long passphrase" }, phone.access);
+    const wrong = await api.post(
+      "/password",
+      { current_password: "not the password", new_password: "another long passphrase" },
+      phone.access,
+    );
     assert.equal(wrong.status, 403);
     assert.equal(wrong.body.code, "invalid_credentials");
     const changed = await api.post("/password", { current_password: PASSWORD, new_password: "another long passphrase" }, phone.access);
@@ -199,7 +203,10 @@ describe("tokenver/express in an application", () => {
     test("a missing required field is 400 naming the field", async () => {
       const response = await api.post("/register", { email: uniqueEmail(), password: PASSWORD });
       assert.equal(response.status, 400);
-      assert.deepEqual(response.body.errors.map((e: { field: string }) => e.field), ["company"]);
+      assert.deepEqual(
+        response.body.errors.map((e: { field: string }) => e.field),
+        ["company"],
+      );
     });
 
     test("unknown and protected fields are ignored", async () => {
@@ -229,7 +236,10 @@ describe("tokenver/express in an application", () => {
     assert.equal(text.body.code, "unsupported_media_type");
     const untyped = await api.request("POST", "/login", { raw: "{}" });
     assert.equal(untyped.status, 415);
-    const compressed = await api.request("POST", "/login", { raw: "{}", headers: { "content-type": "application/json", "content-encoding": "gzip" } });
+    const compressed = await api.request("POST", "/login", {
+      raw: "{}",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    });
     assert.equal(compressed.status, 415);
     assert.equal(compressed.body.code, "unsupported_media_type");
     const big = await api.request("POST", "/login", { body: { email: "a@example.com", password: "x".repeat(70 * 1024) } });
@@ -314,7 +324,11 @@ describe("tokenver/express options", () => {
       ["unknown option", { auth, public: ["/health"] }],
     ];
     for (const [name, options] of cases) {
-      assert.throws(() => tokenver(options as never), (error: unknown) => error instanceof TypeError && error.message.startsWith("tokenver: "), name);
+      assert.throws(
+        () => tokenver(options as never),
+        (error: unknown) => error instanceof TypeError && error.message.startsWith("tokenver: "),
+        name,
+      );
     }
   });
 });

@@ -112,7 +112,7 @@ describe("tokenver/fastify in an application", () => {
     test("are stored, returned in user and loaded typed by auth.getUser", async () => {
       const user = await register({ company: "Acme", seats: 3 });
       assert.equal((user.user as Record<string, unknown>).company, "Acme");
-      const loaded = await auth.getUser((await auth.verify(`Bearer ${user.access}`)));
+      const loaded = await auth.getUser(await auth.verify(`Bearer ${user.access}`));
       assert.equal(loaded.company, "Acme");
       assert.equal(loaded.seats, 3);
     });
@@ -134,7 +134,10 @@ describe("tokenver/fastify in an application", () => {
       const response = await api.post("/register", { email: uniqueEmail(), password: PASSWORD });
       assert.equal(response.status, 400);
       assert.equal(response.body.code, "validation_failed");
-      assert.deepEqual(response.body.errors.map((e: { field: string }) => e.field), ["company"]);
+      assert.deepEqual(
+        response.body.errors.map((e: { field: string }) => e.field),
+        ["company"],
+      );
     });
 
     test("unknown and protected fields are ignored", async () => {
@@ -215,10 +218,13 @@ describe("tokenver/fastify options", () => {
 
   test("the scope is where it is registered: sibling scopes are not protected", async () => {
     const app = Fastify();
-    await app.register(async (api) => {
-      await api.register(tokenver, { auth, routes: false });
-      api.get("/private", async () => "private");
-    }, { prefix: "/api" });
+    await app.register(
+      async (api) => {
+        await api.register(tokenver, { auth, routes: false });
+        api.get("/private", async () => "private");
+      },
+      { prefix: "/api" },
+    );
     app.get("/landing", async () => "landing");
     await app.ready();
     assert.equal((await app.inject({ url: "/api/private" })).statusCode, 401);
@@ -264,10 +270,14 @@ describe("tokenver/fastify options", () => {
     ];
     for (const [name, options] of cases) {
       const app = Fastify();
-      await assert.rejects(async () => {
-        await app.register(tokenver, options as never);
-        await app.ready();
-      }, (error: unknown) => error instanceof TypeError && error.message.startsWith("tokenver: "), name);
+      await assert.rejects(
+        async () => {
+          await app.register(tokenver, options as never);
+          await app.ready();
+        },
+        (error: unknown) => error instanceof TypeError && error.message.startsWith("tokenver: "),
+        name,
+      );
       await app.close().catch(() => {});
     }
   });
@@ -287,10 +297,13 @@ describe("tokenver/fastify options", () => {
 
   test("bad auth options in options mode are an OptionError, a TypeError", async () => {
     const app = Fastify();
-    await assert.rejects(async () => {
-      await app.register(tokenver, { options: { secret: "short" } });
-      await app.ready();
-    }, (error: unknown) => error instanceof OptionError && error instanceof TypeError && error.option === "secret");
+    await assert.rejects(
+      async () => {
+        await app.register(tokenver, { options: { secret: "short" } });
+        await app.ready();
+      },
+      (error: unknown) => error instanceof OptionError && error instanceof TypeError && error.option === "secret",
+    );
     await app.close().catch(() => {});
   });
 });

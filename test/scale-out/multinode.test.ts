@@ -45,9 +45,7 @@ describe("three nodes over PostgreSQL + Redis", () => {
         assert.equal((await n.api.get("/profile", other.access)).status, 200);
       }
       assert.equal((await c.api.post("/logout", undefined, user.access)).status, 204);
-      const checks = await Promise.all(
-        nodes.flatMap((n) => [n.api.get("/profile", user.access), n.api.get("/profile", other.access)]),
-      );
+      const checks = await Promise.all(nodes.flatMap((n) => [n.api.get("/profile", user.access), n.api.get("/profile", other.access)]));
       for (const r of checks) {
         assert.equal(r.status, 401, `round ${round}: a revoked token was accepted`);
         assert.equal(r.body.code, "token_revoked");

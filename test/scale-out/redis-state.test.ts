@@ -16,7 +16,13 @@ describe("Redis revocation state", () => {
 
   before(async () => {
     database = await createTestDatabase("postgres");
-    auth = await createAuth({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, secret: TEST_SECRET, redisEntryTtl: 1 });
+    auth = await createAuth({
+      databaseUrl: database.url,
+      redisUrl: REDIS_URL!,
+      redisPrefix: prefix,
+      secret: TEST_SECRET,
+      redisEntryTtl: 1,
+    });
     raw = new Redis(REDIS_URL!);
     // A node trusts Redis only one entry lifetime after it first answered.
     await sleep(1100);
@@ -100,11 +106,14 @@ describe("Redis counters", () => {
   test("an unreachable Redis at start-up is a configuration error naming redisUrl", async () => {
     const database = await createTestDatabase("postgres");
     try {
-      await assert.rejects(createAuth({ databaseUrl: database.url, redisUrl: "redis://127.0.0.1:1", secret: TEST_SECRET }), (error: Error) => {
-        assert.ok(error instanceof TypeError);
-        assert.match(error.message, /redisUrl/);
-        return true;
-      });
+      await assert.rejects(
+        createAuth({ databaseUrl: database.url, redisUrl: "redis://127.0.0.1:1", secret: TEST_SECRET }),
+        (error: Error) => {
+          assert.ok(error instanceof TypeError);
+          assert.match(error.message, /redisUrl/);
+          return true;
+        },
+      );
     } finally {
       await database.drop();
     }

@@ -77,7 +77,20 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
   const start = async () => {
     child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", options.appendOnly ? "yes" : "no", "--appendfsync", "always", "--dir", dir],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        options.appendOnly ? "yes" : "no",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir,
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let log = "";

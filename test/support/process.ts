@@ -24,7 +24,8 @@ export async function freePort(): Promise<number> {
 /** The parent's environment without any TOKENVER_ setting, so a test states every setting itself. */
 export function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("TOKENVER_") && key !== "PORT" && key !== "HOST") env[key] = value;
+  for (const [key, value] of Object.entries(process.env))
+    if (!key.startsWith("TOKENVER_") && key !== "PORT" && key !== "HOST") env[key] = value;
   return { ...env, NODE_ENV: "test", ...settings };
 }
 
@@ -54,7 +55,10 @@ export function spawnCli(args: string[], settings: Record<string, string>): CliP
 }
 
 /** Runs a CLI command that is expected to end by itself; kills it if it does not in time. */
-export async function runCli(args: string[], settings: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  settings: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const cli = spawnCli(args, settings);
   const timer = setTimeout(() => cli.child.kill("SIGKILL"), STARTUP_TIMEOUT_MS);
   const { code } = await cli.exited;
