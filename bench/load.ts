@@ -67,7 +67,9 @@ async function measure(spec: LoadSpec): Promise<LoadResult> {
   const histogram = new Histogram();
   // Each target gets its own slice order, so two nodes do not see the same session at the same time.
   const results = await Promise.all(
-    spec.targets.map((t, i) => drive(spec, t, i === 0 ? tokens : [...tokens.slice(tokens.length >> 1), ...tokens.slice(0, tokens.length >> 1)], histogram)),
+    spec.targets.map((t, i) =>
+      drive(spec, t, i === 0 ? tokens : [...tokens.slice(tokens.length >> 1), ...tokens.slice(0, tokens.length >> 1)], histogram),
+    ),
   );
   const requests = results.reduce((n, r) => n + r.requests.total, 0);
   const seconds = Math.max(...results.map((r) => r.duration));

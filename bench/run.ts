@@ -89,7 +89,10 @@ function readOptions(): Options {
     redis: values.redis ?? process.env.TOKENVER_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
     dist: values.dist,
     threadpool: values.threadpool === undefined ? undefined : Math.floor(number(values.threadpool, 4, "threadpool")),
-    only: values.only?.split(",").map((id) => id.trim()).filter((id) => id.length > 0),
+    only: values.only
+      ?.split(",")
+      .map((id) => id.trim())
+      .filter((id) => id.length > 0),
   };
 }
 
@@ -140,7 +143,11 @@ async function startServer(name: string, args: string[], env: Record<string, str
     await sleep(100);
   }
   child.kill("SIGKILL");
-  const reason = stderr.join("").split("\n").find((line) => line.trim().length > 0) ?? "did not become healthy";
+  const reason =
+    stderr
+      .join("")
+      .split("\n")
+      .find((line) => line.trim().length > 0) ?? "did not become healthy";
   throw new Error(`${name}: ${reason.trim()}`);
 }
 
@@ -247,7 +254,8 @@ async function runCase(c: Case, seconds: number, work: Work): Promise<{ load: Me
   const cpuBefore = serversCpuMs(c.servers);
   const { load, storm } = await driveCase(c, seconds, work);
   const cpuAfter = serversCpuMs(c.servers);
-  const cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || load.requests === 0 ? undefined : ((cpuAfter - cpuBefore) * 1000) / load.requests;
+  const cpuUsPerRequest =
+    cpuBefore === undefined || cpuAfter === undefined || load.requests === 0 ? undefined : ((cpuAfter - cpuBefore) * 1000) / load.requests;
   return { load: { ...load, cpuUsPerRequest }, ...(storm === undefined ? {} : { storm }) };
 }
 
@@ -257,7 +265,11 @@ class LoadGenerator {
   #pending: { resolve: (r: LoadResult) => void; reject: (e: Error) => void } | undefined;
 
   constructor() {
-    this.#child = fork(join(ROOT, "bench/load.ts"), [], { cwd: ROOT, execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.#child = fork(join(ROOT, "bench/load.ts"), [], {
+      cwd: ROOT,
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     this.#child.on("message", (message: { result?: LoadResult; error?: string }) => {
       const pending = this.#pending;
       this.#pending = undefined;
@@ -289,7 +301,16 @@ async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: 
   };
   if (c.storm === undefined) return { load: await work.load.measure(spec) };
   // The storm starts with the load and runs slightly longer, so every measured second has logins.
-  const storm = runJson<StormResult>(tsxArgs("bench/storm.ts", c.storm.server.url + c.storm.loginPath, work.emailsFile, PASSWORD, String(work.stormRate), String(seconds + 2)));
+  const storm = runJson<StormResult>(
+    tsxArgs(
+      "bench/storm.ts",
+      c.storm.server.url + c.storm.loginPath,
+      work.emailsFile,
+      PASSWORD,
+      String(work.stormRate),
+      String(seconds + 2),
+    ),
+  );
   // Give the storm process its start-up time, so logins are already running when the load starts.
   await sleep(700);
   const [load, stormResult] = await Promise.all([work.load.measure(spec), storm]);
@@ -454,7 +475,9 @@ function verdicts(results: CaseResult[]): string[] {
   const storm = by.get("sqlite-notes-storm");
   if (calm && storm) {
     const factor = storm.p99 / Math.max(calm.p99, 0.01);
-    lines.push(`${factor < 2 ? "PASS" : "MISS"}  login storm: protected-route p99 ${calm.p99.toFixed(2)} -> ${storm.p99.toFixed(2)} ms, x${factor.toFixed(2)} (target < x2)`);
+    lines.push(
+      `${factor < 2 ? "PASS" : "MISS"}  login storm: protected-route p99 ${calm.p99.toFixed(2)} -> ${storm.p99.toFixed(2)} ms, x${factor.toFixed(2)} (target < x2)`,
+    );
     const logins = storm.storms.reduce((n, s) => n + s.ok, 0);
     const attempted = storm.storms.reduce((n, s) => n + s.attempted, 0);
     lines.push(`      storm logins: ${logins} of ${attempted} succeeded`);
@@ -480,8 +503,10 @@ async function main(): Promise<void> {
   try {
     const [load1] = loadavg();
     if (load1! > 1.5) log(`warning: load average ${load1!.toFixed(1)} before start: other work shares these cores, figures will be noisy`);
-    log(`${options.users.toLocaleString("en-US")} users, ${(2 * options.users).toLocaleString("en-US")} sessions, ${options.tokens.toLocaleString("en-US")} distinct tokens, ` +
-      `${options.rounds} rounds x ${options.duration}s, ${CONNECTIONS} connections`);
+    log(
+      `${options.users.toLocaleString("en-US")} users, ${(2 * options.users).toLocaleString("en-US")} sessions, ${options.tokens.toLocaleString("en-US")} distinct tokens, ` +
+        `${options.rounds} rounds x ${options.duration}s, ${CONNECTIONS} connections`,
+    );
     const passwordHash = await hashPassword(PASSWORD);
     const seedSpec = { users: options.users, passwordHash, expiresAt: Date.now() + 14 * 86_400_000 };
 
@@ -499,7 +524,13 @@ async function main(): Promise<void> {
     const sessions = sampleSessions(options.users, options.tokens);
     const load = new LoadGenerator();
     cleanups.push(async () => load.stop());
-    const work: Work = { dir, tokensFile: join(dir, "tokens.json"), emailsFile: join(dir, "emails.json"), stormRate: options.stormRate, load };
+    const work: Work = {
+      dir,
+      tokensFile: join(dir, "tokens.json"),
+      emailsFile: join(dir, "emails.json"),
+      stormRate: options.stormRate,
+      load,
+    };
     writeFileSync(work.tokensFile, JSON.stringify(mintTokens(sessions)));
     writeFileSync(work.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
 
@@ -515,8 +546,20 @@ async function main(): Promise<void> {
     };
 
     const limit = await start("limit", tsxArgs("bench/limit-server.ts"), {});
-    cases.push({ id: "hello", label: "0 hello: no auth at all", measures: "the same Fastify server, a public route: the ceiling of server + load generator", servers: [limit], path: "/hello" });
-    cases.push({ id: "limit", label: "1 limit: signature only", measures: "Fastify + fast-jwt verify, no revocation check", servers: [limit], path: "/notes" });
+    cases.push({
+      id: "hello",
+      label: "0 hello: no auth at all",
+      measures: "the same Fastify server, a public route: the ceiling of server + load generator",
+      servers: [limit],
+      path: "/hello",
+    });
+    cases.push({
+      id: "limit",
+      label: "1 limit: signature only",
+      measures: "Fastify + fast-jwt verify, no revocation check",
+      servers: [limit],
+      path: "/notes",
+    });
 
     // The example app when it exists (another team's code, used as a user would), else bench/app-server.ts.
     const example = existsSync(join(ROOT, EXAMPLE));
@@ -526,7 +569,9 @@ async function main(): Promise<void> {
     const appLogin = example ? "/auth/login" : "/login";
     // The same route and body as the limit, on the tokenver server (buildServer + plugin): the
     // difference to case 1 is exactly the revocation check and tokenver's plumbing.
-    const benchApp = example ? await start("sqlite-bench-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${sqliteBenchFile}` }) : app;
+    const benchApp = example
+      ? await start("sqlite-bench-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${sqliteBenchFile}` })
+      : app;
     const cliArgs = options.dist ? [join(ROOT, "dist/cli.js"), "serve"] : tsxArgs("src/cli.ts", "serve");
     const cli = await start("sqlite-cli", cliArgs, { TOKENVER_DATABASE_URL: `sqlite:${sqliteCliFile}` });
     cases.push({
@@ -567,7 +612,13 @@ async function main(): Promise<void> {
       await seedPostgres(pgUrl, seedSpec);
       log(`seeded PostgreSQL in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       const pgOnly = await start("pg", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: pgUrl });
-      cases.push({ id: "pg-1", label: "3a PostgreSQL only, 1 node", measures: "verify + one PostgreSQL query per request", servers: [pgOnly], path: "/notes" });
+      cases.push({
+        id: "pg-1",
+        label: "3a PostgreSQL only, 1 node",
+        measures: "verify + one PostgreSQL query per request",
+        servers: [pgOnly],
+        path: "/notes",
+      });
 
       if (redisProblem === undefined) {
         const prefix = `tokenver-bench:${process.pid}:`;
@@ -575,15 +626,36 @@ async function main(): Promise<void> {
         // A node reads Redis only once it has seen it answer for one entry lifetime (older entries
         // could be stale), so the rounds wait for that; entries live 120 s (default 60 s) so that
         // rounds, which come back to a session every ~40 s, measure hits rather than refills.
-        const env = { TOKENVER_DATABASE_URL: pgUrl, TOKENVER_REDIS_URL: options.redis, TOKENVER_REDIS_PREFIX: prefix, TOKENVER_REDIS_ENTRY_TTL: String(REDIS_ENTRY_TTL) };
+        const env = {
+          TOKENVER_DATABASE_URL: pgUrl,
+          TOKENVER_REDIS_URL: options.redis,
+          TOKENVER_REDIS_PREFIX: prefix,
+          TOKENVER_REDIS_ENTRY_TTL: String(REDIS_ENTRY_TTL),
+        };
         redisTrustedAt = Date.now() + REDIS_ENTRY_TTL * 1000 + 1000;
         try {
           const nodeA = await start("pg-redis-a", tsxArgs("bench/app-server.ts"), env);
           const nodeB = await start("pg-redis-b", tsxArgs("bench/app-server.ts"), env);
-          cases.push({ id: "pgredis-1", label: "3b PostgreSQL + Redis, 1 node", measures: "verify + Redis shared state", servers: [nodeA], path: "/notes" });
-          cases.push({ id: "pgredis-2", label: "3c PostgreSQL + Redis, 2 nodes", measures: "as 3b, load split over two processes", servers: [nodeA, nodeB], path: "/notes" });
+          cases.push({
+            id: "pgredis-1",
+            label: "3b PostgreSQL + Redis, 1 node",
+            measures: "verify + Redis shared state",
+            servers: [nodeA],
+            path: "/notes",
+          });
+          cases.push({
+            id: "pgredis-2",
+            label: "3c PostgreSQL + Redis, 2 nodes",
+            measures: "as 3b, load split over two processes",
+            servers: [nodeA, nodeB],
+            path: "/notes",
+          });
         } catch (error) {
-          skipped.push({ id: "pgredis", label: "3b/3c PostgreSQL + Redis", reason: `the server did not start: ${(error as Error).message}` });
+          skipped.push({
+            id: "pgredis",
+            label: "3b/3c PostgreSQL + Redis",
+            reason: `the server did not start: ${(error as Error).message}`,
+          });
         }
       } else {
         skipped.push({ id: "pgredis", label: "3b/3c PostgreSQL + Redis", reason: redisProblem });
@@ -664,7 +736,13 @@ async function main(): Promise<void> {
         verdicts: notes,
       };
       writeFileSync(join(out, "results.json"), `${JSON.stringify(report, null, 2)}\n`);
-      writeFileSync(join(out, "chart.svg"), renderChart(results, `${options.users.toLocaleString("en-US")} users, ${CONNECTIONS} connections, medians of ${options.rounds} rounds`));
+      writeFileSync(
+        join(out, "chart.svg"),
+        renderChart(
+          results,
+          `${options.users.toLocaleString("en-US")} users, ${CONNECTIONS} connections, medians of ${options.rounds} rounds`,
+        ),
+      );
       log(`wrote ${join(out, "results.json")} and ${join(out, "chart.svg")}`);
     }
   } finally {
