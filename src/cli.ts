@@ -61,14 +61,15 @@ async function serve(): Promise<void> {
 
 async function migrate(): Promise<void> {
   const config = loadConfig();
-  const auth = await createAuth({ ...config.auth, migrate: true }).catch(fail);
+  // Revokes nothing, so it may run beside a server on the same SQLite file.
+  const auth = await createAuth({ ...config.auth, migrate: true, sqliteLock: false, pruneInterval: 0 }).catch(fail);
   await auth.close();
   process.stdout.write("tokenver: migrations applied\n");
 }
 
 async function prune(): Promise<void> {
   const config = loadConfig();
-  const auth = await createAuth(config.auth).catch(fail);
+  const auth = await createAuth({ ...config.auth, sqliteLock: false, pruneInterval: 0 }).catch(fail);
   const removed = await auth.prune().catch(fail);
   await auth.close();
   process.stdout.write(`tokenver: pruned ${removed.sessions} sessions and ${removed.refreshTokens} refresh tokens\n`);

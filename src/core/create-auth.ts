@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { openStore, type Store } from "../store/database.js";
+import { DatabaseInUseError, openStore, type Store } from "../store/database.js";
 import { getOrInsertMeta } from "../store/meta.js";
 import { migrateToLatest } from "../store/migrations.js";
 import { MemoryCounterStore, type CounterStore } from "../store/rate-limit.js";
@@ -37,12 +37,17 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
 async function connect(options: ResolvedOptions): Promise<Store> {
   let store: Store | undefined;
   try {
-    store = await openStore(options.databaseUrl);
+    store = await openStore(options.databaseUrl, { exclusive: options.sqliteLock });
     if (options.migrate) await migrateToLatest(store.db);
     else await store.db.selectFrom("tokenver_meta").select("key").limit(1).execute();
     return store;
   } catch (error) {
     await store?.close().catch(() => {});
+    if (error instanceof DatabaseInUseError) {
+      throw new OptionError("databaseUrl", "is in use by another tokenver process: SQLite serves one process; use PostgreSQL for several", {
+        cause: error,
+      });
+    }
     // The driver's message may carry the URL or its password: name the option, not the error.
     throw new OptionError("databaseUrl", "could not be opened: the database did not answer or is not a tokenver database", {
       cause: error,
@@ -62,10 +67,8 @@ async function loadSecret(store: Store, options: ResolvedOptions): Promise<strin
 function defaultRevocation(store: Store, options: ResolvedOptions): RevocationState {
   const database = new DatabaseRevocationState(store.db, store.sqlite);
   const local = options.localCache ?? store.dialect === "sqlite";
-  if (!local) return database;
-  // SQLite tells whether another connection (another process on this file) has committed.
-  const dataVersion = store.sqlite?.prepare("PRAGMA data_version").pluck();
-  return new LocalRevocationCache(database, undefined, dataVersion && (() => dataVersion.get() as number));
+  // Exact because every revocation goes through this process: the SQLite file is locked to it.
+  return local ? new LocalRevocationCache(database) : database;
 }
 
 interface RedisParts {

@@ -50,6 +50,13 @@ export interface AuthOptions<F extends UserFields = {}> {
    * `auth.prune()` or `tokenver prune` yourself). Default 0; the server sets 3600.
    */
   pruneInterval?: number;
+  /**
+   * SQLite files only. Default true: lock the file to this process, so a second tokenver process
+   * fails at start-up instead of missing this one's revocations (each keeps an in-process copy).
+   * Turn it off only for work that revokes nothing alongside a running server (`tokenver migrate`,
+   * `tokenver prune`).
+   */
+  sqliteLock?: boolean;
   /** Apply pending migrations on start-up. Default true. */
   migrate?: boolean;
   /** Where warnings go (a generated secret, a fallback to the database). Default: none. */
@@ -83,6 +90,7 @@ export interface ResolvedOptions {
   localCache: boolean | undefined;
   userFields: UserFields;
   pruneInterval: number;
+  sqliteLock: boolean;
   migrate: boolean;
   onWarning: (message: string) => void;
   clock: Clock;
@@ -147,6 +155,7 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     localCache: options.localCache === undefined ? undefined : boolean(options, "localCache", false),
     userFields,
     pruneInterval: integer(options, "pruneInterval", 0, 0, 604_800),
+    sqliteLock: boolean(options, "sqliteLock", true),
     migrate: boolean(options, "migrate", true),
     onWarning: options.onWarning ?? (() => {}),
     clock: options.clock ?? systemClock,

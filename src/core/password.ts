@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { Algorithm, hash, verify } from "@node-rs/argon2";
 import type { FieldError } from "./errors.js";
 
@@ -8,13 +9,34 @@ const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2,
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 256;
 
+/**
+ * At most this many argon2 runs at once (one core's worth is left to the event loop), so a storm
+ * of logins queues instead of starving the verification of every other request.
+ */
+const ARGON2_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function withArgon2Slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= ARGON2_CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    // Hand the slot straight to the next waiter, or give it back.
+    const next = waiting.shift();
+    if (next !== undefined) next();
+    else running--;
+  }
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
+  return withArgon2Slot(() => hash(password, ARGON2));
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await verify(passwordHash, password);
+    return await withArgon2Slot(() => verify(passwordHash, password));
   } catch {
     return false;
   }

@@ -31,15 +31,40 @@ export function parseDatabaseUrl(url: string): { dialect: Dialect; target: strin
   throw new DatabaseUrlError("unknown scheme: expected sqlite:<path>, sqlite::memory: or postgres://...");
 }
 
-export async function openStore(url: string): Promise<Store> {
+/** Another tokenver process holds this SQLite file. */
+export class DatabaseInUseError extends Error {}
+
+/**
+ * Opens the database. `exclusive` (SQLite files only) takes a lock that a second tokenver process
+ * on the same file cannot get, so it fails at start-up rather than serve from a revocation cache
+ * that would never see the first one's revocations. Other readers (the sqlite3 shell, backups)
+ * are not affected: the lock is on a file of its own, `<file>.lock`.
+ */
+export async function openStore(url: string, options: { exclusive?: boolean } = {}): Promise<Store> {
   const { dialect, target } = parseDatabaseUrl(url);
-  if (dialect === "sqlite") return openSqlite(target);
+  if (dialect === "sqlite") return openSqlite(target, options.exclusive ?? false);
   return openPostgres(target);
 }
 
-function openSqlite(target: string): Store {
+function lockFile(file: string): SQLite.Database {
+  const lock = new SQLite(`${file}.lock`, { timeout: 0 });
+  try {
+    lock.pragma("journal_mode = OFF");
+    // EXCLUSIVE locking mode keeps the lock from the first write until the connection closes;
+    // the operating system releases it when the process dies, even by kill -9.
+    lock.pragma("locking_mode = EXCLUSIVE");
+    lock.exec("BEGIN EXCLUSIVE; COMMIT;");
+    return lock;
+  } catch (error) {
+    lock.close();
+    throw new DatabaseInUseError("another tokenver process serves this SQLite file", { cause: error });
+  }
+}
+
+function openSqlite(target: string, exclusive: boolean): Store {
   const file = target === ":memory:" ? ":memory:" : resolve(target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const lock = exclusive && file !== ":memory:" ? lockFile(file) : undefined;
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
   // FULL: a revocation that returned survives a crash or power loss, not only a process kill.
@@ -51,7 +76,10 @@ function openSqlite(target: string): Store {
     dialect: "sqlite",
     db,
     sqlite,
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      lock?.close();
+    },
   };
 }
 

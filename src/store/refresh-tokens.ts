@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
+import { deleteExpired } from "./batched-delete.js";
 
 export async function insertRefreshToken(
   db: Kysely<Database>,
@@ -69,7 +70,6 @@ export async function revokeSessionRefreshTokens(db: Kysely<Database>, sessionId
  * Deletes refresh tokens that expired before `before`. Used tokens are kept until they expire:
  * they are what reuse detection recognises.
  */
-export async function pruneRefreshTokens(db: Kysely<Database>, before: string): Promise<number> {
-  const result = await db.deleteFrom("refresh_tokens").where("expires_at", "<", before).executeTakeFirst();
-  return Number(result.numDeletedRows);
+export function pruneRefreshTokens(db: Kysely<Database>, before: string): Promise<number> {
+  return deleteExpired(db, "refresh_tokens", before);
 }

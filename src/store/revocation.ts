@@ -94,33 +94,15 @@ export class LocalRevocationCache implements RevocationState {
   readonly #max: number;
   readonly #sessions = new Map<string, CachedSession>();
   readonly #versions = new Map<string, number>();
-  readonly #externalWrites: (() => number) | undefined;
-  #seenExternalWrites: number | undefined;
   #epoch = 0;
 
-  /**
-   * About 250 bytes per session and 120 per user: the default holds 100,000 of each in ~40 MB.
-   * `externalWrites` returns a number that changes whenever another process committed to the
-   * database (SQLite's `PRAGMA data_version`): the cache is then dropped, so a revocation made by
-   * another process on the same file is honoured at once.
-   */
-  constructor(inner: RevocationState, maxEntries = DEFAULT_LOCAL_CACHE_ENTRIES, externalWrites?: () => number) {
+  /** About 250 bytes per session and 120 per user: the default holds 100,000 of each in ~40 MB. */
+  constructor(inner: RevocationState, maxEntries = DEFAULT_LOCAL_CACHE_ENTRIES) {
     this.#inner = inner;
     this.#max = maxEntries;
-    this.#externalWrites = externalWrites;
-    this.#seenExternalWrites = externalWrites?.();
   }
 
   get(sessionId: string, userId: string): Promise<SessionState | undefined> {
-    if (this.#externalWrites !== undefined) {
-      const writes = this.#externalWrites();
-      if (writes !== this.#seenExternalWrites) {
-        this.#seenExternalWrites = writes;
-        this.#epoch++;
-        this.#sessions.clear();
-        this.#versions.clear();
-      }
-    }
     const session = this.#sessions.get(sessionId);
     if (session !== undefined) {
       const tokenVersion = this.#versions.get(session.userId);

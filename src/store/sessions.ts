@@ -1,5 +1,6 @@
 import type { Kysely, Selectable, Updateable } from "kysely";
 import type { Database, SessionsTable } from "./schema.js";
+import { deleteExpired } from "./batched-delete.js";
 
 export type SessionRow = Selectable<SessionsTable>;
 
@@ -119,7 +120,6 @@ export function listLiveSessions(db: Kysely<Database>, userId: string, now: stri
  * Deletes sessions that expired before `before`; their refresh tokens cascade. A revoked session
  * stays until it would have expired, so its refresh tokens keep answering `token_revoked`.
  */
-export async function pruneSessions(db: Kysely<Database>, before: string): Promise<number> {
-  const result = await db.deleteFrom("sessions").where("expires_at", "<", before).executeTakeFirst();
-  return Number(result.numDeletedRows);
+export function pruneSessions(db: Kysely<Database>, before: string): Promise<number> {
+  return deleteExpired(db, "sessions", before);
 }
