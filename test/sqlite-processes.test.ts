@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -25,6 +25,12 @@ test("a second tokenver process on the same SQLite file is refused; migrate and 
       assert.match(error.message, /databaseUrl is in use by another tokenver process/);
       return true;
     });
+    // Another spelling of the same file (a symlink) is the same file.
+    symlinkSync(join(dir, "shared.db"), join(dir, "alias.db"));
+    await assert.rejects(
+      createAuth({ databaseUrl: `sqlite:${join(dir, "alias.db")}`, secret: TEST_SECRET }),
+      /in use by another tokenver process/,
+    );
     const second = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "serve"], {
       cwd: ROOT,
       env: { ...process.env, PORT: "0", TOKENVER_DATABASE_URL: databaseUrl, TOKENVER_SECRET: TEST_SECRET },

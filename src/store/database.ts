@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdirSync, realpathSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
@@ -46,6 +46,15 @@ export async function openStore(url: string, options: { exclusive?: boolean } = 
   return openPostgres(target);
 }
 
+/** The file's real path (symlinks resolved); for a file not created yet, its directory's. */
+function realPathOf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return join(realpathSync(dirname(file)), basename(file));
+  }
+}
+
 function lockFile(file: string): SQLite.Database {
   const lock = new SQLite(`${file}.lock`, { timeout: 0 });
   try {
@@ -64,7 +73,8 @@ function lockFile(file: string): SQLite.Database {
 function openSqlite(target: string, exclusive: boolean): Store {
   const file = target === ":memory:" ? ":memory:" : resolve(target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-  const lock = exclusive && file !== ":memory:" ? lockFile(file) : undefined;
+  // The lock is named after the real file, so a symlink or another spelling cannot dodge it.
+  const lock = exclusive && file !== ":memory:" ? lockFile(realPathOf(file)) : undefined;
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
   // FULL: a revocation that returned survives a crash or power loss, not only a process kill.

@@ -30,7 +30,9 @@ export class RedisRevocationState implements RevocationState {
   readonly #prefix: string;
   readonly #ttl: number;
   readonly #warn: (message: string) => void;
-  /** Epoch ms from which Redis may be read; Infinity while it does not answer. */
+  /** Seconds an in-flight marker lives: longer than any revoking transaction can take. */
+  readonly #markerTtl: number;
+  /** performance.now() from which Redis may be read; Infinity while it does not answer. */
   #trustedFrom: number;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
@@ -47,7 +49,8 @@ export class RedisRevocationState implements RevocationState {
     this.#prefix = options.prefix;
     this.#ttl = options.entryTtlSeconds;
     this.#warn = options.onWarning;
-    this.#trustedFrom = Date.now() + this.#ttl * 1000;
+    this.#markerTtl = Math.max(this.#ttl, MIN_MARKER_TTL_SECONDS);
+    this.#trustedFrom = performance.now() + this.#ttl * 1000;
     this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
     this.#redis.defineCommand("tokenverFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
     this.#redis.on("close", () => this.#distrust());
@@ -64,7 +67,7 @@ export class RedisRevocationState implements RevocationState {
           if (this.#probe === undefined) return;
           clearInterval(this.#probe);
           this.#probe = undefined;
-          this.#trustedFrom = Date.now() + this.#ttl * 1000;
+          this.#trustedFrom = performance.now() + this.#ttl * 1000;
           this.#warn(`redis answering again: reading the database for ${this.#ttl}s more, until older entries expire`);
         },
         () => {},
@@ -77,7 +80,9 @@ export class RedisRevocationState implements RevocationState {
     const versionKey = this.#prefix + "v:" + userId;
     const pendingKey = this.#prefix + "pv:" + userId;
     const sessionKey = this.#prefix + "s:" + sessionId;
-    const trusted = Date.now() >= this.#trustedFrom;
+    // Neither read nor fill while distrusted: a fill then could outlive the window and carry a
+    // state read before a revocation whose markers a restart or failover erased.
+    const trusted = performance.now() >= this.#trustedFrom;
     if (trusted) {
       try {
         const [version, pending, session] = await this.#redis.mget(versionKey, pendingKey, sessionKey);
@@ -89,7 +94,7 @@ export class RedisRevocationState implements RevocationState {
       }
     }
     const state = await this.#database.get(sessionId);
-    if (state !== undefined && this.#trustedFrom !== Infinity) {
+    if (state !== undefined && trusted) {
       (this.#redis as unknown as RevocationCommands)
         .tokenverFill(
           versionKey,
@@ -109,12 +114,10 @@ export class RedisRevocationState implements RevocationState {
     if (change.sessionIds === undefined) {
       // A version bump of the user (logout all, password change).
       const pendingKey = this.#prefix + "pv:" + change.userId;
-      multi
-        .incr(pendingKey)
-        .expire(pendingKey, this.#ttl)
-        .expire(this.#prefix + "v:" + change.userId, this.#ttl);
+      // `v` lives at most one entry lifetime, the marker longer, so `v` never outlives it.
+      multi.incr(pendingKey).expire(pendingKey, this.#markerTtl);
     } else {
-      for (const id of change.sessionIds) multi.set(this.#prefix + "s:" + id, "p", "EX", this.#ttl);
+      for (const id of change.sessionIds) multi.set(this.#prefix + "s:" + id, "p", "EX", this.#markerTtl);
     }
     try {
       const results = await multi.exec();
@@ -139,7 +142,8 @@ export class RedisRevocationState implements RevocationState {
         );
       }
       for (const id of change.sessionIds ?? []) multi.set(this.#prefix + "s:" + id, `${change.userId}:1`, "EX", this.#ttl);
-      await multi.exec();
+      const results = await multi.exec();
+      if (results === null || results.some(([error]) => error !== null)) throw new Error("redis refused the new values");
     } catch {
       // Committed already: the in-flight markers stay until they expire, so every node reads the
       // database for these keys meanwhile. The revocation holds; only reads get slower.
@@ -163,15 +167,27 @@ type RevocationCommands = {
   tokenverFill(versionKey: string, pendingKey: string, sessionKey: string, version: string, session: string, ttl: string): Promise<unknown>;
 };
 
-/** After a committed bump: raise the version (never lower it) and end this bump's in-flight mark. */
+/**
+ * After a committed bump: end this bump's in-flight mark and raise the version (never lower it).
+ * While other bumps are still in flight, the version may not outlive their marker: if one of them
+ * never writes its value, the older version must be gone when the marker goes.
+ */
 const RAISE_SCRIPT = `
+local left = tonumber(redis.call('GET', KEYS[2]) or '0')
+if left > 0 then left = redis.call('DECR', KEYS[2]) end
 local current = tonumber(redis.call('GET', KEYS[1]))
 local next = tonumber(ARGV[1])
 if current == nil or current < next then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+if left > 0 then
+  local markerLeft = redis.call('PTTL', KEYS[2])
+  if markerLeft > 0 and redis.call('PTTL', KEYS[1]) > markerLeft then redis.call('PEXPIRE', KEYS[1], markerLeft) end
+end
 return 1`;
+
+/** Revoking transactions take at most a few statement timeouts (10 s each); markers outlive them. */
+const MIN_MARKER_TTL_SECONDS = 60;
 
 /** After a database read: fill absent keys only, and no version while a bump is in flight. */
 const FILL_SCRIPT = `

@@ -3,6 +3,9 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { createAuth, type Auth } from "../../src/core/create-auth.js";
+import { resolveOptions } from "../../src/core/options.js";
+import { openStore } from "../../src/store/database.js";
+import { connectRedisState } from "../../src/store/redis.js";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
 import { startRedis } from "../support/nodes.js";
 import { TEST_SECRET } from "../support/server.js";
@@ -74,6 +77,69 @@ describe("Redis revocation state", () => {
     await auth.logout(principal, { scope: "session" });
     assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), `${principal.userId}:1`);
     await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+});
+
+describe("Redis in-flight markers", () => {
+  test("a version raised while another bump is in flight never outlives that bump's marker", async () => {
+    const database = await createTestDatabase("postgres");
+    const prefix = redisTestPrefix();
+    const store = await openStore(database.url);
+    const raw = new Redis(REDIS_URL!);
+    const options = resolveOptions({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, redisEntryTtl: 120 });
+    const { revocation, counters } = await connectRedisState(store, options);
+    try {
+      await revocation.beforeRevoke({ userId: "u1" });
+      await sleep(50);
+      await revocation.beforeRevoke({ userId: "u1" });
+      await revocation.afterRevoke({ userId: "u1", tokenVersion: 1 });
+      assert.equal(await raw.get(`${prefix}v:u1`), "1");
+      assert.equal(await raw.get(`${prefix}pv:u1`), "1", "the second bump is still in flight");
+      const versionLife = await raw.pttl(`${prefix}v:u1`);
+      const markerLife = await raw.pttl(`${prefix}pv:u1`);
+      assert.ok(versionLife > 0 && versionLife <= markerLife, `v lives ${versionLife} ms, the marker ${markerLife} ms`);
+
+      // The last bump in flight lands: the marker ends and the version gets its full lifetime.
+      await revocation.afterRevoke({ userId: "u1", tokenVersion: 2 });
+      assert.equal(await raw.get(`${prefix}v:u1`), "2");
+      assert.equal(await raw.get(`${prefix}pv:u1`), "0");
+      // A late, smaller value never lowers it.
+      await revocation.beforeRevoke({ userId: "u1" });
+      await revocation.afterRevoke({ userId: "u1", tokenVersion: 1 });
+      assert.equal(await raw.get(`${prefix}v:u1`), "2");
+    } finally {
+      await revocation.close();
+      await counters.close();
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+      raw.disconnect();
+      await store.close();
+      await database.drop();
+    }
+  });
+
+  test("a node that does not trust Redis yet neither reads nor fills it", async () => {
+    const database = await createTestDatabase("postgres");
+    const prefix = redisTestPrefix();
+    const raw = new Redis(REDIS_URL!);
+    const auth = await createAuth({
+      databaseUrl: database.url,
+      redisUrl: REDIS_URL!,
+      redisPrefix: prefix,
+      secret: TEST_SECRET,
+      redisEntryTtl: 30,
+    });
+    try {
+      const user = await auth.register({ email: "distrust@example.com", password: "a long and unguessable passphrase" });
+      const principal = await auth.verify(`Bearer ${user.access}`);
+      await sleep(50);
+      assert.equal(await raw.get(`${prefix}v:${principal.userId}`), null);
+      assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), null);
+    } finally {
+      await auth.close();
+      raw.disconnect();
+      await database.drop();
+    }
   });
 });
 
