@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { configFromEnv, ConfigError, ENV_OF_OPTION, type ServerConfig } from "./config.js";
 import { createAuth } from "./core/create-auth.js";
@@ -75,7 +76,9 @@ async function prune(): Promise<void> {
   process.stdout.write(`tokenver: pruned ${removed.sessions} sessions and ${removed.refreshTokens} refresh tokens\n`);
 }
 
-const program = new Command("tokenver").description("JWT authentication where logout means logout");
+// package.json sits one level up from both src/cli.ts and dist/cli.js.
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+const program = new Command("tokenver").description("JWT authentication where logout means logout").version(version);
 program.command("serve").description("start the HTTP server (configured by the environment)").action(serve);
 program.command("migrate").description("apply database migrations and exit").action(migrate);
 program.command("prune").description("delete expired sessions and refresh tokens, then exit").action(prune);
