@@ -9,8 +9,6 @@ import { acceptJsonOnly } from "./http/json-body.js";
 import { BODY_LIMIT } from "./http/adapter-options.js";
 import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
 
-export { BODY_LIMIT };
-
 export interface BuildServerOptions {
   logger?: FastifyServerOptions["logger"];
   trustProxy?: false | number | string;

@@ -233,14 +233,9 @@ export class AuthService<F extends UserFields = {}> {
    * Rotates a refresh token: the presented token becomes used, a new one is returned. A used token
    * presented again revokes its whole session (RFC 9700, 4.14.2) and gives `refresh_reused`.
    */
-  async refresh(token: string, context: RequestContext = {}): Promise<TokenPair> {
-    void context;
-    const parsed = typeof token === "string" ? parseRefreshToken(token) : undefined;
-    if (parsed === undefined) throw new AuthError("token_invalid", "The refresh token is malformed.", { tokenPresented: true });
-    const row = await this.#guard(() => refreshTokens.findRefreshToken(this.#db, parsed.id));
-    if (row === undefined || !secretMatches(parsed.secret, row.token_hash)) {
-      throw new AuthError("token_invalid", "The refresh token is unknown.", { tokenPresented: true });
-    }
+  async refresh(token: string): Promise<TokenPair> {
+    const row = await this.#findRefreshToken(token);
+    if (row === undefined) throw new AuthError("token_invalid", "The refresh token is unknown or malformed.", { tokenPresented: true });
     if (row.revoked_at !== null || row.session_version !== row.user_version || row.token_revoked_at !== null) {
       throw new AuthError("token_revoked", "The refresh token's session has been revoked.", { tokenPresented: true });
     }
@@ -414,8 +409,8 @@ export class AuthService<F extends UserFields = {}> {
 
   /** Throws `service_unavailable` when a store does not answer. */
   async health(): Promise<void> {
+    // Every revocation state pings the database (the system of record) underneath.
     await this.#guard(() => this.#revocation.ping());
-    await this.#guard(() => this.#db.selectFrom("tokenver_meta").select("key").limit(1).execute());
   }
 
   /** Deletes expired sessions and refresh tokens; returns how many rows went. */
@@ -460,7 +455,8 @@ export class AuthService<F extends UserFields = {}> {
           token_version: tokenVersion,
           now,
           expires_at: expiresAt,
-          user_agent: typeof context.userAgent === "string" ? context.userAgent.slice(0, MAX_USER_AGENT_LENGTH) : null,
+          // An empty User-Agent says nothing: listed as null, like a missing one.
+          user_agent: typeof context.userAgent === "string" ? context.userAgent.trim().slice(0, MAX_USER_AGENT_LENGTH) || null : null,
           ip: typeof context.ip === "string" ? context.ip.slice(0, 64) : null,
         });
         await refreshTokens.insertRefreshToken(trx, {
@@ -500,12 +496,16 @@ export class AuthService<F extends UserFields = {}> {
 
   /** The session of `refresh` when it is a valid token of this user's; otherwise undefined. */
   async #ownRefreshSession(userId: string, refresh: unknown): Promise<string | undefined> {
-    if (typeof refresh !== "string") return undefined;
-    const parsed = parseRefreshToken(refresh);
+    const row = await this.#findRefreshToken(refresh);
+    return row !== undefined && row.user_id === userId ? row.session_id : undefined;
+  }
+
+  /** The row of a well-formed refresh token whose secret matches (constant time); else undefined. */
+  async #findRefreshToken(token: unknown) {
+    const parsed = typeof token === "string" ? parseRefreshToken(token) : undefined;
     if (parsed === undefined) return undefined;
     const row = await this.#guard(() => refreshTokens.findRefreshToken(this.#db, parsed.id));
-    if (row === undefined || row.user_id !== userId || !secretMatches(parsed.secret, row.token_hash)) return undefined;
-    return row.session_id;
+    return row !== undefined && secretMatches(parsed.secret, row.token_hash) ? row : undefined;
   }
 
   /**

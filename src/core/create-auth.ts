@@ -80,5 +80,3 @@ async function connectRedis(store: Store, options: ResolvedOptions): Promise<Red
   const { connectRedisState } = await import("../store/redis.js");
   return connectRedisState(store, options);
 }
-
-export type { Store };

@@ -11,7 +11,6 @@ export const ERRORS = {
   token_revoked: { status: 401, title: "Token revoked" },
   refresh_reused: { status: 401, title: "Refresh token reused" },
   invalid_credentials: { status: 401, title: "Invalid credentials" },
-  forbidden: { status: 403, title: "Forbidden" },
   not_found: { status: 404, title: "Not found" },
   email_taken: { status: 409, title: "Email taken" },
   payload_too_large: { status: 413, title: "Payload too large" },

@@ -31,7 +31,8 @@ export interface AuthOptions<F extends UserFields = {}> {
   /** Leeway on `exp` and `nbf`, seconds. Default 5, at most 300. */
   clockTolerance?: number;
   /**
-   * Trust `X-Forwarded-For` for client addresses (HTTP adapters). Default false. `true` trusts
+   * Trust `X-Forwarded-For` for client addresses in the built-in server (`buildServer()`; the
+   * Fastify and Express adapters follow your app's own trust-proxy setting). Default false. `true` trusts
    * one proxy hop (the address your proxy appended, which a client cannot forge); a number trusts
    * that many hops; a string lists the proxies' addresses or CIDRs, comma-separated.
    */

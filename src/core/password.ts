@@ -44,13 +44,18 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
 
 let dummyHash: Promise<string> | undefined;
 
+/** A hash of a random password, made once, that no login can match. */
+function dummy(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(16).toString("base64url"));
+  return dummyHash;
+}
+
 /**
  * Burns the same argon2 work as a real verification, for logins of unknown accounts, so that a
  * wrong email and a wrong password take about the same time.
  */
 export async function verifyDummyPassword(password: string): Promise<false> {
-  dummyHash ??= hashPassword(randomBytes(16).toString("base64url"));
-  await verifyPassword(await dummyHash, password);
+  await verifyPassword(await dummy(), password);
   return false;
 }
 
@@ -68,8 +73,7 @@ async function loadCommonPasswords(): Promise<Set<string>> {
 /** Loads the common-password list ahead of the first registration. */
 export async function preparePasswordPolicy(): Promise<void> {
   await loadCommonPasswords();
-  dummyHash ??= hashPassword(randomBytes(16).toString("base64url"));
-  await dummyHash;
+  await dummy();
 }
 
 /**

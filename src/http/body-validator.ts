@@ -2,6 +2,7 @@ import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { Value } from "typebox/value";
 import { AuthError, type FieldError } from "../core/errors.js";
+import { fieldOf } from "./problem.js";
 
 /** One validation failure, in the shape Fastify (and `fromFrameworkError`) expect from Ajv. */
 export interface SchemaError {
@@ -46,10 +47,7 @@ export function validationError(errors: SchemaError[]): AuthError {
 }
 
 function toFieldError(error: SchemaError): FieldError {
-  const path = error.instancePath.replace(/^\//, "").replaceAll("/", ".");
-  const missing = error.params.missingProperty;
-  const field = typeof missing === "string" ? (path ? `${path}.${missing}` : missing) : path;
-  return { field, message: error.message };
+  return { field: fieldOf(error), message: error.message };
 }
 
 /**

@@ -140,7 +140,7 @@ function publicEndpoints(auth: AuthService<any>): Router {
     noStore,
     json(S.RefreshBody),
     handle(async (req, res) => {
-      res.json(await auth.refresh(req.body.refresh, contextOf(req)));
+      res.json(await auth.refresh(req.body.refresh));
     }),
   );
   router.get(

@@ -77,7 +77,8 @@ export function fromFrameworkError(error: unknown): AuthError {
   return new AuthError("internal_error", "The server could not handle the request.");
 }
 
-function fieldOf(v: { instancePath?: string; params?: Record<string, unknown> }): string {
+/** The dotted field name of a schema error (its path, plus the missing property if any). */
+export function fieldOf(v: { instancePath?: string; params?: Record<string, unknown> }): string {
   const path = (v.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".");
   const missing = v.params?.missingProperty;
   if (typeof missing === "string") return path ? `${path}.${missing}` : missing;

@@ -1,5 +1,5 @@
 import type {} from "@fastify/swagger";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Static } from "typebox";
 import type { AuthService, Principal, RequestContext } from "../core/auth-service.js";
 import { AuthError } from "../core/errors.js";
@@ -66,7 +66,7 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
         response: { 200: S.TokenPair, ...S.problems(400, S.REFRESH_FAILED, 413, 415, 503) },
       },
     },
-    async (request) => auth.refresh(request.body.refresh, contextOf(request)),
+    async (request) => auth.refresh(request.body.refresh),
   );
 
   app.post<{ Body: Static<typeof S.LogoutBody> }>(
@@ -178,9 +178,5 @@ function principalOf(request: FastifyRequest): Principal {
 }
 
 function contextOf(request: FastifyRequest): RequestContext {
-  const userAgent = request.headers["user-agent"]?.trim();
-  // An empty User-Agent says nothing: the session lists it as null, like a missing one.
-  return { userAgent: userAgent === undefined || userAgent === "" ? undefined : userAgent, ip: request.ip };
+  return { userAgent: request.headers["user-agent"], ip: request.ip };
 }
-
-export type { FastifyReply };

@@ -97,8 +97,6 @@ export function problemSchema(codes: readonly ErrorCode[] = Object.keys(ERRORS) 
   );
 }
 
-export const Problem = problemSchema();
-
 /** The codes each error status carries on a bearer-protected route, unless a route says otherwise. */
 const DEFAULT_CODES: Record<number, readonly ErrorCode[]> = {
   400: ["validation_failed", "bad_request"],

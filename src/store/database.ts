@@ -13,8 +13,6 @@ export interface Store {
   db: Kysely<Database>;
   /** Set for SQLite: prepared statements on the per-request path skip the query builder. */
   sqlite?: SQLite.Database;
-  /** Set for PostgreSQL. */
-  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -106,7 +104,7 @@ async function openPostgres(connectionString: string): Promise<Store> {
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { dialect: "postgres", db, pool, close: () => db.destroy() };
+  return { dialect: "postgres", db, close: () => db.destroy() };
 }
 
 /** True when the error is a unique-constraint violation, in either dialect. */

@@ -94,7 +94,8 @@ export class RedisRevocationState implements RevocationState {
       }
     }
     const state = await this.#database.get(sessionId);
-    if (state !== undefined && trusted) {
+    // Trust is asked again: the MGET above may just have failed and ended it.
+    if (state !== undefined && performance.now() >= this.#trustedFrom) {
       (this.#redis as unknown as RevocationCommands)
         .tokenverFill(
           versionKey,
@@ -215,6 +216,8 @@ export class RedisCounterStore implements CounterStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #fallback: MemoryCounterStore;
+  /** performance.now() until which Redis is not asked: a hung Redis costs one timeout, not one per call. */
+  #skipUntil = 0;
 
   constructor(redis: Redis, prefix: string, clock: () => number) {
     this.#redis = redis;
@@ -224,40 +227,42 @@ export class RedisCounterStore implements CounterStore {
     this.#redis.defineCommand("tokenverRelease", { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   }
 
-  async hit(key: string, windowSeconds: number) {
+  /** Runs a Redis call unless Redis failed a moment ago; undefined when it was skipped or failed. */
+  async #redisCall<T>(call: () => Promise<T>): Promise<T | undefined> {
+    if (performance.now() < this.#skipUntil) return undefined;
     try {
-      const [count, ttl] = (await (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds))) as [
-        number,
-        number,
-      ];
-      return { count, retryAfter: Math.max(1, ttl) };
+      return await call();
     } catch {
-      return this.#fallback.hit(key, windowSeconds);
+      this.#skipUntil = performance.now() + COUNTER_BACKOFF_MS;
+      return undefined;
     }
+  }
+
+  async hit(key: string, windowSeconds: number) {
+    const counted = (await this.#redisCall(() =>
+      (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds)),
+    )) as [number, number] | undefined;
+    if (counted === undefined) return this.#fallback.hit(key, windowSeconds);
+    return { count: counted[0], retryAfter: Math.max(1, counted[1]) };
   }
 
   async release(key: string) {
     await this.#fallback.release(key);
-    try {
-      await (this.#redis as unknown as CounterCommands).tokenverRelease(this.#prefix + key);
-    } catch {
-      // The counter expires with its window.
-    }
+    // On failure the counter simply expires with its window.
+    await this.#redisCall(() => (this.#redis as unknown as CounterCommands).tokenverRelease(this.#prefix + key));
   }
 
   async reset(key: string) {
     await this.#fallback.reset(key);
-    try {
-      await this.#redis.del(this.#prefix + key);
-    } catch {
-      // The counter expires with its window.
-    }
+    await this.#redisCall(() => this.#redis.del(this.#prefix + key));
   }
 
   async close() {
     await this.#fallback.close();
   }
 }
+
+const COUNTER_BACKOFF_MS = 5_000;
 
 type CounterCommands = {
   tokenverHit(key: string, window: string): Promise<unknown>;

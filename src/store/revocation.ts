@@ -1,9 +1,15 @@
-import { CompiledQuery, PostgresAdapter, type Kysely } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 import type SQLite from "better-sqlite3";
 import type { Database } from "./schema.js";
-import { loadSessionState, type SessionState } from "./sessions.js";
 
-export type { SessionState };
+/** What an access token of this session is checked against; undefined when the session is unknown. */
+export interface SessionState {
+  userId: string;
+  /** The user's current token_version. */
+  tokenVersion: number;
+  /** Explicitly revoked, or left behind by a version bump. */
+  revoked: boolean;
+}
 
 /** What a revoking write changed: the user's new version and/or sessions now revoked. */
 export interface RevocationChange {
@@ -50,26 +56,21 @@ function toSessionState(row: SessionStateRow | undefined): SessionState | undefi
 /**
  * Reads straight from the database: exact on any number of nodes, one query per request. The
  * query builder is skipped on this path (it costs more than the query): a prepared statement on
- * SQLite, a precompiled query on PostgreSQL; any other Kysely dialect uses the builder.
+ * SQLite, a precompiled query on PostgreSQL (the two dialects tokenver runs on).
  */
 export class DatabaseRevocationState implements RevocationState {
   readonly #db: Kysely<Database>;
   readonly #statement: SQLite.Statement<[string], SessionStateRow> | undefined;
-  readonly #postgres: boolean;
 
   constructor(db: Kysely<Database>, sqlite?: SQLite.Database) {
     this.#db = db;
     this.#statement = sqlite?.prepare(SESSION_STATE_SQL("?"));
-    this.#postgres = sqlite === undefined && db.getExecutor().adapter instanceof PostgresAdapter;
   }
 
   async get(sessionId: string): Promise<SessionState | undefined> {
     if (this.#statement !== undefined) return toSessionState(this.#statement.get(sessionId));
-    if (this.#postgres) {
-      const result = await this.#db.executeQuery<SessionStateRow>(CompiledQuery.raw(POSTGRES_SESSION_STATE_SQL, [sessionId]));
-      return toSessionState(result.rows[0]);
-    }
-    return loadSessionState(this.#db, sessionId);
+    const result = await this.#db.executeQuery<SessionStateRow>(CompiledQuery.raw(POSTGRES_SESSION_STATE_SQL, [sessionId]));
+    return toSessionState(result.rows[0]);
   }
 
   async beforeRevoke(): Promise<void> {}

@@ -2,8 +2,6 @@ import type { Kysely, Selectable, Updateable } from "kysely";
 import type { Database, SessionsTable } from "./schema.js";
 import { deleteExpired } from "./batched-delete.js";
 
-export type SessionRow = Selectable<SessionsTable>;
-
 export interface NewSession {
   id: string;
   user_id: string;
@@ -29,30 +27,6 @@ export async function insertSession(db: Kysely<Database>, s: NewSession): Promis
       ip: s.ip,
     })
     .execute();
-}
-
-/** What an access token of this session is checked against; undefined when the session is unknown. */
-export interface SessionState {
-  userId: string;
-  /** The user's current token_version. */
-  tokenVersion: number;
-  /** Explicitly revoked, or left behind by a version bump. */
-  revoked: boolean;
-}
-
-export async function loadSessionState(db: Kysely<Database>, sessionId: string): Promise<SessionState | undefined> {
-  const row = await db
-    .selectFrom("sessions as s")
-    .innerJoin("users as u", "u.id", "s.user_id")
-    .select(["s.user_id", "s.revoked_at", "s.token_version as session_version", "u.token_version as user_version"])
-    .where("s.id", "=", sessionId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
-    userId: row.user_id,
-    tokenVersion: row.user_version,
-    revoked: row.revoked_at !== null || row.session_version !== row.user_version,
-  };
 }
 
 /** Revokes every live session of the user, optionally sparing one; returns the revoked ids. */

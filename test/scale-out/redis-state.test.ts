@@ -95,8 +95,9 @@ describe("Redis in-flight markers", () => {
       await revocation.afterRevoke({ userId: "u1", tokenVersion: 1 });
       assert.equal(await raw.get(`${prefix}v:u1`), "1");
       assert.equal(await raw.get(`${prefix}pv:u1`), "1", "the second bump is still in flight");
-      const versionLife = await raw.pttl(`${prefix}v:u1`);
-      const markerLife = await raw.pttl(`${prefix}pv:u1`);
+      // Both lifetimes read in one transaction, at the same instant.
+      const lives = await raw.multi().pttl(`${prefix}v:u1`).pttl(`${prefix}pv:u1`).exec();
+      const [versionLife, markerLife] = lives!.map(([, life]) => life as number) as [number, number];
       assert.ok(versionLife > 0 && versionLife <= markerLife, `v lives ${versionLife} ms, the marker ${markerLife} ms`);
 
       // The last bump in flight lands: the marker ends and the version gets its full lifetime.
