@@ -22,6 +22,8 @@ export const ENV_OF_OPTION: Record<string, string> = {
   redisUrl: "TOKENVER_REDIS_URL",
   redisPrefix: "TOKENVER_REDIS_PREFIX",
   redisEntryTtl: "TOKENVER_REDIS_ENTRY_TTL",
+  redisNodeLease: "TOKENVER_REDIS_NODE_LEASE",
+  localCache: "TOKENVER_LOCAL_CACHE",
   secret: "TOKENVER_SECRET",
   accessTtl: "TOKENVER_ACCESS_TTL",
   refreshTtl: "TOKENVER_REFRESH_TTL",
@@ -54,6 +56,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   set("redisUrl", get("TOKENVER_REDIS_URL"));
   set("redisPrefix", get("TOKENVER_REDIS_PREFIX"));
   set("redisEntryTtl", int(get("TOKENVER_REDIS_ENTRY_TTL"), "TOKENVER_REDIS_ENTRY_TTL"));
+  set("redisNodeLease", int(get("TOKENVER_REDIS_NODE_LEASE"), "TOKENVER_REDIS_NODE_LEASE"));
+  set("localCache", bool(get("TOKENVER_LOCAL_CACHE"), "TOKENVER_LOCAL_CACHE"));
   set("secret", get("TOKENVER_SECRET"));
   set("accessTtl", int(get("TOKENVER_ACCESS_TTL"), "TOKENVER_ACCESS_TTL"));
   set("refreshTtl", int(get("TOKENVER_REFRESH_TTL"), "TOKENVER_REFRESH_TTL"));

@@ -18,6 +18,12 @@ export interface AuthOptions<F extends UserFields = {}> {
   /** Key prefix in Redis, so several deployments (or test runs) can share one server. Default `tokenver:`. */
   redisPrefix?: string;
   /**
+   * Seconds a node's registration for cross-node invalidation lasts without renewal (default 5, 1
+   * to 60). A node that stops answering (killed, partitioned) holds up revocations at most this
+   * long; a node that loses Redis stops answering from its cache before it runs out.
+   */
+  redisNodeLease?: number;
+  /**
    * HS256 secret, at least 32 bytes. When omitted, one is generated once, stored in the database
    * and reused by every later start and every node (`onWarning` is told).
    */
@@ -40,8 +46,10 @@ export interface AuthOptions<F extends UserFields = {}> {
   /** Throttling of failed logins and failed password confirmations. */
   rateLimit?: Partial<RateLimitOptions>;
   /**
-   * An in-process cache of revocation state. Exact only when this process is the only writer of
-   * the database, so it defaults to on for SQLite without Redis and off otherwise.
+   * An in-process cache of revocation state. On by default for SQLite (this process is the only
+   * writer) and with Redis (every revocation has each caching node forget what it changes before it
+   * commits: docs/scale-out.md). Off by default for PostgreSQL without Redis, where it would be
+   * exact only if this process were the only one.
    */
   localCache?: boolean;
   /** Extra profile fields the application stores on each user, as TypeBox schemas. */
@@ -80,6 +88,7 @@ export interface ResolvedOptions {
   redisUrl: string | undefined;
   redisPrefix: string;
   redisEntryTtl: number;
+  redisNodeLease: number;
   secret: string | undefined;
   accessTtl: number;
   refreshTtl: number;
@@ -142,6 +151,7 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     redisUrl,
     redisPrefix: optionalString(options, "redisPrefix") ?? "tokenver:",
     redisEntryTtl: integer(options, "redisEntryTtl", 60, 1, 86_400),
+    redisNodeLease: integer(options, "redisNodeLease", 5, 1, 60),
     secret,
     accessTtl,
     refreshTtl,

@@ -3,7 +3,14 @@ import type { Store } from "./database.js";
 import type { ResolvedOptions } from "../core/options.js";
 import { OptionError } from "../core/options.js";
 import { MemoryCounterStore, type CounterStore } from "./rate-limit.js";
-import { DatabaseRevocationState, type RevocationChange, type RevocationState, type SessionState } from "./revocation.js";
+import { RedisInvalidation } from "./redis-invalidation.js";
+import {
+  DatabaseRevocationState,
+  LocalRevocationCache,
+  type RevocationChange,
+  type RevocationState,
+  type SessionState,
+} from "./revocation.js";
 
 /**
  * Shared revocation state for several nodes: PostgreSQL is the system of record, Redis a fast
@@ -23,6 +30,8 @@ import { DatabaseRevocationState, type RevocationChange, type RevocationState, t
  * - Redis is trusted only one entry lifetime after a node has seen it answer (at start, and after
  *   any failure or outage), so entries that a Redis restored from an older snapshot might hold
  *   have expired before anyone reads them.
+ * - With node caches (the default), a revoking write also has every caching node forget the keys
+ *   once they are marked, before it commits (redis-invalidation.ts); only Redis hits are cacheable.
  */
 export class RedisRevocationState implements RevocationState {
   readonly #redis: Redis;
@@ -30,6 +39,7 @@ export class RedisRevocationState implements RevocationState {
   readonly #prefix: string;
   readonly #ttl: number;
   readonly #warn: (message: string) => void;
+  readonly #invalidation: RedisInvalidation;
   /** Seconds an in-flight marker lives: longer than any revoking transaction can take. */
   readonly #markerTtl: number;
   /** performance.now() from which Redis may be read; Infinity while it does not answer. */
@@ -42,6 +52,7 @@ export class RedisRevocationState implements RevocationState {
     database: DatabaseRevocationState;
     prefix: string;
     entryTtlSeconds: number;
+    invalidation: RedisInvalidation;
     onWarning: (message: string) => void;
   }) {
     this.#redis = options.redis;
@@ -49,6 +60,7 @@ export class RedisRevocationState implements RevocationState {
     this.#prefix = options.prefix;
     this.#ttl = options.entryTtlSeconds;
     this.#warn = options.onWarning;
+    this.#invalidation = options.invalidation;
     this.#markerTtl = Math.max(this.#ttl, MIN_MARKER_TTL_SECONDS);
     this.#trustedFrom = performance.now() + this.#ttl * 1000;
     this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
@@ -77,6 +89,11 @@ export class RedisRevocationState implements RevocationState {
   }
 
   async get(sessionId: string, userId: string): Promise<SessionState | undefined> {
+    return (await this.read(sessionId, userId)).state;
+  }
+
+  /** Cacheable only when Redis answered with no revocation in flight: then no newer state exists. */
+  async read(sessionId: string, userId: string): Promise<{ state: SessionState | undefined; cacheable: boolean }> {
     const versionKey = this.#prefix + "v:" + userId;
     const pendingKey = this.#prefix + "pv:" + userId;
     const sessionKey = this.#prefix + "s:" + sessionId;
@@ -87,7 +104,7 @@ export class RedisRevocationState implements RevocationState {
       try {
         const [version, pending, session] = await this.#redis.mget(versionKey, pendingKey, sessionKey);
         const hit = parseHit(version ?? null, pending ?? null, session ?? null);
-        if (hit !== undefined) return hit;
+        if (hit !== undefined) return { state: hit, cacheable: true };
       } catch {
         // Fall through to the database (exact, only slower) and stop asking Redis for a while.
         this.#distrust();
@@ -107,7 +124,7 @@ export class RedisRevocationState implements RevocationState {
         )
         .catch(() => {});
     }
-    return state;
+    return { state, cacheable: false };
   }
 
   async beforeRevoke(change: RevocationChange): Promise<void> {
@@ -129,6 +146,9 @@ export class RedisRevocationState implements RevocationState {
       this.#distrust();
       throw error;
     }
+    // Marked: no node can cache these keys again until the new values are written. Now every
+    // node forgets what it holds of them, or this revocation does not commit (503).
+    await this.#invalidation.broadcast(change);
   }
 
   async afterRevoke(change: RevocationChange): Promise<void> {
@@ -159,6 +179,7 @@ export class RedisRevocationState implements RevocationState {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#probe);
+    await this.#invalidation.close();
     this.#redis.disconnect();
   }
 }
@@ -303,12 +324,28 @@ export async function connectRedisState(
     throw new OptionError("redisUrl", "could not be reached", { cause: error });
   }
   const database = new DatabaseRevocationState(store.db, store.sqlite);
-  const revocation = new RedisRevocationState({
+  const caching = options.localCache ?? true;
+  let cache: LocalRevocationCache | undefined;
+  const invalidation = new RedisInvalidation({
+    redis,
+    prefix: options.redisPrefix,
+    leaseSeconds: options.redisNodeLease,
+    target: caching ? { invalidate: (change) => cache?.invalidate(change), clear: () => cache?.clear() } : undefined,
+  });
+  const shared = new RedisRevocationState({
     redis,
     database,
     prefix: options.redisPrefix,
     entryTtlSeconds: options.redisEntryTtl,
+    invalidation,
     onWarning: (m) => options.onWarning(m),
   });
-  return { revocation, counters: new RedisCounterStore(redis, options.redisPrefix, options.clock) };
+  if (caching) cache = new LocalRevocationCache(shared, { lease: invalidation, maxAgeSeconds: options.redisEntryTtl });
+  try {
+    await invalidation.start();
+  } catch (error) {
+    await shared.close();
+    throw new OptionError("redisUrl", "could not be subscribed to", { cause: error });
+  }
+  return { revocation: cache ?? shared, counters: new RedisCounterStore(redis, options.redisPrefix, options.clock) };
 }

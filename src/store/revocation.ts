@@ -27,6 +27,11 @@ export interface RevocationChange {
 export interface RevocationState {
   /** `userId` is the token's `sub`: a hint that lets a shared store fetch both keys at once. */
   get(sessionId: string, userId: string): Promise<SessionState | undefined>;
+  /**
+   * For a cache on top: the state, and whether the cache may keep it. Implementations without it
+   * are always cacheable (the database itself).
+   */
+  read?(sessionId: string, userId: string): Promise<{ state: SessionState | undefined; cacheable: boolean }>;
   beforeRevoke(change: RevocationChange): Promise<void>;
   afterRevoke(change: RevocationChange): Promise<void>;
   /** Throws when a backing store does not answer (for /health). */
@@ -82,10 +87,21 @@ export class DatabaseRevocationState implements RevocationState {
 }
 
 /**
- * An in-process write-through cache over another state. Exact only when every revoking write goes
- * through this process (the embedded SQLite default), because:
+ * Until when (performance.now() milliseconds) a cache may answer from memory: the node's lease in
+ * the cross-node invalidation protocol (redis-invalidation.ts).
+ */
+export interface CacheLease {
+  readonly validUntil: number;
+}
+
+/**
+ * An in-process write-through cache over another state. Exact when every revoking write either goes
+ * through this process (the embedded SQLite default) or reaches it as an invalidation it has
+ * processed before the write commits (several nodes over Redis, with a `lease`), because:
  * - versions only grow and revocations are never undone, so updates are monotonic (max, and true);
- * - a read that started before a revocation never fills the cache after it (the write epoch).
+ * - a read that started before an invalidation never fills the cache after it (the epoch);
+ * - with a lease, it answers from memory only while the lease holds, and keeps only what the inner
+ *   state calls cacheable (a Redis hit with no revocation in flight).
  *
  * The hit path allocates nothing: each cached session keeps the resolved answer it last gave and
  * rebuilds it only when the user's version moved or the session was revoked.
@@ -93,19 +109,27 @@ export class DatabaseRevocationState implements RevocationState {
 export class LocalRevocationCache implements RevocationState {
   readonly #inner: RevocationState;
   readonly #max: number;
+  readonly #lease: CacheLease | undefined;
+  readonly #maxAgeMs: number;
   readonly #sessions = new Map<string, CachedSession>();
   readonly #versions = new Map<string, number>();
   #epoch = 0;
 
-  /** About 250 bytes per session and 120 per user: the default holds 100,000 of each in ~40 MB. */
-  constructor(inner: RevocationState, maxEntries = DEFAULT_LOCAL_CACHE_ENTRIES) {
+  /**
+   * About 250 bytes per session and 120 per user: the default holds 100,000 of each in ~40 MB.
+   * `maxAgeSeconds` (with a lease): entries are read again after that long, so a revoking process
+   * that broke the rules (no Redis, another prefix) is missed no longer than a Redis entry would be.
+   */
+  constructor(inner: RevocationState, options: { maxEntries?: number; lease?: CacheLease; maxAgeSeconds?: number } = {}) {
     this.#inner = inner;
-    this.#max = maxEntries;
+    this.#max = options.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
+    this.#lease = options.lease;
+    this.#maxAgeMs = (options.maxAgeSeconds ?? Infinity) * 1000;
   }
 
   get(sessionId: string, userId: string): Promise<SessionState | undefined> {
     const session = this.#sessions.get(sessionId);
-    if (session !== undefined) {
+    if (session !== undefined && (this.#lease === undefined || this.#answersFromMemory(session))) {
       const tokenVersion = this.#versions.get(session.userId);
       if (tokenVersion !== undefined) {
         let answer = session.answer;
@@ -120,28 +144,51 @@ export class LocalRevocationCache implements RevocationState {
     return this.#load(sessionId, userId);
   }
 
+  #answersFromMemory(session: CachedSession): boolean {
+    const now = performance.now();
+    return now < this.#lease!.validUntil && now < session.expiresAt;
+  }
+
   async #load(sessionId: string, userId: string): Promise<SessionState | undefined> {
     const epoch = this.#epoch;
-    const state = await this.#inner.get(sessionId, userId);
-    if (state !== undefined && epoch === this.#epoch) {
+    const readAt = this.#lease === undefined ? 0 : performance.now();
+    let state: SessionState | undefined;
+    let cacheable = true;
+    if (this.#inner.read === undefined) state = await this.#inner.get(sessionId, userId);
+    else ({ state, cacheable } = await this.#inner.read(sessionId, userId));
+    if (state !== undefined && cacheable && epoch === this.#epoch) {
       bounded(this.#sessions, this.#max).set(sessionId, {
         userId: state.userId,
         revoked: state.revoked,
         answeredFor: NOT_ANSWERED,
         answer: undefined,
+        expiresAt: readAt + this.#maxAgeMs,
       });
       bounded(this.#versions, this.#max).set(state.userId, state.tokenVersion);
     }
     return state;
   }
 
-  async beforeRevoke(change: RevocationChange): Promise<void> {
+  /** Forgets what a revocation will change, and keeps reads already under way from filling it back. */
+  invalidate(change: RevocationChange): void {
     this.#epoch++;
-    // Forget what is about to change: if the commit's outcome is never learned (a lost
-    // acknowledgement), the next request reads the database instead of a stale copy.
     if (change.sessionIds === undefined) this.#versions.delete(change.userId);
     for (const id of change.sessionIds ?? []) this.#sessions.delete(id);
+  }
+
+  /** Forgets everything (an invalidation may have been missed). */
+  clear(): void {
+    this.#epoch++;
+    this.#sessions.clear();
+    this.#versions.clear();
+  }
+
+  async beforeRevoke(change: RevocationChange): Promise<void> {
+    // The inner state first marks the change in flight (Redis) and has every other node forget it;
+    // then this process forgets it too. If the commit's outcome is never learned (a lost
+    // acknowledgement), the next request reads past this cache instead of a stale copy.
     await this.#inner.beforeRevoke(change);
+    this.invalidate(change);
   }
 
   async afterRevoke(change: RevocationChange): Promise<void> {
@@ -180,6 +227,8 @@ interface CachedSession {
   answeredFor: number;
   /** The last answer, resolved and frozen, so a hit returns it without allocating. */
   answer: Promise<SessionState> | undefined;
+  /** performance.now() after which the entry is read again (with a lease only). */
+  readonly expiresAt: number;
 }
 
 /** Evicts the oldest entry when the map is full (insertion order), so memory stays bounded. */

@@ -10,7 +10,8 @@ import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } fro
 import { startRedis } from "../support/nodes.js";
 import { TEST_SECRET } from "../support/server.js";
 
-// The Redis copy of the revocation state, inspected key by key on a real Redis.
+// The Redis copy of the revocation state, inspected key by key on a real Redis. The node cache is
+// off here: these tests write keys behind the node's back and want every request to read them.
 describe("Redis revocation state", () => {
   let database: TestDatabase;
   let auth: Auth;
@@ -25,6 +26,7 @@ describe("Redis revocation state", () => {
       redisPrefix: prefix,
       secret: TEST_SECRET,
       redisEntryTtl: 1,
+      localCache: false,
     });
     raw = new Redis(REDIS_URL!);
     // A node trusts Redis only one entry lifetime after it first answered.

@@ -129,11 +129,20 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
 
 /**
  * A TCP proxy in front of a service: `cut()` drops every connection and refuses new ones, as if the
- * service had gone away; `restore()` lets connections through again.
+ * service had gone away; `restore()` lets connections through again. `freeze()` is a silent
+ * partition: connections stay open but nothing crosses (new ones included) until `thaw()`, which
+ * delivers what was held back, late.
  */
 export async function startProxy(targetPort: number, targetHost = "127.0.0.1") {
   const sockets = new Set<Socket>();
+  const held: Array<() => void> = [];
   let open = true;
+  let frozen = false;
+  const forward = (from: Socket, to: Socket) =>
+    from.on("data", (chunk: Buffer) => {
+      if (frozen) held.push(() => to.write(chunk));
+      else to.write(chunk);
+    });
   const server: Server = createServer((client) => {
     if (!open) return client.destroy();
     const upstream = connect(targetPort, targetHost);
@@ -146,7 +155,8 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1") {
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -160,6 +170,13 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1") {
     },
     restore() {
       open = true;
+    },
+    freeze() {
+      frozen = true;
+    },
+    thaw() {
+      frozen = false;
+      for (const deliver of held.splice(0)) deliver();
     },
     async close() {
       this.cut();

@@ -1,0 +1,324 @@
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import type { CacheLease, RevocationChange } from "./revocation.js";
+
+/** What a node's cache must do when told (LocalRevocationCache). */
+export interface InvalidationTarget {
+  invalidate(change: RevocationChange): void;
+  clear(): void;
+}
+
+/**
+ * Cross-node invalidation: lets every node keep revocation state in memory and stay exact.
+ *
+ * The rule it keeps: before a revocation commits, every node that could answer from memory has
+ * forgotten what the revocation changes, or has stopped answering from memory. Afterwards no node
+ * can fill the old state back: the Redis in-flight markers (redis.ts) make every read of those keys
+ * uncacheable until the new values are written. Then the revocation commits.
+ *
+ * How (docs/scale-out.md, "Node caches"):
+ * - Membership: a caching node subscribes first, then registers `<node>:<generation>` in a sorted
+ *   set scored by Redis time + lease. It answers from memory only until the send time of its last
+ *   confirmed registration or renewal + lease - margin (its own monotonic clock), i.e. always before
+ *   Redis considers it gone.
+ * - Renewal proves the subscription works: the node publishes a heartbeat to itself and renews only
+ *   when it has come back, so every message published before it has been processed. A renewal that
+ *   finds the registration expired starts a new generation with an empty cache.
+ * - A revocation publishes the invalidation and reads the live members in one script, then waits
+ *   until each has acknowledged or is gone (expired, or replaced by its next generation). Nothing
+ *   commits when that fails or takes longer than a lease: 503.
+ * - A node whose subscriber connection closes forgets everything at once and rejoins as a new
+ *   generation once subscribed again; reads started before that never fill (the cache's epoch).
+ * Assumption: the Redis host's clock does not jump forward by more than the margin (as for any
+ * lease on Redis).
+ */
+export class RedisInvalidation implements CacheLease {
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #target: InvalidationTarget | undefined;
+  readonly #leaseMs: number;
+  readonly #nodeId = randomBytes(12).toString("base64url");
+  readonly #membersKey: string;
+  readonly #invalidationChannel: string;
+  readonly #prefix: string;
+  readonly #waits = new Map<string, Acknowledgements>();
+  #validUntil = 0;
+  #member: string | undefined;
+  #generation = 0;
+  /** Bumped whenever the subscriber connection closes: work begun before it is void. */
+  #connection = 0;
+  #subscribed = false;
+  #heartbeat: { seq: number; sentAt: number; member: string } | undefined;
+  #seq = 0;
+  #sent = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  /** `target` undefined: this process caches nothing; it only invalidates others' caches. */
+  constructor(options: { redis: Redis; prefix: string; leaseSeconds: number; target?: InvalidationTarget }) {
+    this.#redis = options.redis;
+    this.#subscriber = options.redis.duplicate({ autoResubscribe: false, lazyConnect: true });
+    this.#subscriber.on("error", () => {});
+    this.#target = options.target;
+    this.#leaseMs = options.leaseSeconds * 1000;
+    this.#prefix = options.prefix;
+    this.#membersKey = options.prefix + "nodes";
+    this.#invalidationChannel = options.prefix + "inv";
+    options.redis.defineCommand("tokenverLease", { numberOfKeys: 1, lua: LEASE_SCRIPT });
+    options.redis.defineCommand("tokenverInvalidate", { numberOfKeys: 1, lua: INVALIDATE_SCRIPT });
+    options.redis.defineCommand("tokenverAlive", { numberOfKeys: 1, lua: ALIVE_SCRIPT });
+  }
+
+  /** performance.now() until which the cache may answer from memory. */
+  get validUntil(): number {
+    return this.#validUntil;
+  }
+
+  get #nodeChannel(): string {
+    return this.#prefix + "node:" + this.#nodeId;
+  }
+
+  async start(): Promise<void> {
+    this.#subscriber.on("message", (channel: string, message: string) => this.#onMessage(channel, message));
+    await this.#subscriber.connect();
+    await this.#join();
+    this.#subscriber.on("close", () => this.#lost());
+    this.#subscriber.on("ready", () => {
+      this.#join().catch(() => {});
+    });
+    this.#timer = setInterval(() => this.#beat(), this.#leaseMs / RENEWALS_PER_LEASE);
+    this.#timer.unref();
+  }
+
+  /** Subscribes, then (a caching node) forgets everything and registers a new generation. */
+  async #join(): Promise<void> {
+    if (this.#closed) return;
+    const connection = this.#connection;
+    const channels = this.#target === undefined ? [this.#nodeChannel] : [this.#invalidationChannel, this.#nodeChannel];
+    await this.#subscriber.subscribe(...channels);
+    if (connection !== this.#connection) return;
+    this.#subscribed = true;
+    await this.#register(connection);
+  }
+
+  async #register(connection: number): Promise<void> {
+    if (this.#target === undefined) return;
+    this.#validUntil = 0;
+    // Subscribed already: every invalidation from now on arrives. What is cached may have missed one.
+    this.#target.clear();
+    const previous = this.#member ?? "";
+    const member = `${this.#nodeId}:${++this.#generation}`;
+    this.#member = member;
+    const sentAt = performance.now();
+    await (this.#redis as unknown as Commands).tokenverLease(this.#membersKey, member, String(this.#leaseMs), "join", previous);
+    if (connection === this.#connection && member === this.#member) this.#validUntil = sentAt + this.#leaseMs - this.#marginMs;
+  }
+
+  get #marginMs(): number {
+    return this.#leaseMs / MARGIN_FRACTION;
+  }
+
+  #lost(): void {
+    this.#connection++;
+    this.#subscribed = false;
+    this.#validUntil = 0;
+    this.#heartbeat = undefined;
+    this.#target?.clear();
+    // Acknowledgements sent to this connection meanwhile are lost: those revocations fail (503).
+    for (const wait of this.#waits.values()) wait.fail();
+  }
+
+  #beat(): void {
+    const member = this.#member;
+    if (!this.#subscribed || this.#target === undefined || member === undefined) return;
+    const seq = ++this.#seq;
+    this.#heartbeat = { seq, sentAt: performance.now(), member };
+    this.#redis.publish(this.#nodeChannel, "h " + seq).catch(() => {});
+  }
+
+  async #renew(heartbeat: { sentAt: number; member: string }): Promise<void> {
+    const connection = this.#connection;
+    try {
+      const renewed = await (this.#redis as unknown as Commands).tokenverLease(
+        this.#membersKey,
+        heartbeat.member,
+        String(this.#leaseMs),
+        "renew",
+        "",
+      );
+      if (connection !== this.#connection || heartbeat.member !== this.#member) return;
+      if (renewed === 1) this.#validUntil = Math.max(this.#validUntil, heartbeat.sentAt + this.#leaseMs - this.#marginMs);
+      // Expired in Redis: revocations went ahead without us. Start again with nothing cached.
+      else await this.#register(connection);
+    } catch {
+      // The lease runs out by itself; a later heartbeat tries again.
+    }
+  }
+
+  #onMessage(channel: string, message: string): void {
+    if (channel === this.#invalidationChannel) return this.#onInvalidation(message);
+    if (channel !== this.#nodeChannel) return;
+    if (message.startsWith("a ")) {
+      const space = message.indexOf(" ", 2);
+      this.#waits.get(message.slice(2, space))?.acknowledge(message.slice(space + 1));
+    } else if (message.startsWith("h ")) {
+      const heartbeat = this.#heartbeat;
+      if (heartbeat !== undefined && heartbeat.seq === Number(message.slice(2))) {
+        this.#heartbeat = undefined;
+        void this.#renew(heartbeat);
+      }
+    }
+  }
+
+  #onInvalidation(message: string): void {
+    const change = parseInvalidation(message);
+    if (change === undefined || this.#target === undefined) return;
+    // Our own revocations: the local cache forgot the keys itself.
+    if (change.origin === this.#nodeId) return;
+    this.#target.invalidate(change);
+    const member = this.#member;
+    if (member !== undefined) this.#redis.publish(this.#prefix + "node:" + change.origin, `a ${change.id} ${member}`).catch(() => {});
+  }
+
+  /**
+   * Has every caching node forget `change`, and resolves once each has acknowledged or is gone.
+   * Throws when that cannot be known in time: the caller must not commit the revocation.
+   */
+  async broadcast(change: RevocationChange): Promise<void> {
+    if (!this.#subscribed) throw new Error("the invalidation channel is not subscribed");
+    const id = `${this.#nodeId}.${++this.#sent}`;
+    const wait = new Acknowledgements();
+    this.#waits.set(id, wait);
+    try {
+      const message = JSON.stringify({ i: id, o: this.#nodeId, u: change.userId, s: change.sessionIds ?? null });
+      const members = (await (this.#redis as unknown as Commands).tokenverInvalidate(
+        this.#membersKey,
+        this.#invalidationChannel,
+        message,
+      )) as string[];
+      wait.expect(members.filter((member) => !member.startsWith(this.#nodeId + ":")));
+      const deadline = performance.now() + this.#leaseMs + ACK_GRACE_MS;
+      while (!(await wait.settled(ACK_POLL_MS))) {
+        if (performance.now() > deadline) throw new Error("caching nodes did not acknowledge an invalidation in time");
+        // Silent for a while: drop the members whose lease ran out (or that rejoined as a new generation).
+        const alive = (await (this.#redis as unknown as Commands).tokenverAlive(this.#membersKey, ...wait.pending)) as string[];
+        wait.keepOnly(alive);
+      }
+    } finally {
+      this.#waits.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#validUntil = 0;
+    const member = this.#member;
+    // Leave at once, so revocations need not wait for this node's lease to run out.
+    if (member !== undefined) await this.#redis.zrem(this.#membersKey, member).catch(() => {});
+    this.#subscriber.disconnect();
+  }
+}
+
+/** Renewals per lease; the node stops answering from memory after losing most of them. */
+const RENEWALS_PER_LEASE = 5;
+/** The node's validity ends a fifth of a lease before Redis lets the registration go. */
+const MARGIN_FRACTION = 5;
+const ACK_POLL_MS = 50;
+const ACK_GRACE_MS = 2_000;
+
+type Commands = {
+  tokenverLease(key: string, member: string, leaseMs: string, mode: "join" | "renew", previous: string): Promise<number>;
+  tokenverInvalidate(key: string, channel: string, message: string): Promise<unknown>;
+  tokenverAlive(key: string, ...members: string[]): Promise<unknown>;
+};
+
+/** Who still has to acknowledge one invalidation. */
+class Acknowledgements {
+  #pending: Set<string> | undefined;
+  readonly #early = new Set<string>();
+  #failed = false;
+  #wake: (() => void) | undefined;
+
+  get pending(): string[] {
+    return [...(this.#pending ?? [])];
+  }
+
+  expect(members: string[]): void {
+    this.#pending = new Set(members.filter((member) => !this.#early.has(member)));
+  }
+
+  acknowledge(member: string): void {
+    if (this.#pending === undefined) this.#early.add(member);
+    else if (this.#pending.delete(member) && this.#pending.size === 0) this.#wake?.();
+  }
+
+  keepOnly(alive: string[]): void {
+    const keep = new Set(alive);
+    for (const member of this.#pending ?? []) if (!keep.has(member)) this.#pending!.delete(member);
+  }
+
+  fail(): void {
+    this.#failed = true;
+    this.#wake?.();
+  }
+
+  /** True once nobody is pending; false after `ms` without that. Throws once failed. */
+  async settled(ms: number): Promise<boolean> {
+    if (this.#failed) throw new Error("the invalidation channel closed");
+    if (this.#pending!.size === 0) return true;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+    if (this.#failed) throw new Error("the invalidation channel closed");
+    return this.#pending!.size === 0;
+  }
+}
+
+function parseInvalidation(message: string): (RevocationChange & { id: string; origin: string }) | undefined {
+  try {
+    const parsed = JSON.parse(message) as { i?: unknown; o?: unknown; u?: unknown; s?: unknown };
+    if (typeof parsed.i !== "string" || typeof parsed.o !== "string" || typeof parsed.u !== "string") return undefined;
+    if (parsed.s === null) return { id: parsed.i, origin: parsed.o, userId: parsed.u };
+    if (!Array.isArray(parsed.s) || !parsed.s.every((id) => typeof id === "string")) return undefined;
+    return { id: parsed.i, origin: parsed.o, userId: parsed.u, sessionIds: parsed.s as string[] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Redis time in milliseconds: every lease is scored and checked on the one clock. */
+const NOW = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
+/**
+ * Registers (join, replacing the previous generation) or renews a member; a renewal of a member
+ * that has expired or was removed fails (0), so the node starts again with an empty cache.
+ */
+const LEASE_SCRIPT = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))
+if ARGV[3] == 'renew' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
+redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return 1`;
+
+/** Publishes an invalidation and returns, at the same instant, every member still holding a lease. */
+const INVALIDATE_SCRIPT = `${NOW}
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%d', now), '+inf')`;
+
+/** The given members that still hold a lease. */
+const ALIVE_SCRIPT = `${NOW}
+local alive = {}
+for _, member in ipairs(ARGV) do
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if score and tonumber(score) > now then alive[#alive + 1] = member end
+end
+return alive`;

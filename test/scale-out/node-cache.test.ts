@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { createAuth, type Auth } from "../../src/core/create-auth.js";
+import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
+import { startNode, startProxy, startRedis, type Node } from "../support/nodes.js";
+import { TEST_SECRET, type Api } from "../support/server.js";
+
+// Node caches over Redis (src/store/redis-invalidation.ts): every node answers from memory, and a
+// revocation commits only once every caching node has forgotten what it changes or has lost the
+// right to answer from memory (its lease). These tests break that in every way we know.
+
+const PASSWORD = "a long and unguessable passphrase";
+
+/** Asserts, repeatedly for `ms`, that a token is refused by every api. */
+async function refusedThroughout(apis: Api[], token: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  let checks = 0;
+  do {
+    for (const api of apis) {
+      const r = await api.get("/profile", token);
+      assert.equal(r.status, 401, `a revoked token was accepted after ${checks} checks`);
+      assert.equal(r.body.code, "token_revoked");
+      checks++;
+    }
+  } while (Date.now() < until);
+}
+
+async function eventually(fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await fn()) return;
+    await sleep(100);
+  }
+  assert.fail("did not happen in time");
+}
+
+/** Redis time in milliseconds, the clock leases are scored on. */
+async function redisNow(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+describe("node caches over Redis, in one process", () => {
+  let database: TestDatabase;
+  let raw: Redis;
+  let a: Auth;
+  let b: Auth;
+  const prefix = redisTestPrefix();
+
+  before(async () => {
+    database = await createTestDatabase("postgres");
+    raw = new Redis(REDIS_URL!);
+    const options = {
+      databaseUrl: database.url,
+      redisUrl: REDIS_URL!,
+      redisPrefix: prefix,
+      secret: TEST_SECRET,
+      redisEntryTtl: 1,
+      redisNodeLease: 1,
+    };
+    a = await createAuth(options);
+    b = await createAuth(options);
+    // Nodes trust Redis (and so cache its answers) one entry lifetime after they first saw it.
+    await sleep(1100);
+  });
+
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+    raw.disconnect();
+    await database?.drop();
+  });
+
+  test("a node answers from memory, and forgets at once what another node revokes", async () => {
+    for (let round = 0; round < 10; round++) {
+      const user = await a.register({ email: `memory${round}@example.com`, password: PASSWORD });
+      const principal = await a.verify(`Bearer ${user.access}`); // fills Redis from the database
+      await b.verify(`Bearer ${user.access}`); // a Redis hit: B keeps it in memory
+      // Behind B's back, Redis now says version 99: B still answers from memory.
+      await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
+      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0, "B answered from memory");
+      await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
+
+      await a.logout(principal, round % 2 === 0 ? { scope: "all" } : { scope: "session" });
+      await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, `round ${round}`);
+      await assert.rejects(a.verify(`Bearer ${user.access}`), { code: "token_revoked" }, `round ${round}`);
+    }
+  });
+
+  test("entries are read again after one entry lifetime", async () => {
+    const user = await a.register({ email: "max-age@example.com", password: PASSWORD });
+    const principal = await a.verify(`Bearer ${user.access}`);
+    await b.verify(`Bearer ${user.access}`);
+    await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
+    assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    await sleep(1100);
+    // The session entry in Redis has expired by now too: put it back, so B's read is a hit on 99.
+    await raw.set(`${prefix}s:${principal.sessionId}`, `${principal.userId}:0`, "EX", 60);
+    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B read Redis again");
+    await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
+  });
+
+  test("a member that holds a lease but never acknowledges blocks the revocation: 503, nothing committed", async () => {
+    const user = await a.register({ email: "ghost@example.com", password: PASSWORD });
+    const principal = await a.verify(`Bearer ${user.access}`);
+    await raw.zadd(`${prefix}nodes`, (await redisNow(raw)) + 60_000, "ghost:1");
+    try {
+      const started = Date.now();
+      await assert.rejects(a.logout(principal), { code: "service_unavailable" });
+      assert.ok(Date.now() - started >= 1000, "it waited at least one lease first");
+      // Nothing was committed: the token still works on both nodes.
+      assert.equal((await a.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    } finally {
+      await raw.zrem(`${prefix}nodes`, "ghost:1");
+    }
+    await a.logout(principal);
+    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+
+  test("a member whose lease runs out holds a revocation up only until then", async () => {
+    const user = await a.register({ email: "expiring@example.com", password: PASSWORD });
+    const principal = await a.verify(`Bearer ${user.access}`);
+    await raw.zadd(`${prefix}nodes`, (await redisNow(raw)) + 1500, "gone:1");
+    const started = Date.now();
+    await a.logout(principal);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 1000 && waited < 3500, `waited ${waited} ms`);
+    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+});
+
+describe("node caches over Redis, as processes", () => {
+  let database: TestDatabase;
+  let nodes: Node[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    database = await createTestDatabase("postgres");
+  });
+
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+    for (const cleanup of cleanups) await cleanup();
+    await database?.drop();
+  });
+
+  const envFor = (redisUrl: string, prefix: string) => ({
+    TOKENVER_DATABASE_URL: database.url,
+    TOKENVER_REDIS_URL: redisUrl,
+    TOKENVER_REDIS_PREFIX: prefix,
+    TOKENVER_SECRET: TEST_SECRET,
+    // Entries (and so cached answers) outlive each test's faults, so only the lease can stop a
+    // node from answering from memory; nodes trust Redis one entry lifetime after start.
+    TOKENVER_REDIS_ENTRY_TTL: "5",
+    TOKENVER_REDIS_NODE_LEASE: "1",
+  });
+  const TRUST_MS = 5100;
+
+  /** Logs a user in on every node and makes each keep the session in memory. */
+  async function warm(apis: Api[]) {
+    const user = await apis[0]!.register();
+    for (let i = 0; i < 3; i++) for (const api of apis) assert.equal((await api.get("/profile", user.access)).status, 200);
+    return user;
+  }
+
+  test("a node stopped (SIGSTOP) holding the token: the revocation waits out its lease, and it refuses on waking", async () => {
+    const prefix = redisTestPrefix();
+    const a = await startNode(envFor(REDIS_URL!, prefix));
+    const b = await startNode(envFor(REDIS_URL!, prefix));
+    nodes.push(a, b);
+    await sleep(TRUST_MS);
+    const user = await warm([a.api, b.api]);
+    b.process.kill("SIGSTOP");
+    try {
+      const started = Date.now();
+      const logout = await a.api.post("/logout", undefined, user.access);
+      assert.equal(logout.status, 204);
+      assert.ok(Date.now() - started < 3500, "held up no longer than a lease and the grace");
+    } finally {
+      b.process.kill("SIGCONT");
+    }
+    await refusedThroughout([b.api, a.api], user.access, 1500);
+  });
+
+  test("a node killed (SIGKILL) holds revocations up only until its lease runs out", async () => {
+    const prefix = redisTestPrefix();
+    const a = await startNode(envFor(REDIS_URL!, prefix));
+    const b = await startNode(envFor(REDIS_URL!, prefix));
+    nodes.push(a, b);
+    await sleep(TRUST_MS);
+    const user = await warm([a.api, b.api]);
+    await b.stop("SIGKILL");
+    const started = Date.now();
+    assert.equal((await a.api.post("/logout", undefined, user.access)).status, 204);
+    assert.ok(Date.now() - started < 3500);
+    await refusedThroughout([a.api], user.access, 300);
+    // A node that leaves properly (SIGTERM) holds nothing up.
+    const c = await startNode(envFor(REDIS_URL!, prefix));
+    nodes.push(c);
+    const other = await warm([a.api, c.api]);
+    await c.stop("SIGTERM");
+    const quick = Date.now();
+    assert.equal((await a.api.post("/logout", undefined, other.access)).status, 204);
+    assert.ok(Date.now() - quick < 1000, `a clean leave still held the revocation up ${Date.now() - quick} ms`);
+  });
+
+  test("a silent partition between one node and Redis: the revocation goes ahead, the node never accepts the token", async () => {
+    const prefix = redisTestPrefix();
+    const target = new URL(REDIS_URL!);
+    const proxy = await startProxy(Number(target.port || 6379), target.hostname);
+    cleanups.push(async () => proxy.close());
+    const a = await startNode(envFor(REDIS_URL!, prefix));
+    const b = await startNode(envFor(`redis://127.0.0.1:${proxy.port}`, prefix));
+    nodes.push(a, b);
+    await sleep(TRUST_MS);
+    const user = await warm([a.api, b.api]);
+    const laptop = await b.api.login(user.email, user.password);
+    for (let i = 0; i < 3; i++) assert.equal((await b.api.get("/profile", laptop.access)).status, 200);
+
+    proxy.freeze();
+    try {
+      const started = Date.now();
+      assert.equal((await a.api.post("/logout", undefined, user.access)).status, 204);
+      assert.ok(Date.now() - started < 3500);
+      // B cannot hear the invalidation; it must have stopped answering from memory.
+      await refusedThroughout([b.api, a.api], user.access, 1500);
+      await refusedThroughout([b.api], laptop.access, 200);
+    } finally {
+      proxy.thaw();
+    }
+    // The held-back traffic arrives late; B still refuses, and comes back to normal service.
+    await refusedThroughout([b.api, a.api], user.access, 1500);
+    const again = await a.api.login(user.email, user.password);
+    await eventually(async () => (await b.api.get("/profile", again.access)).status === 200);
+    await eventually(async () => (await b.api.post("/logout", undefined, again.access)).status === 204);
+    await refusedThroughout([a.api, b.api], again.access, 500);
+  });
+
+  test("subscriber connections killed by Redis: nodes forget what they cached, rejoin, and stay exact", async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.remove());
+    const prefix = redisTestPrefix();
+    const a = await startNode(envFor(redis.url, prefix));
+    const b = await startNode(envFor(redis.url, prefix));
+    nodes.push(a, b);
+    await sleep(TRUST_MS);
+    const admin = new Redis(redis.url);
+    cleanups.push(async () => admin.disconnect());
+    for (let round = 0; round < 5; round++) {
+      const user = await warm([a.api, b.api]);
+      await admin.client("KILL", "TYPE", "pubsub");
+      await eventually(async () => (await a.api.post("/logout", undefined, user.access)).status === 204);
+      await refusedThroughout([a.api, b.api], user.access, 300);
+    }
+  });
+});
