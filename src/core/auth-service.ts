@@ -397,6 +397,8 @@ export class AuthService<F extends UserFields = {}> {
   /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
   async revokeSession(principal: Principal, sessionId: string): Promise<void> {
     if (typeof sessionId !== "string" || sessionId.length === 0 || sessionId.length > 64) throw notFound();
+    // Made-up and foreign ids end here, before they mark anything or disturb any node's cache.
+    if (!(await this.#guard(() => sessions.isLiveSession(this.#db, principal.userId, sessionId)))) throw notFound();
     const change = await this.#revoke({ userId: principal.userId, sessionIds: [sessionId] }, async (trx, now) => {
       const revoked = await sessions.revokeSession(trx, principal.userId, sessionId, now);
       return { userId: principal.userId, sessionIds: revoked ? [sessionId] : [] };
@@ -472,16 +474,23 @@ export class AuthService<F extends UserFields = {}> {
 
   /**
    * Every revoking write goes through here: tell the revocation state before, commit, tell it
-   * after. If the state cannot be told, the request fails (503) rather than report a revocation
-   * that some node might not honour.
+   * after. If the state cannot be told, or the commit would come after the deadline the state
+   * gave (its in-flight markers would have expired), the request fails (503) rather than report a
+   * revocation that some node might not honour.
    */
   async #revoke(
     intent: RevocationChange,
     write: (trx: Kysely<Database>, now: string, nowMs: number) => Promise<RevocationChange>,
   ): Promise<RevocationChange> {
-    await this.#guard(() => this.#revocation.beforeRevoke(intent));
+    const deadline = await this.#guard(() => this.#revocation.beforeRevoke(intent));
     const nowMs = this.#now();
-    const change = await this.#guard(() => this.#db.transaction().execute((trx) => write(trx, isoAt(nowMs), nowMs)));
+    const change = await this.#guard(() =>
+      this.#db.transaction().execute(async (trx) => {
+        const change = await write(trx, isoAt(nowMs), nowMs);
+        if (performance.now() > deadline) throw new Error("the revocation could not commit in time");
+        return change;
+      }),
+    );
     await this.#guard(() => this.#revocation.afterRevoke(change));
     return change;
   }

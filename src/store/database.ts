@@ -96,8 +96,10 @@ async function openPostgres(connectionString: string): Promise<Store> {
     connectionString,
     max: 10,
     connectionTimeoutMillis: 3000,
-    // A hung statement must not hold a revocation (or a request) forever.
+    // A hung statement must not hold a revocation (or a request) forever, nor a COMMIT held up on
+    // the network land after the revocation's Redis marker has expired (redis.ts).
     statement_timeout: 10_000,
+    idle_in_transaction_session_timeout: 10_000,
   });
   // A connection lost while idle or checked out (server restart, network cut) must not crash the
   // process with an unhandled 'error' event; the query in progress, or the next one, reports it.

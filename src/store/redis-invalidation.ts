@@ -43,15 +43,20 @@ export class RedisInvalidation implements CacheLease {
   readonly #prefix: string;
   readonly #waits = new Map<string, Acknowledgements>();
   #validUntil = 0;
+  #wallValidUntil = 0;
   #member: string | undefined;
   #generation = 0;
   /** Bumped whenever the subscriber connection closes: work begun before it is void. */
   #connection = 0;
   #subscribed = false;
-  #heartbeat: { seq: number; sentAt: number; member: string } | undefined;
+  /** Heartbeats sent and not yet back: seq -> send time. Any of them coming back renews. */
+  readonly #heartbeats = new Map<number, Instant>();
+  /** performance.now() when the subscription last proved to work (joined, or a heartbeat came back). */
+  #heardAt = 0;
   #seq = 0;
   #sent = 0;
   #timer: NodeJS.Timeout | undefined;
+  #started = false;
   #closed = false;
 
   /** `target` undefined: this process caches nothing; it only invalidates others' caches. */
@@ -74,18 +79,40 @@ export class RedisInvalidation implements CacheLease {
     return this.#validUntil;
   }
 
+  /**
+   * The same on the wall clock (Date.now()). The monotonic clock stops while the host sleeps (a
+   * suspended VM or laptop); the wall clock is set forward on waking, so a lease that ran out
+   * meanwhile is not taken for a live one.
+   */
+  get wallValidUntil(): number {
+    return this.#wallValidUntil;
+  }
+
+  /** Extends validity to one lease (less the margin) after `sent`, never shortens it. */
+  #validFrom(sent: Instant): void {
+    this.#validUntil = Math.max(this.#validUntil, sent.monotonic + this.#leaseMs - this.#marginMs);
+    this.#wallValidUntil = Math.max(this.#wallValidUntil, sent.wall + this.#leaseMs - this.#marginMs);
+  }
+
+  #invalid(): void {
+    this.#validUntil = 0;
+    this.#wallValidUntil = 0;
+  }
+
   get #nodeChannel(): string {
     return this.#prefix + "node:" + this.#nodeId;
   }
 
   async start(): Promise<void> {
     this.#subscriber.on("message", (channel: string, message: string) => this.#onMessage(channel, message));
-    await this.#subscriber.connect();
-    await this.#join();
+    // Listening before the first connect: a drop during the first join must not go unnoticed.
     this.#subscriber.on("close", () => this.#lost());
     this.#subscriber.on("ready", () => {
-      this.#join().catch(() => {});
+      if (this.#started) this.#join().catch(() => this.#reconnect());
     });
+    await this.#subscriber.connect();
+    this.#started = true;
+    await this.#join();
     this.#timer = setInterval(() => this.#beat(), this.#leaseMs / RENEWALS_PER_LEASE);
     this.#timer.unref();
   }
@@ -96,22 +123,34 @@ export class RedisInvalidation implements CacheLease {
     const connection = this.#connection;
     const channels = this.#target === undefined ? [this.#nodeChannel] : [this.#invalidationChannel, this.#nodeChannel];
     await this.#subscriber.subscribe(...channels);
-    if (connection !== this.#connection) return;
+    if (connection !== this.#connection || this.#closed) return;
     this.#subscribed = true;
+    this.#heardAt = performance.now();
     await this.#register(connection);
   }
 
+  /** Drops the subscriber connection and lets ioredis open a new one (then `ready` rejoins). */
+  #reconnect(): void {
+    if (this.#closed) return;
+    this.#heardAt = performance.now();
+    this.#subscriber.disconnect(true);
+  }
+
   async #register(connection: number): Promise<void> {
-    if (this.#target === undefined) return;
-    this.#validUntil = 0;
-    // Subscribed already: every invalidation from now on arrives. What is cached may have missed one.
+    if (this.#target === undefined || this.#closed) return;
+    this.#invalid();
+    // Subscribed already: every invalidation from now on arrives. What is cached may have missed
+    // one. Reads started from here on are sent on the command connection after the registration
+    // below, so Redis runs them after it: if a revocation did not count this node (it registered
+    // later), those reads see the revocation's marker and are not cached. Reads started before
+    // are void (the clear bumps the cache's epoch).
     this.#target.clear();
     const previous = this.#member ?? "";
     const member = `${this.#nodeId}:${++this.#generation}`;
     this.#member = member;
-    const sentAt = performance.now();
+    const sent = instant();
     await (this.#redis as unknown as Commands).tokenverLease(this.#membersKey, member, String(this.#leaseMs), "join", previous);
-    if (connection === this.#connection && member === this.#member) this.#validUntil = sentAt + this.#leaseMs - this.#marginMs;
+    if (connection === this.#connection && member === this.#member && !this.#closed) this.#validFrom(sent);
   }
 
   get #marginMs(): number {
@@ -121,33 +160,40 @@ export class RedisInvalidation implements CacheLease {
   #lost(): void {
     this.#connection++;
     this.#subscribed = false;
-    this.#validUntil = 0;
-    this.#heartbeat = undefined;
+    this.#invalid();
+    this.#heartbeats.clear();
     this.#target?.clear();
     // Acknowledgements sent to this connection meanwhile are lost: those revocations fail (503).
     for (const wait of this.#waits.values()) wait.fail();
   }
 
+  /** Every process beats (a revoker needs its acknowledgements to arrive); caching nodes renew on the echo. */
   #beat(): void {
-    const member = this.#member;
-    if (!this.#subscribed || this.#target === undefined || member === undefined) return;
+    if (this.#closed) return;
+    // A connection that died without a FIN never says `close`, and a failed subscribe leaves it
+    // unsubscribed: either way nothing has come back for a lease. Replace the connection.
+    if (performance.now() - this.#heardAt > this.#leaseMs) return this.#reconnect();
+    if (!this.#subscribed) return;
     const seq = ++this.#seq;
-    this.#heartbeat = { seq, sentAt: performance.now(), member };
+    this.#heartbeats.set(seq, instant());
+    for (const old of this.#heartbeats.keys()) if (old <= seq - RENEWALS_PER_LEASE) this.#heartbeats.delete(old);
     this.#redis.publish(this.#nodeChannel, "h " + seq).catch(() => {});
   }
 
-  async #renew(heartbeat: { sentAt: number; member: string }): Promise<void> {
+  async #renew(sent: Instant): Promise<void> {
     const connection = this.#connection;
+    const member = this.#member;
+    if (this.#target === undefined || member === undefined || this.#closed) return;
     try {
       const renewed = await (this.#redis as unknown as Commands).tokenverLease(
         this.#membersKey,
-        heartbeat.member,
+        member,
         String(this.#leaseMs),
         "renew",
         "",
       );
-      if (connection !== this.#connection || heartbeat.member !== this.#member) return;
-      if (renewed === 1) this.#validUntil = Math.max(this.#validUntil, heartbeat.sentAt + this.#leaseMs - this.#marginMs);
+      if (connection !== this.#connection || member !== this.#member || this.#closed) return;
+      if (renewed === 1) this.#validFrom(sent);
       // Expired in Redis: revocations went ahead without us. Start again with nothing cached.
       else await this.#register(connection);
     } catch {
@@ -162,11 +208,13 @@ export class RedisInvalidation implements CacheLease {
       const space = message.indexOf(" ", 2);
       this.#waits.get(message.slice(2, space))?.acknowledge(message.slice(space + 1));
     } else if (message.startsWith("h ")) {
-      const heartbeat = this.#heartbeat;
-      if (heartbeat !== undefined && heartbeat.seq === Number(message.slice(2))) {
-        this.#heartbeat = undefined;
-        void this.#renew(heartbeat);
-      }
+      const seq = Number(message.slice(2));
+      const sent = this.#heartbeats.get(seq);
+      if (sent === undefined || this.#closed) return;
+      // This one and every earlier one have come back (one connection keeps the order).
+      for (const old of this.#heartbeats.keys()) if (old <= seq) this.#heartbeats.delete(old);
+      this.#heardAt = performance.now();
+      void this.#renew(sent);
     }
   }
 
@@ -184,20 +232,30 @@ export class RedisInvalidation implements CacheLease {
    * Has every caching node forget `change`, and resolves once each has acknowledged or is gone.
    * Throws when that cannot be known in time: the caller must not commit the revocation.
    */
-  async broadcast(change: RevocationChange): Promise<void> {
+  async broadcast(change: RevocationChange, deadline: number): Promise<void> {
     if (!this.#subscribed) throw new Error("the invalidation channel is not subscribed");
     const id = `${this.#nodeId}.${++this.#sent}`;
     const wait = new Acknowledgements();
     this.#waits.set(id, wait);
     try {
       const message = JSON.stringify({ i: id, o: this.#nodeId, u: change.userId, s: change.sessionIds ?? null });
-      const members = (await (this.#redis as unknown as Commands).tokenverInvalidate(
+      const [now, ...scored] = (await (this.#redis as unknown as Commands).tokenverInvalidate(
         this.#membersKey,
         this.#invalidationChannel,
         message,
       )) as string[];
-      wait.expect(members.filter((member) => !member.startsWith(this.#nodeId + ":")));
-      const deadline = performance.now() + this.#leaseMs + ACK_GRACE_MS;
+      const members: string[] = [];
+      let longest = this.#leaseMs;
+      for (let i = 0; i + 1 < scored.length; i += 2) {
+        if (scored[i]!.startsWith(this.#nodeId + ":")) continue;
+        members.push(scored[i]!);
+        longest = Math.max(longest, Number(scored[i + 1]) - Number(now));
+      }
+      wait.expect(members);
+      // By then every silent member's lease has run out (a member renews at most once more
+      // without having processed this message, for one lease: the same as ours). A member that
+      // holds on longer makes this revocation fail (503), never go ahead without it.
+      deadline = Math.min(deadline, performance.now() + longest + ACK_GRACE_MS);
       while (!(await wait.settled(ACK_POLL_MS))) {
         if (performance.now() > deadline) throw new Error("caching nodes did not acknowledge an invalidation in time");
         // Silent for a while: drop the members whose lease ran out (or that rejoined as a new generation).
@@ -209,15 +267,32 @@ export class RedisInvalidation implements CacheLease {
     }
   }
 
+  /**
+   * The longest `broadcast` takes when every process has the same lease: a lease, the grace, and
+   * the last membership check. (Longer leases elsewhere are cut short by the caller's deadline.)
+   */
+  get longestBroadcastMs(): number {
+    return this.#leaseMs + ACK_GRACE_MS + ACK_POLL_MS + COMMAND_TIMEOUT_MS;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    this.#validUntil = 0;
+    this.#invalid();
     const member = this.#member;
     // Leave at once, so revocations need not wait for this node's lease to run out.
     if (member !== undefined) await this.#redis.zrem(this.#membersKey, member).catch(() => {});
     this.#subscriber.disconnect();
   }
+}
+
+interface Instant {
+  monotonic: number;
+  wall: number;
+}
+
+function instant(): Instant {
+  return { monotonic: performance.now(), wall: Date.now() };
 }
 
 /** Renewals per lease; the node stops answering from memory after losing most of them. */
@@ -226,6 +301,8 @@ const RENEWALS_PER_LEASE = 5;
 const MARGIN_FRACTION = 5;
 const ACK_POLL_MS = 50;
 const ACK_GRACE_MS = 2_000;
+/** ioredis's commandTimeout on our connections (redis.ts). */
+const COMMAND_TIMEOUT_MS = 1_000;
 
 type Commands = {
   tokenverLease(key: string, member: string, leaseMs: string, mode: "join" | "renew", previous: string): Promise<number>;
@@ -292,27 +369,37 @@ function parseInvalidation(message: string): (RevocationChange & { id: string; o
   }
 }
 
-/** Redis time in milliseconds: every lease is scored and checked on the one clock. */
+/**
+ * Redis time in milliseconds: every lease is scored and checked on the one clock. Redis before 7
+ * refuses writes after TIME in a script unless it replicates effects, hence replicate_commands.
+ */
 const NOW = `
+if redis.replicate_commands then redis.replicate_commands() end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
  * Registers (join, replacing the previous generation) or renews a member; a renewal of a member
- * that has expired or was removed fails (0), so the node starts again with an empty cache.
+ * that has expired or was removed fails (0), so the node starts again with an empty cache. The set
+ * has no TTL (one shorter than some member's lease would drop a live member): expired members are
+ * trimmed here, and Redis deletes the set when the last one goes.
  */
 const LEASE_SCRIPT = `${NOW}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))
 if ARGV[3] == 'renew' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
 redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[2])), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1`;
 
-/** Publishes an invalidation and returns, at the same instant, every member still holding a lease. */
+/**
+ * Publishes an invalidation and returns, at the same instant, Redis time and every member still
+ * holding a lease with its expiry: [now, member, expiry, member, expiry, ...].
+ */
 const INVALIDATE_SCRIPT = `${NOW}
 redis.call('PUBLISH', ARGV[1], ARGV[2])
-return redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%d', now), '+inf')`;
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%d', now), '+inf', 'WITHSCORES')
+table.insert(members, 1, string.format('%d', now))
+return members`;
 
 /** The given members that still hold a lease. */
 const ALIVE_SCRIPT = `${NOW}

@@ -61,7 +61,8 @@ export class RedisRevocationState implements RevocationState {
     this.#ttl = options.entryTtlSeconds;
     this.#warn = options.onWarning;
     this.#invalidation = options.invalidation;
-    this.#markerTtl = Math.max(this.#ttl, MIN_MARKER_TTL_SECONDS);
+    // Long enough for the broadcast and a transaction of MIN_MARKER_TTL_SECONDS - COMMIT_MARGIN.
+    this.#markerTtl = Math.max(this.#ttl, MIN_MARKER_TTL_SECONDS) + Math.ceil(this.#invalidation.longestBroadcastMs / 1000);
     this.#trustedFrom = performance.now() + this.#ttl * 1000;
     this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
     this.#redis.defineCommand("tokenverFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
@@ -127,7 +128,9 @@ export class RedisRevocationState implements RevocationState {
     return { state, cacheable: false };
   }
 
-  async beforeRevoke(change: RevocationChange): Promise<void> {
+  async beforeRevoke(change: RevocationChange): Promise<number> {
+    // The marker must outlive the commit: the caller commits before this deadline or not at all.
+    const deadline = performance.now() + this.#markerTtl * 1000 - COMMIT_MARGIN_MS;
     const multi = this.#redis.multi();
     if (change.sessionIds === undefined) {
       // A version bump of the user (logout all, password change).
@@ -148,7 +151,8 @@ export class RedisRevocationState implements RevocationState {
     }
     // Marked: no node can cache these keys again until the new values are written. Now every
     // node forgets what it holds of them, or this revocation does not commit (503).
-    await this.#invalidation.broadcast(change);
+    await this.#invalidation.broadcast(change, deadline);
+    return deadline;
   }
 
   async afterRevoke(change: RevocationChange): Promise<void> {
@@ -210,6 +214,11 @@ return 1`;
 
 /** Revoking transactions take at most a few statement timeouts (10 s each); markers outlive them. */
 const MIN_MARKER_TTL_SECONDS = 60;
+/**
+ * How long before its marker expires a revocation must have sent its COMMIT: a COMMIT held up on
+ * the way is rolled back by PostgreSQL's idle_in_transaction_session_timeout (10 s, database.ts).
+ */
+const COMMIT_MARGIN_MS = 15_000;
 
 /** After a database read: fill absent keys only, and no version while a bump is in flight. */
 const FILL_SCRIPT = `

@@ -21,8 +21,9 @@ export interface RevocationChange {
 /**
  * Where the per-request check reads the revocation state. Implementations: the database itself,
  * an in-process write-through cache (exact on one process), Redis shared state (several nodes).
- * Every revoking write calls `beforeRevoke`, commits to the database, then calls `afterRevoke`;
- * an implementation that cannot honour either must throw, so the caller fails closed.
+ * Every revoking write calls `beforeRevoke`, commits to the database before the deadline it
+ * returned (or not at all), then calls `afterRevoke`; an implementation that cannot honour either
+ * must throw, so the caller fails closed.
  */
 export interface RevocationState {
   /** `userId` is the token's `sub`: a hint that lets a shared store fetch both keys at once. */
@@ -32,7 +33,8 @@ export interface RevocationState {
    * are always cacheable (the database itself).
    */
   read?(sessionId: string, userId: string): Promise<{ state: SessionState | undefined; cacheable: boolean }>;
-  beforeRevoke(change: RevocationChange): Promise<void>;
+  /** Resolves to the performance.now() by which the write must commit (Infinity: no limit). */
+  beforeRevoke(change: RevocationChange): Promise<number>;
   afterRevoke(change: RevocationChange): Promise<void>;
   /** Throws when a backing store does not answer (for /health). */
   ping(): Promise<void>;
@@ -78,7 +80,9 @@ export class DatabaseRevocationState implements RevocationState {
     return toSessionState(result.rows[0]);
   }
 
-  async beforeRevoke(): Promise<void> {}
+  async beforeRevoke(): Promise<number> {
+    return Infinity;
+  }
   async afterRevoke(): Promise<void> {}
   async ping(): Promise<void> {
     await this.#db.selectFrom("tokenver_meta").select("key").limit(1).execute();
@@ -92,6 +96,8 @@ export class DatabaseRevocationState implements RevocationState {
  */
 export interface CacheLease {
   readonly validUntil: number;
+  /** The same deadline on the wall clock (Date.now()), which keeps running while the host sleeps. */
+  readonly wallValidUntil: number;
 }
 
 /**
@@ -146,7 +152,7 @@ export class LocalRevocationCache implements RevocationState {
 
   #answersFromMemory(session: CachedSession): boolean {
     const now = performance.now();
-    return now < this.#lease!.validUntil && now < session.expiresAt;
+    return now < this.#lease!.validUntil && now < session.expiresAt && Date.now() < this.#lease!.wallValidUntil;
   }
 
   async #load(sessionId: string, userId: string): Promise<SessionState | undefined> {
@@ -183,12 +189,13 @@ export class LocalRevocationCache implements RevocationState {
     this.#versions.clear();
   }
 
-  async beforeRevoke(change: RevocationChange): Promise<void> {
+  async beforeRevoke(change: RevocationChange): Promise<number> {
     // The inner state first marks the change in flight (Redis) and has every other node forget it;
     // then this process forgets it too. If the commit's outcome is never learned (a lost
     // acknowledgement), the next request reads past this cache instead of a stale copy.
-    await this.#inner.beforeRevoke(change);
+    const deadline = await this.#inner.beforeRevoke(change);
     this.invalidate(change);
+    return deadline;
   }
 
   async afterRevoke(change: RevocationChange): Promise<void> {

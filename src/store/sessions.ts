@@ -55,6 +55,18 @@ async function updateLiveSession(
   return rows.length === 1;
 }
 
+/** Whether the user has a session of this id that is not revoked (the update below decides for good). */
+export async function isLiveSession(db: Kysely<Database>, userId: string, sessionId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("sessions")
+    .select("id")
+    .where("id", "=", sessionId)
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Revokes one live session of the user; false when there is no such live session. */
 export function revokeSession(db: Kysely<Database>, userId: string, sessionId: string, now: string): Promise<boolean> {
   return updateLiveSession(db, userId, sessionId, { revoked_at: now });

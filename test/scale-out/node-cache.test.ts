@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { createAuth, type Auth } from "../../src/core/create-auth.js";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
-import { startNode, startProxy, startRedis, type Node } from "../support/nodes.js";
+import { startNode, startProxy, startRedis, startRedisProxy, type Node } from "../support/nodes.js";
 import { TEST_SECRET, type Api } from "../support/server.js";
 
 // Node caches over Redis (src/store/redis-invalidation.ts): every node answers from memory, and a
@@ -104,18 +104,23 @@ describe("node caches over Redis, in one process", () => {
     await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
   });
 
-  test("a member that holds a lease but never acknowledges blocks the revocation: 503, nothing committed", async () => {
+  test("a member that keeps renewing its lease but never acknowledges blocks the revocation: 503, nothing committed", async () => {
     const user = await a.register({ email: "ghost@example.com", password: PASSWORD });
     const principal = await a.verify(`Bearer ${user.access}`);
-    await raw.zadd(`${prefix}nodes`, (await redisNow(raw)) + 60_000, "ghost:1");
+    // A registration renewed every 300 ms for 3 s ahead, by something that never acknowledges.
+    const renew = async () => raw.zadd(`${prefix}nodes`, (await redisNow(raw)) + 3000, "ghost:1");
+    await renew();
+    const renewing = setInterval(() => void renew().catch(() => {}), 300);
     try {
       const started = Date.now();
       await assert.rejects(a.logout(principal), { code: "service_unavailable" });
-      assert.ok(Date.now() - started >= 1000, "it waited at least one lease first");
+      const waited = Date.now() - started;
+      assert.ok(waited >= 3000 && waited < 10_000, `waited ${waited} ms: at least the lease it saw, not without end`);
       // Nothing was committed: the token still works on both nodes.
       assert.equal((await a.verify(`Bearer ${user.access}`)).tokenVersion, 0);
       assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
     } finally {
+      clearInterval(renewing);
       await raw.zrem(`${prefix}nodes`, "ghost:1");
     }
     await a.logout(principal);
@@ -131,6 +136,92 @@ describe("node caches over Redis, in one process", () => {
     const waited = Date.now() - started;
     assert.ok(waited >= 1000 && waited < 3500, `waited ${waited} ms`);
     await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+});
+
+describe("node caches over Redis: recovery from subscriber faults", () => {
+  let database: TestDatabase;
+  let raw: Redis;
+
+  before(async () => {
+    database = await createTestDatabase("postgres");
+    raw = new Redis(REDIS_URL!);
+  });
+
+  after(async () => {
+    raw?.disconnect();
+    await database?.drop();
+  });
+
+  /** A (through the proxy) and B (direct), both trusting Redis; `check` says whether A answers from memory. */
+  async function pair(t: { after(fn: () => Promise<void>): void }) {
+    const prefix = redisTestPrefix();
+    const target = new URL(REDIS_URL!);
+    const proxy = await startRedisProxy(Number(target.port || 6379), target.hostname);
+    const base = { databaseUrl: database.url, redisPrefix: prefix, secret: TEST_SECRET, redisEntryTtl: 1, redisNodeLease: 1 };
+    const a = await createAuth({ ...base, redisUrl: proxy.url });
+    const b = await createAuth({ ...base, redisUrl: REDIS_URL! });
+    t.after(async () => {
+      proxy.close();
+      await a.close();
+      await b.close();
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+    });
+    await sleep(1100);
+    let n = 0;
+    const check = async () => {
+      const user = await b.register({ email: `recover${++n}-${prefix}@example.com`, password: PASSWORD });
+      const principal = await b.verify(`Bearer ${user.access}`);
+      for (let i = 0; i < 2; i++) await a.verify(`Bearer ${user.access}`);
+      await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
+      const fromMemory = await a.verify(`Bearer ${user.access}`).then(
+        (p) => p.tokenVersion === 0,
+        () => false,
+      );
+      await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
+      return { fromMemory, principal, user };
+    };
+    return { a, b, proxy, check };
+  }
+
+  test("a subscriber connection gone silent (no FIN) is replaced: the node caches again and can revoke", async (t) => {
+    const { a, b, proxy, check } = await pair(t);
+    assert.equal((await check()).fromMemory, true, "A answers from memory before the fault");
+    proxy.silenceSubscribers();
+    await sleep(4000);
+    const { fromMemory, principal, user } = await check();
+    assert.equal(fromMemory, true, "A caches again");
+    await a.logout(principal);
+    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+
+  test("a SUBSCRIBE that times out on reconnect is retried: the node caches again and can revoke", async (t) => {
+    const { a, b, proxy, check } = await pair(t);
+    assert.equal((await check()).fromMemory, true);
+    proxy.delayNextSubscribe(1500);
+    proxy.dropSubscribers();
+    await sleep(5000);
+    const { fromMemory, principal, user } = await check();
+    assert.equal(fromMemory, true, "A caches again");
+    await a.logout(principal);
+    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+
+  test("the membership set never expires under a live member (a shorter lease elsewhere cannot shorten it)", async (t) => {
+    const prefix = redisTestPrefix();
+    const base = { databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, secret: TEST_SECRET };
+    const long = await createAuth({ ...base, redisNodeLease: 60 });
+    const short = await createAuth({ ...base, redisNodeLease: 1 });
+    t.after(async () => {
+      await long.close();
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+    });
+    await sleep(1500); // the short one has renewed a few times
+    await short.close();
+    assert.equal(await raw.pttl(`${prefix}nodes`), -1, "no expiry on the set");
+    assert.equal(await raw.zcard(`${prefix}nodes`), 1, "the long-lease member is still registered");
   });
 });
 

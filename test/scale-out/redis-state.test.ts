@@ -121,6 +121,64 @@ describe("Redis in-flight markers", () => {
     }
   });
 
+  test("a marker outlives the deadline its revocation must commit by, with room for a held-up COMMIT", async () => {
+    const database = await createTestDatabase("postgres");
+    const prefix = redisTestPrefix();
+    const store = await openStore(database.url);
+    const raw = new Redis(REDIS_URL!);
+    const options = resolveOptions({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, redisNodeLease: 60 });
+    const { revocation, counters } = await connectRedisState(store, options);
+    try {
+      for (const change of [{ userId: "u1" }, { userId: "u1", sessionIds: ["s1"] }]) {
+        const deadline = await revocation.beforeRevoke(change);
+        const now = performance.now();
+        const key = change.sessionIds === undefined ? `${prefix}pv:u1` : `${prefix}s:s1`;
+        const markerLife = await raw.pttl(key);
+        assert.ok(deadline - now >= 40_000, `the transaction gets ${deadline - now} ms`);
+        // PostgreSQL rolls back a COMMIT held up for 10 s (idle_in_transaction_session_timeout).
+        assert.ok(markerLife >= deadline - now + 10_000, `marker ${markerLife} ms, deadline in ${deadline - now} ms`);
+      }
+    } finally {
+      await revocation.close();
+      await counters.close();
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+      raw.disconnect();
+      await store.close();
+      await database.drop();
+    }
+  });
+
+  test("deleting a session that is not the caller's marks nothing and tells no node", async () => {
+    const database = await createTestDatabase("postgres");
+    const prefix = redisTestPrefix();
+    const raw = new Redis(REDIS_URL!);
+    const auth = await createAuth({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, secret: TEST_SECRET });
+    const listener = raw.duplicate();
+    const heard: string[] = [];
+    await listener.subscribe(`${prefix}inv`);
+    listener.on("message", (_channel: string, message: string) => heard.push(message));
+    try {
+      const user = await auth.register({ email: "foreign@example.com", password: "a long and unguessable passphrase" });
+      const other = await auth.register({ email: "victim@example.com", password: "a long and unguessable passphrase" });
+      const principal = await auth.verify(`Bearer ${user.access}`);
+      const victim = await auth.verify(`Bearer ${other.access}`);
+      for (const id of ["made-up-session", victim.sessionId]) {
+        await assert.rejects(auth.revokeSession(principal, id), { code: "not_found" });
+        assert.equal(await raw.exists(`${prefix}s:${id}`), 0, "no in-flight marker");
+      }
+      await sleep(50);
+      assert.deepEqual(heard, [], "no invalidation was published");
+    } finally {
+      listener.disconnect();
+      await auth.close();
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+      raw.disconnect();
+      await database.drop();
+    }
+  });
+
   test("a node that does not trust Redis yet neither reads nor fills it", async () => {
     const database = await createTestDatabase("postgres");
     const prefix = redisTestPrefix();

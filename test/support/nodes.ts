@@ -184,3 +184,59 @@ export async function startProxy(targetPort: number, targetHost = "127.0.0.1") {
     },
   };
 }
+
+/**
+ * A TCP proxy in front of Redis that tells subscriber connections (they send SUBSCRIBE) from the
+ * others, so a test can break only those: `silenceSubscribers()` (nothing crosses, nothing closes,
+ * as when the far side vanished without a FIN), `dropSubscribers()` (closed: the client reconnects),
+ * `delayNextSubscribe(ms)`.
+ */
+export async function startRedisProxy(targetPort: number, targetHost = "127.0.0.1") {
+  type Pair = { client: Socket; upstream: Socket; subscriber: boolean; silent: boolean };
+  const pairs = new Set<Pair>();
+  let subscribeDelay = 0;
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, targetHost);
+    const pair: Pair = { client, upstream, subscriber: false, silent: false };
+    pairs.add(pair);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(pair);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.on("data", (chunk: Buffer) => {
+      const subscribes = /subscribe/i.test(chunk.toString("latin1"));
+      if (subscribes) pair.subscriber = true;
+      if (pair.silent) return;
+      if (subscribes && subscribeDelay > 0) {
+        setTimeout(() => upstream.write(chunk), subscribeDelay);
+        subscribeDelay = 0;
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (!pair.silent) client.write(chunk);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `redis://127.0.0.1:${(server.address() as { port: number }).port}`,
+    silenceSubscribers() {
+      for (const p of pairs) if (p.subscriber) p.silent = true;
+    },
+    dropSubscribers() {
+      for (const p of [...pairs]) if (p.subscriber) p.client.destroy();
+    },
+    delayNextSubscribe(ms: number) {
+      subscribeDelay = ms;
+    },
+    close() {
+      for (const p of pairs) p.client.destroy();
+      server.close();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { AuthService } from "../src/core/auth-service.js";
+import { resolveOptions } from "../src/core/options.js";
+import { openStore } from "../src/store/database.js";
+import { migrateToLatest } from "../src/store/migrations.js";
+import { MemoryCounterStore } from "../src/store/rate-limit.js";
+import { DatabaseRevocationState, type RevocationState } from "../src/store/revocation.js";
+import { TEST_SECRET } from "./support/server.js";
+
+// A revocation state may set a deadline for the commit (Redis: before its in-flight markers
+// expire). A revocation that would commit later is rolled back and answers 503.
+test("a revocation past the deadline its state gave is rolled back: 503, nothing committed", async () => {
+  const store = await openStore("sqlite::memory:");
+  await migrateToLatest(store.db);
+  const database = new DatabaseRevocationState(store.db, store.sqlite);
+  let deadline = Infinity;
+  const state: RevocationState = {
+    get: (sessionId) => database.get(sessionId),
+    beforeRevoke: async () => deadline,
+    afterRevoke: async () => {},
+    ping: () => database.ping(),
+    close: async () => {},
+  };
+  const options = resolveOptions({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET });
+  const auth = new AuthService({ store, revocation: state, counters: new MemoryCounterStore(Date.now), options, secret: TEST_SECRET });
+  try {
+    const user = await auth.register({ email: "late@example.com", password: "a long and unguessable passphrase" });
+    const principal = await auth.verify(`Bearer ${user.access}`);
+    deadline = performance.now() - 1;
+    await assert.rejects(auth.logout(principal), { code: "service_unavailable" });
+    await assert.rejects(auth.logout(principal, { scope: "session" }), { code: "service_unavailable" });
+    assert.equal((await auth.verify(`Bearer ${user.access}`)).tokenVersion, 0, "nothing was committed");
+    deadline = Infinity;
+    await auth.logout(principal);
+    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  } finally {
+    await auth.close();
+  }
+});
