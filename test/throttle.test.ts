@@ -143,6 +143,29 @@ for (const dialect of dialects()) {
       }
     });
 
+    test("a burst of correct logins that overtook the limit in flight leaves the address usable", async () => {
+      const server = await startServer({ dialect, rateLimit: { accountFailures: 1000, addressFailures: 3, windowSeconds: WINDOW } });
+      try {
+        const { api } = server;
+        const users = await Promise.all(Array.from({ length: 12 }, () => api.register()));
+        const burst = await Promise.all(users.map((u) => login(api, u.email, u.password)));
+        assert.ok(
+          burst.every((r) => r.status === 200 || r.status === 429),
+          burst.map((r) => r.status).join(","),
+        );
+        assert.ok(
+          burst.some((r) => r.status === 429),
+          "the burst overtook the limit",
+        );
+        // Refused attempts checked no password and gave their counts back; the successes did too.
+        for (const u of users) assert.equal((await login(api, u.email, u.password)).status, 200);
+        for (let i = 1; i <= 3; i++) assertCode(await login(api, uniqueEmail(), WRONG), 401, "invalid_credentials", `failure ${i}`);
+        assertRateLimited(await login(api, uniqueEmail(), WRONG), WINDOW, "the limit still holds for failures");
+      } finally {
+        await server.close();
+      }
+    });
+
     test("parallel guesses from one address cannot overtake its limit", async () => {
       const server = await startServer({ dialect, rateLimit: { accountFailures: 1000, addressFailures: 3, windowSeconds: WINDOW } });
       try {
