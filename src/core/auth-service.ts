@@ -524,22 +524,16 @@ export class AuthService<F extends UserFields = {}> {
   async #countAttempt(email: string, ip: string | undefined): Promise<void> {
     const { accountFailures, addressFailures, windowSeconds } = this.options.rateLimit;
     // The address first: once it is over its limit it cannot create (or flush) account counters.
-    // A refused attempt checks no password, so it gives its counts back: a burst of correct logins
-    // from one address (a NAT, a proxy) that overtook the limit while in flight must not leave it
-    // locked for the window once they have succeeded.
+    // A refused attempt counts nothing (it checks no password): a burst of correct logins from one
+    // address (a NAT, a proxy) that filled the window while in flight leaves it usable once they
+    // have succeeded and given their counts back.
     if (ip !== undefined) {
-      const address = await this.#guard(() => this.#counters.hit(addressKey(ip), windowSeconds));
-      if (address.count > addressFailures) {
-        await this.#guard(() => this.#counters.release(addressKey(ip)));
-        throw rateLimited(address.retryAfter);
-      }
+      const address = await this.#guard(() => this.#counters.hit(addressKey(ip), windowSeconds, addressFailures));
+      if (!address.counted) throw rateLimited(address.retryAfter);
     }
-    const account = await this.#guard(() => this.#counters.hit(accountKey(email), windowSeconds));
-    if (account.count > accountFailures) {
-      await this.#guard(async () => {
-        await this.#counters.release(accountKey(email));
-        if (ip !== undefined) await this.#counters.release(addressKey(ip));
-      });
+    const account = await this.#guard(() => this.#counters.hit(accountKey(email), windowSeconds, accountFailures));
+    if (!account.counted) {
+      if (ip !== undefined) await this.#guard(() => this.#counters.release(addressKey(ip)));
       throw rateLimited(account.retryAfter);
     }
   }

@@ -4,8 +4,13 @@
  * caller fails closed.
  */
 export interface CounterStore {
-  /** Adds one to `key`, starting a window of `windowSeconds` if none is open. */
-  hit(key: string, windowSeconds: number): Promise<{ count: number; retryAfter: number }>;
+  /**
+   * Adds one to `key` unless its open window has reached `limit` (then `counted` is false and
+   * nothing changes: a refused attempt checks no password, so it uses up nothing), starting a
+   * window of `windowSeconds` if none is open. Check and add are one step: parallel attempts
+   * cannot overtake the limit.
+   */
+  hit(key: string, windowSeconds: number, limit: number): Promise<{ counted: boolean; retryAfter: number }>;
   reset(key: string): Promise<void>;
   /**
    * Takes back one hit of `key`'s open window (never below zero): an attempt counted up front
@@ -25,7 +30,7 @@ export class MemoryCounterStore implements CounterStore {
     this.#max = maxKeys;
   }
 
-  async hit(key: string, windowSeconds: number) {
+  async hit(key: string, windowSeconds: number, limit: number) {
     const now = this.#clock();
     let w = this.#windows.get(key);
     if (w === undefined || w.resetAt <= now) {
@@ -33,8 +38,9 @@ export class MemoryCounterStore implements CounterStore {
       w = { count: 0, resetAt: now + windowSeconds * 1000 };
       this.#windows.set(key, w);
     }
-    w.count++;
-    return { count: w.count, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
+    const counted = w.count < limit;
+    if (counted) w.count++;
+    return { counted, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
   }
 
   async reset(key: string) {

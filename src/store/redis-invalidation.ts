@@ -62,7 +62,8 @@ export class RedisInvalidation implements CacheLease {
   /** `target` undefined: this process caches nothing; it only invalidates others' caches. */
   constructor(options: { redis: Redis; prefix: string; leaseSeconds: number; target?: InvalidationTarget }) {
     this.#redis = options.redis;
-    this.#subscriber = options.redis.duplicate({ autoResubscribe: false, lazyConnect: true });
+    // A slow SUBSCRIBE is not a dead one: give it a lease (a hung one is replaced by #beat).
+    this.#subscriber = options.redis.duplicate({ autoResubscribe: false, lazyConnect: true, commandTimeout: options.leaseSeconds * 1000 });
     this.#subscriber.on("error", () => {});
     this.#target = options.target;
     this.#leaseMs = options.leaseSeconds * 1000;
@@ -90,8 +91,11 @@ export class RedisInvalidation implements CacheLease {
 
   /** Extends validity to one lease (less the margin) after `sent`, never shortens it. */
   #validFrom(sent: Instant): void {
-    this.#validUntil = Math.max(this.#validUntil, sent.monotonic + this.#leaseMs - this.#marginMs);
-    this.#wallValidUntil = Math.max(this.#wallValidUntil, sent.wall + this.#leaseMs - this.#marginMs);
+    const until = sent.monotonic + this.#leaseMs - this.#marginMs;
+    if (until <= this.#validUntil) return;
+    // Both from the same instant: a wall clock stepped back cannot keep an older, later deadline.
+    this.#validUntil = until;
+    this.#wallValidUntil = sent.wall + this.#leaseMs - this.#marginMs;
   }
 
   #invalid(): void {
@@ -108,7 +112,9 @@ export class RedisInvalidation implements CacheLease {
     // Listening before the first connect: a drop during the first join must not go unnoticed.
     this.#subscriber.on("close", () => this.#lost());
     this.#subscriber.on("ready", () => {
-      if (this.#started) this.#join().catch(() => this.#reconnect());
+      // Only a failed SUBSCRIBE needs a new connection; a failed registration is retried by the
+      // next heartbeat's renewal.
+      if (this.#started) this.#join().catch(() => !this.#subscribed && this.#reconnect());
     });
     await this.#subscriber.connect();
     this.#started = true;
@@ -171,8 +177,11 @@ export class RedisInvalidation implements CacheLease {
   #beat(): void {
     if (this.#closed) return;
     // A connection that died without a FIN never says `close`, and a failed subscribe leaves it
-    // unsubscribed: either way nothing has come back for a lease. Replace the connection.
-    if (performance.now() - this.#heardAt > this.#leaseMs) return this.#reconnect();
+    // unsubscribed: either way nothing has come back for a lease. Replace the connection. Decided
+    // after the poll phase: after an event-loop stall, echoes already waiting count first.
+    setImmediate(() => {
+      if (!this.#closed && performance.now() - this.#heardAt > this.#leaseMs) this.#reconnect();
+    });
     if (!this.#subscribed) return;
     const seq = ++this.#seq;
     this.#heartbeats.set(seq, instant());

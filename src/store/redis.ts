@@ -93,7 +93,11 @@ export class RedisRevocationState implements RevocationState {
     return (await this.read(sessionId, userId)).state;
   }
 
-  /** Cacheable only when Redis answered with no revocation in flight: then no newer state exists. */
+  /**
+   * Cacheable only when Redis answered and showed no revocation of these keys in flight: then a
+   * revocation not seen here marked its keys after this read began, and its invalidation voids
+   * this read's fill (the cache's epoch). Otherwise (a marker, no trusted answer) it is not.
+   */
   async read(sessionId: string, userId: string): Promise<{ state: SessionState | undefined; cacheable: boolean }> {
     const versionKey = this.#prefix + "v:" + userId;
     const pendingKey = this.#prefix + "pv:" + userId;
@@ -101,11 +105,13 @@ export class RedisRevocationState implements RevocationState {
     // Neither read nor fill while distrusted: a fill then could outlive the window and carry a
     // state read before a revocation whose markers a restart or failover erased.
     const trusted = performance.now() >= this.#trustedFrom;
+    let unmarked = false;
     if (trusted) {
       try {
         const [version, pending, session] = await this.#redis.mget(versionKey, pendingKey, sessionKey);
         const hit = parseHit(version ?? null, pending ?? null, session ?? null);
         if (hit !== undefined) return { state: hit, cacheable: true };
+        unmarked = (pending == null || pending === "0") && session !== "p";
       } catch {
         // Fall through to the database (exact, only slower) and stop asking Redis for a while.
         this.#distrust();
@@ -125,7 +131,7 @@ export class RedisRevocationState implements RevocationState {
         )
         .catch(() => {});
     }
-    return { state, cacheable: false };
+    return { state, cacheable: unmarked };
   }
 
   async beforeRevoke(change: RevocationChange): Promise<number> {
@@ -216,9 +222,10 @@ return 1`;
 const MIN_MARKER_TTL_SECONDS = 60;
 /**
  * How long before its marker expires a revocation must have sent its COMMIT: a COMMIT held up on
- * the way is rolled back by PostgreSQL's idle_in_transaction_session_timeout (10 s, database.ts).
+ * the way is rolled back after PostgreSQL's idle_in_transaction_session_timeout (10 s), and one
+ * that arrived runs at most statement_timeout (10 s) (database.ts), plus 5 s to spare.
  */
-const COMMIT_MARGIN_MS = 15_000;
+const COMMIT_MARGIN_MS = 25_000;
 
 /** After a database read: fill absent keys only, and no version while a bump is in flight. */
 const FILL_SCRIPT = `
@@ -268,12 +275,12 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  async hit(key: string, windowSeconds: number) {
-    const counted = (await this.#redisCall(() =>
-      (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds)),
+  async hit(key: string, windowSeconds: number, limit: number) {
+    const result = (await this.#redisCall(() =>
+      (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds), String(limit)),
     )) as [number, number] | undefined;
-    if (counted === undefined) return this.#fallback.hit(key, windowSeconds);
-    return { count: counted[0], retryAfter: Math.max(1, counted[1]) };
+    if (result === undefined) return this.#fallback.hit(key, windowSeconds, limit);
+    return { counted: result[0] === 1, retryAfter: Math.max(1, result[1]) };
   }
 
   async release(key: string) {
@@ -295,7 +302,7 @@ export class RedisCounterStore implements CounterStore {
 const COUNTER_BACKOFF_MS = 5_000;
 
 type CounterCommands = {
-  tokenverHit(key: string, window: string): Promise<unknown>;
+  tokenverHit(key: string, window: string, limit: string): Promise<unknown>;
   tokenverRelease(key: string): Promise<unknown>;
 };
 
@@ -305,10 +312,12 @@ local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count > 0 then redis.call('DECR', KEYS[1]) end
 return 1`;
 
+/** Counts one attempt unless the window is full: returns {1 counted | 0 refused, seconds left}. */
 const HIT_SCRIPT = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[2]) then return {0, redis.call('TTL', KEYS[1])} end
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('TTL', KEYS[1])}`;
+return {1, redis.call('TTL', KEYS[1])}`;
 
 export async function connectRedisState(
   store: Store,

@@ -91,6 +91,22 @@ describe("node caches over Redis, in one process", () => {
     }
   });
 
+  test("what a node reads while a revocation of the keys is in flight, it does not keep", async () => {
+    for (const marker of ["pv", "s"] as const) {
+      const user = await a.register({ email: `in-flight-${marker}@example.com`, password: PASSWORD });
+      const principal = await a.verify(`Bearer ${user.access}`);
+      const key = marker === "pv" ? `${prefix}pv:${principal.userId}` : `${prefix}s:${principal.sessionId}`;
+      await raw.set(key, marker === "pv" ? "1" : "p", "EX", 60);
+      // Marked: B reads the database (version 0) and must not keep it.
+      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+      await raw.del(key);
+      await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
+      await raw.set(`${prefix}s:${principal.sessionId}`, `${principal.userId}:0`, "EX", 60);
+      await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, `B kept a read made under the ${marker} marker`);
+      await raw.del(`${prefix}v:${principal.userId}`, `${prefix}s:${principal.sessionId}`);
+    }
+  });
+
   test("entries are read again after one entry lifetime", async () => {
     const user = await a.register({ email: "max-age@example.com", password: PASSWORD });
     const principal = await a.verify(`Bearer ${user.access}`);
