@@ -61,7 +61,9 @@ for (const dialect of dialects()) {
 
       const logout = await api.post("/logout", { scope: "all" }, phone.access);
       assert.equal(logout.status, 204);
-      // A crash right after the 204: nothing may still be waiting in a buffer or a cache.
+      // The last write before the crash is a login: its session must survive too.
+      const lastLogin = await api.login(bystander.email, bystander.password);
+      // A crash right after: nothing may still be waiting in a buffer or a cache.
       await first.kill9();
       const firstLog = first.stdout() + first.stderr();
 
@@ -84,6 +86,8 @@ for (const dialect of dialects()) {
       assert.equal(kept.body.id, bystander.user.id);
       assert.equal(kept.body.token_version, 0);
       assert.equal((await api2.post("/token/refresh", { refresh: bystander.refresh })).status, 200);
+      assert.equal((await api2.get("/profile", lastLogin.access)).status, 200, "the last login's session survived");
+      assert.equal((await api2.post("/token/refresh", { refresh: lastLogin.refresh })).status, 200);
 
       // The user and the incremented version are kept; a new login works with version 1.
       const again = await api2.login(phone.email, phone.password);
