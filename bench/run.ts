@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { createAccessTokenSigner } from "../src/core/access-token.js";
-import { hashPassword } from "../src/core/password.js";
+import { hashPassword, verifyPassword } from "../src/core/password.js";
 import { renderChart } from "./chart.js";
 import type { LoadResult, LoadSpec } from "./load.js";
 import { seedPostgres, seedSqlite, sessionId, userEmail, userId } from "./seed.js";
@@ -456,7 +456,20 @@ function printTable(results: CaseResult[], skipped: Skipped[]): void {
   for (const s of skipped) process.stdout.write(`${s.label.padEnd(widths[0]!)}  skipped: ${s.reason}\n`);
 }
 
-function verdicts(results: CaseResult[]): string[] {
+/** What one login's argon2id verification costs on this machine, measured before any server runs. */
+async function timeArgon2(passwordHash: string): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < ARGON2_SAMPLES; i++) {
+    const started = performance.now();
+    if (!(await verifyPassword(passwordHash, PASSWORD))) throw new Error("argon2 verification failed");
+    samples.push(performance.now() - started);
+  }
+  return median(samples);
+}
+
+const ARGON2_SAMPLES = 7;
+
+function verdicts(results: CaseResult[], machine: { argon2Ms: number; stormRate: number; cores: number }): string[] {
   const by = new Map(results.map((r) => [r.id, r]));
   const lines: string[] = [];
   const hello = by.get("hello");
@@ -500,6 +513,12 @@ function verdicts(results: CaseResult[]): string[] {
     lines.push(
       `      storm logins: ${logins} of ${attempted} succeeded, ${rate.toFixed(1)}/s, latency p50 ${p50} ms, p99 ${p99} ms (medians of rounds)`,
     );
+    // The storm's CPU comes out of the cores that run the route and the load generator: say how much.
+    const demand = (machine.stormRate * machine.argon2Ms) / 1000;
+    lines.push(
+      `      argon2id alone: ${machine.argon2Ms.toFixed(1)} ms per login, so ${machine.stormRate} logins/s need ${demand.toFixed(2)} ` +
+        `of ${machine.cores} cores (${Math.round((100 * demand) / machine.cores)}%) beside the server and the load generator`,
+    );
   }
   return lines;
 }
@@ -527,6 +546,8 @@ async function main(): Promise<void> {
         `${options.rounds} rounds x ${options.duration}s, ${CONNECTIONS} connections`,
     );
     const passwordHash = await hashPassword(PASSWORD);
+    const argon2Ms = await timeArgon2(passwordHash);
+    log(`argon2id verify: ${argon2Ms.toFixed(1)} ms alone (median of ${ARGON2_SAMPLES})`);
     const seedSpec = { users: options.users, passwordHash, expiresAt: Date.now() + 14 * 86_400_000 };
 
     let started = Date.now();
@@ -740,7 +761,7 @@ async function main(): Promise<void> {
     const limitCpu = limitCpus.every((x): x is number => x !== undefined) ? median(limitCpus) : undefined;
     const results = cases.map((c) => summarise(c, rounds.get(c.id)!, storms.get(c.id)!, limitRps, limitCpu));
     printTable(results, skipped);
-    const notes = verdicts(results);
+    const notes = verdicts(results, { argon2Ms, stormRate: options.stormRate, cores: cpus().length });
     process.stdout.write(`\n${notes.join("\n")}\n`);
     process.stdout.write(
       "\n2a is the pure verify + revocation cost (the principal only); 2b adds the user-row read that\n" +
@@ -753,7 +774,13 @@ async function main(): Promise<void> {
       const report = {
         date: new Date().toISOString(),
         command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
-        machine: { node: process.version, cpus: cpus().length, loadAverageAtStart: load1, loadAverageAtEnd: loadavg()[0] },
+        machine: {
+          node: process.version,
+          cpus: cpus().length,
+          argon2VerifyMs: argon2Ms,
+          loadAverageAtStart: load1,
+          loadAverageAtEnd: loadavg()[0],
+        },
         options: { ...options, pg: undefined, redis: undefined },
         connections: CONNECTIONS,
         results,
