@@ -6,6 +6,7 @@ import { sendProblem, problemErrorHandler } from "./http/reply.js";
 import { AuthError } from "./core/errors.js";
 import { tokenverPlugin } from "./http/fastify-plugin.js";
 import { acceptJsonOnly } from "./http/json-body.js";
+import { problemClientErrorHandler } from "./http/client-error.js";
 import { BODY_LIMIT } from "./http/adapter-options.js";
 import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
 
@@ -27,6 +28,8 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
     frameworkErrors: (error, _request, reply) => {
       sendProblem(reply, error);
     },
+    // And requests the HTTP parser refuses before Fastify sees them (client-error.ts).
+    clientErrorHandler: problemClientErrorHandler,
     ajv: {
       customOptions: {
         // Never coerce: {"email": 123} is a type error, not "123".

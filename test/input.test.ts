@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { dialects } from "./support/databases.js";
 import { startServer, TEST_SECRET, uniqueEmail, type ApiResponse, type TestServer } from "./support/server.js";
@@ -440,3 +441,56 @@ async function rawFetch(url: string, method: string, headers: Record<string, str
   }
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
+
+/** Writes raw bytes to the server and reads everything it sends back until it closes. */
+function rawExchange(url: string, request: string): Promise<{ status: number; headers: Map<string, string>; text: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const [head = "", text = ""] = raw.split("\r\n\r\n");
+      const [statusLine = "", ...lines] = head.split("\r\n");
+      const headers = new Map(
+        lines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
+      );
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, text });
+    });
+  });
+}
+
+describe("requests the HTTP parser refuses get problem+json too", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  const cases: [string, string, number][] = [
+    ["a request line that is not HTTP", "GARBAGE\r\n\r\n", 400],
+    [
+      "both Content-Length and Transfer-Encoding",
+      "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+      400,
+    ],
+    ["headers over 16 KiB", `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431],
+  ];
+  for (const [name, request, status] of cases) {
+    test(name, async () => {
+      const response = await rawExchange(server.url, request);
+      assert.equal(response.status, status, response.text);
+      assert.equal(response.headers.get("content-type"), "application/problem+json");
+      assert.equal(Number(response.headers.get("content-length")), Buffer.byteLength(response.text));
+      const body = JSON.parse(response.text) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), PROBLEM_KEYS);
+      assert.equal(body.status, status);
+      assert.equal(body.code, "bad_request");
+      assertNoLeak({ status: response.status, headers: new Headers(), body, text: response.text });
+      // The server goes on serving.
+      assert.equal((await server.api.get("/health")).status, 200);
+    });
+  }
+});

@@ -116,4 +116,5 @@ function checkPluginOptions(options: TokenverPluginOptions): { routes: boolean; 
 export const tokenverPlugin = fp(tokenver, { fastify: "5.x", name: "tokenver" });
 export default tokenverPlugin;
 export { problemErrorHandler, sendProblem };
+export { problemClientErrorHandler } from "./client-error.js";
 export type { Principal, RoutesOption };
