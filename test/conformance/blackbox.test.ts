@@ -489,6 +489,17 @@ describe("section 3: registration, emails and passwords", () => {
     assert.deepEqual(accepted, []);
   });
 
+  // The pattern rule stops at 20 characters: API.md refuses the commonest passwords only, and a
+  // tester of the 64- and 256-character limits may well build those passwords by repetition.
+  test("long repeats are no common password: accepted at 21, 64 and 256 characters", async () => {
+    assert.equal((await call("POST", "/register", { body: { email: email(), password: "ab".repeat(10) } })).status, 400, "20: refused");
+    for (const password of ["x".repeat(21), "a".repeat(64), "Aa1!".repeat(64), "abcdefghijklmnopqrstu"]) {
+      const response = await call("POST", "/register", { body: { email: email(), password } });
+      assert.equal(response.status, 201, `${[...password].length} characters: ${response.text}`);
+      assert.equal((await call("POST", "/login", { body: { email: response.body.user.email, password } })).status, 200);
+    }
+  });
+
   test("passwords are verified exactly as sent: no truncation, trimming or case folding (ASVS 6.2.8)", async () => {
     const long = `${"correct horse battery staple ".repeat(4)}A`;
     const spaced = "  spaced passphrase  ";
