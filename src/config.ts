@@ -87,13 +87,13 @@ function trustProxySetting(value: string | undefined): boolean | number | string
   if (value === undefined) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
   if (/^[0-9a-fA-F.:/, ]+$/.test(value) && /[.:]/.test(value)) return value.trim();
-  return bool(value, "TOKENVER_TRUST_PROXY");
+  return bool(value, "TOKENVER_TRUST_PROXY", "must be true, false, a hop count or proxy addresses");
 }
 
-function bool(value: string | undefined, name: string): boolean | undefined {
+function bool(value: string | undefined, name: string, expected = "must be true or false"): boolean | undefined {
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off"].includes(v)) return false;
-  throw new ConfigError(name, "must be true or false");
+  throw new ConfigError(name, expected);
 }

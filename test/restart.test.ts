@@ -122,7 +122,7 @@ describe("invalid settings stop `tokenver serve` with one line naming the variab
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const SHORT_SECRET = "short-secret-VALUE-31-bytes-xyz";
-  const cases: Array<{ name: string; settings: () => Record<string, string>; variable: string; hidden?: string }> = [
+  const cases: Array<{ name: string; settings: () => Record<string, string>; variable: string; hidden?: string; says?: RegExp }> = [
     {
       name: "a secret shorter than 32 bytes",
       settings: () => ({ TOKENVER_SECRET: SHORT_SECRET }),
@@ -132,6 +132,12 @@ describe("invalid settings stop `tokenver serve` with one line naming the variab
     { name: "an unknown database scheme", settings: () => ({ TOKENVER_DATABASE_URL: "mysql://x" }), variable: "TOKENVER_DATABASE_URL" },
     { name: "a non-numeric access TTL", settings: () => ({ TOKENVER_ACCESS_TTL: "abc" }), variable: "TOKENVER_ACCESS_TTL" },
     { name: "a zero access TTL", settings: () => ({ TOKENVER_ACCESS_TTL: "0" }), variable: "TOKENVER_ACCESS_TTL" },
+    {
+      name: "a trust-proxy value that is none of its forms: the line names them",
+      settings: () => ({ TOKENVER_TRUST_PROXY: "maybe" }),
+      variable: "TOKENVER_TRUST_PROXY",
+      says: /true, false, a hop count or proxy addresses/,
+    },
     {
       name: "an unreachable PostgreSQL",
       settings: () => ({ TOKENVER_DATABASE_URL: "postgres://tokenver:hunter2-db-password@127.0.0.1:1/x" }),
@@ -156,6 +162,7 @@ describe("invalid settings stop `tokenver serve` with one line naming the variab
       const lines = result.stderr.trim().split("\n");
       assert.equal(lines.length, 1, `one stderr line, got: ${result.stderr}`);
       assert.ok(lines[0]!.includes(c.variable), `names ${c.variable}: ${lines[0]}`);
+      if (c.says !== undefined) assert.match(lines[0]!, c.says);
       const output = result.stdout + result.stderr;
       if (c.hidden !== undefined) assert.ok(!output.includes(c.hidden), "the value is never printed");
       assert.doesNotMatch(output, /\n\s+at |node_modules/, "no stack trace");
