@@ -32,6 +32,8 @@ import {
  *   have expired before anyone reads them.
  * - With node caches (the default), a revoking write also has every caching node forget the keys
  *   once they are marked, before it commits (redis-invalidation.ts); only Redis hits are cacheable.
+ * - A revoking write that finds its markers lost when it writes the new values (Redis restarted or
+ *   failed over meanwhile) has every node forget the keys again before it returns (afterRevoke).
  */
 export class RedisRevocationState implements RevocationState {
   readonly #redis: Redis;
@@ -44,6 +46,8 @@ export class RedisRevocationState implements RevocationState {
   readonly #markerTtl: number;
   /** performance.now() from which Redis may be read; Infinity while it does not answer. */
   #trustedFrom: number;
+  /** performance.now() of the last time the connection to Redis closed. */
+  #closedAt = -Infinity;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -66,7 +70,10 @@ export class RedisRevocationState implements RevocationState {
     this.#trustedFrom = performance.now() + this.#ttl * 1000;
     this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
     this.#redis.defineCommand("tokenverFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
-    this.#redis.on("close", () => this.#distrust());
+    this.#redis.on("close", () => {
+      this.#closedAt = performance.now();
+      this.#distrust();
+    });
   }
 
   /** Reads the database until Redis answers again, then for one entry lifetime more. */
@@ -162,6 +169,8 @@ export class RedisRevocationState implements RevocationState {
   }
 
   async afterRevoke(change: RevocationChange): Promise<void> {
+    let written = true;
+    let markersLost = false;
     try {
       const multi = this.#redis.multi();
       if (change.tokenVersion !== undefined) {
@@ -172,13 +181,32 @@ export class RedisRevocationState implements RevocationState {
           String(this.#ttl),
         );
       }
-      for (const id of change.sessionIds ?? []) multi.set(this.#prefix + "s:" + id, `${change.userId}:1`, "EX", this.#ttl);
+      const sessionsMarked = change.tokenVersion === undefined;
+      for (const id of change.sessionIds ?? []) {
+        if (sessionsMarked) multi.get(this.#prefix + "s:" + id);
+        multi.set(this.#prefix + "s:" + id, `${change.userId}:1`, "EX", this.#ttl);
+      }
       const results = await multi.exec();
       if (results === null || results.some(([error]) => error !== null)) throw new Error("redis refused the new values");
+      // The markers beforeRevoke set should still be there (they outlive the commit): a bump's
+      // `pv`, or else the sessions' `p` (a bump's own list of sessions was never marked). A session
+      // key may also hold another revocation's "revoked" by now: harmless to take for a loss.
+      markersLost = sessionsMarked ? results.some(([, value], i) => i % 2 === 0 && value !== "p") : results[0]![1] !== 1;
     } catch {
       // Committed already: the in-flight markers stay until they expire, so every node reads the
       // database for these keys meanwhile. The revocation holds; only reads get slower.
+      written = false;
       this.#distrust();
+    }
+    // Unless Redis lost the markers (a restart or failover since they were set: gone now, or the
+    // connection closed within their lifetime), and was back long enough that a node trusted it
+    // again before this commit, read the older state unmarked, kept it and filled it back. The new
+    // values above overwrote the fills; now every node forgets its copy again, or the revocation
+    // cannot be confirmed (503: it is committed, a retry finds it done). When the new values could
+    // not be written, Redis is failing again: nodes stop answering from memory within a lease,
+    // and a fill expires before any node trusts Redis again.
+    if (written && (markersLost || performance.now() - this.#closedAt < this.#markerTtl * 1000)) {
+      await this.#invalidation.broadcast(change, performance.now() + this.#invalidation.longestBroadcastMs);
     }
   }
 
@@ -202,11 +230,16 @@ type RevocationCommands = {
 /**
  * After a committed bump: end this bump's in-flight mark and raise the version (never lower it).
  * While other bumps are still in flight, the version may not outlive their marker: if one of them
- * never writes its value, the older version must be gone when the marker goes.
+ * never writes its value, the older version must be gone when the marker goes. Returns 1 when a
+ * mark was still there to end, 0 when Redis had lost it.
  */
 const RAISE_SCRIPT = `
 local left = tonumber(redis.call('GET', KEYS[2]) or '0')
-if left > 0 then left = redis.call('DECR', KEYS[2]) end
+local marked = 0
+if left > 0 then
+  marked = 1
+  left = redis.call('DECR', KEYS[2])
+end
 local current = tonumber(redis.call('GET', KEYS[1]))
 local next = tonumber(ARGV[1])
 if current == nil or current < next then
@@ -216,7 +249,7 @@ if left > 0 then
   local markerLeft = redis.call('PTTL', KEYS[2])
   if markerLeft > 0 and redis.call('PTTL', KEYS[1]) > markerLeft then redis.call('PEXPIRE', KEYS[1], markerLeft) end
 end
-return 1`;
+return marked`;
 
 /** Revoking transactions take at most a few statement timeouts (10 s each); markers outlive them. */
 const MIN_MARKER_TTL_SECONDS = 60;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { createAuth, type Auth } from "../../src/core/create-auth.js";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
 import { startNode, startProxy, startRedis, startRedisProxy, type Node } from "../support/nodes.js";
@@ -223,6 +224,134 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     await a.logout(principal);
     await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
   });
+
+  // Redis restarts (its data gone) while a revocation is between its markers and its commit, and a
+  // node trusts Redis again before that commit lands: with the markers gone it reads the older
+  // state unmarked and keeps it. The revoker, whose connection closed meanwhile, must have every
+  // node forget again before its logout returns.
+  test("Redis restarting while a revocation is held up: no node keeps the older state after the logout", async (t) => {
+    const redis = await startRedis();
+    const prefix = redisTestPrefix();
+    const base = {
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      redisPrefix: prefix,
+      secret: TEST_SECRET,
+      redisEntryTtl: 1,
+      redisNodeLease: 1,
+    };
+    const a = await createAuth(base);
+    const b = await createAuth(base);
+    const direct = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const blocker = new pg.Client({ connectionString: database.url });
+    await blocker.connect();
+    t.after(async () => {
+      await blocker.end().catch(() => {});
+      direct.disconnect();
+      await a.close();
+      await b.close();
+      await redis.remove();
+    });
+    await sleep(1100);
+    const user = await a.register({ email: `restart-${prefix}@example.com`, password: PASSWORD });
+    const principal = await a.verify(`Bearer ${user.access}`);
+    const other = await a.register({ email: `restart-probe-${prefix}@example.com`, password: PASSWORD });
+    const probe = await a.verify(`Bearer ${other.access}`);
+
+    // The logout sets its markers and has the nodes forget, then waits on the user's row.
+    await blocker.query("BEGIN");
+    await blocker.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [principal.userId]);
+    const logout = a.logout(principal);
+    logout.catch(() => {}); // awaited below; a failure before then is reported there
+    const waitingOnLock = async () =>
+      Number(
+        (await blocker.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+          .rows[0].n,
+      ) === 1;
+    await eventually(waitingOnLock, 5000);
+    assert.equal(await direct.exists(`${prefix}pv:${principal.userId}`), 1, "marked in flight");
+    await redis.stop();
+    await redis.start();
+
+    // B trusts Redis again: a Redis hit on another user's version 99 refuses that user's token.
+    await eventually(async () => {
+      await direct.set(`${prefix}v:${probe.userId}`, "99", "EX", 60).catch(() => {});
+      await direct.set(`${prefix}s:${probe.sessionId}`, `${probe.userId}:0`, "EX", 60).catch(() => {});
+      return b.verify(`Bearer ${other.access}`).then(
+        () => false,
+        (e: { code?: string }) => e.code === "token_revoked",
+      );
+    }, 8000);
+    // B reads the user's state: version 0, unmarked (the marker is gone); it keeps it.
+    assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    await direct.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
+    assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0, "B answers from memory");
+    await direct.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
+
+    await blocker.query("COMMIT");
+    await logout; // 204: committed, and every node told again
+    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B kept the state from before the commit");
+    await assert.rejects(a.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+  });
+
+  // The same loss without a closed connection (the revoker's connection never noticed): the
+  // revoker finds its markers gone when it writes the new values, and has every node forget again.
+  for (const scope of ["all", "session"] as const) {
+    test(`markers lost while a revocation is held up (scope ${scope}): no node keeps the older state after the logout`, async (t) => {
+      const prefix = redisTestPrefix();
+      const base = {
+        databaseUrl: database.url,
+        redisUrl: REDIS_URL!,
+        redisPrefix: prefix,
+        secret: TEST_SECRET,
+        redisEntryTtl: 1,
+        redisNodeLease: 1,
+      };
+      const a = await createAuth(base);
+      const b = await createAuth(base);
+      const blocker = new pg.Client({ connectionString: database.url });
+      await blocker.connect();
+      t.after(async () => {
+        await blocker.end().catch(() => {});
+        await a.close();
+        await b.close();
+        const keys = await raw.keys(`${prefix}*`);
+        if (keys.length > 0) await raw.del(...keys);
+      });
+      await sleep(1100);
+      const user = await a.register({ email: `lost-${scope}-${prefix}@example.com`, password: PASSWORD });
+      const principal = await a.verify(`Bearer ${user.access}`);
+
+      await blocker.query("BEGIN");
+      if (scope === "all") await blocker.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [principal.userId]);
+      else await blocker.query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", [principal.sessionId]);
+      const logout = a.logout(principal, { scope });
+      logout.catch(() => {}); // awaited below
+      await eventually(
+        async () =>
+          Number(
+            (
+              await blocker.query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+              )
+            ).rows[0].n,
+          ) === 1,
+        5000,
+      );
+      const marker = scope === "all" ? `${prefix}pv:${principal.userId}` : `${prefix}s:${principal.sessionId}`;
+      assert.equal(await raw.del(marker), 1, "the marker was there; now it is lost");
+
+      // B reads the older state, unmarked, and keeps it.
+      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+      await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
+      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0, "B answers from memory");
+      await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
+
+      await blocker.query("COMMIT");
+      await logout;
+      await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B kept the state from before the commit");
+    });
+  }
 
   test("the membership set never expires under a live member (a shorter lease elsewhere cannot shorten it)", async (t) => {
     const prefix = redisTestPrefix();
