@@ -66,6 +66,8 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
       paths: docsPaths(),
     },
+    transformObject: (document) =>
+      "openapiObject" in document ? describeBodiesAsServed(document.openapiObject as OpenApiDocument) : document.swaggerObject,
   });
   // staticCSP: the docs page may load only its own scripts and styles.
   await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
@@ -73,6 +75,35 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
 
   app.get("/openapi.json", { config: { public: true }, schema: openApiDocumentSchema }, async () => app.swagger());
   return app;
+}
+
+interface OpenApiDocument {
+  paths?: Record<
+    string,
+    Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> } }>
+  >;
+}
+
+/**
+ * The served document says what the server does, on a copy (the route schemas stay as they are):
+ * unknown body keys are dropped, not refused (the schemas say `additionalProperties: false` so
+ * that the validator drops them), and a logout needs no body at all.
+ */
+function describeBodiesAsServed<T extends OpenApiDocument>(document: T): T {
+  const copy = structuredClone(document);
+  for (const [path, operations] of Object.entries(copy.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const body = operation?.requestBody;
+      if (body === undefined) continue;
+      if (path === "/logout" && method === "post") body.required = false;
+      for (const media of Object.values(body.content ?? {})) {
+        if (media.schema?.additionalProperties !== false) continue;
+        delete media.schema.additionalProperties;
+        media.schema.description = [media.schema.description, "Unknown keys are ignored."].filter(Boolean).join(" ");
+      }
+    }
+  }
+  return copy;
 }
 
 /** A hop count becomes the function Fastify's types ask for (trust the nearest `hops` proxies). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ERRORS, type ErrorCode } from "../src/core/errors.js";
-import { startServer, type TestServer } from "./support/server.js";
+import { startServer, uniqueEmail, type TestServer } from "./support/server.js";
 
 /**
  * The endpoints of API.md section 3 (Fastify's `:id` is `{id}` in OpenAPI): method, path, whether
@@ -100,6 +100,29 @@ describe("GET /openapi.json", () => {
     assert.match(doc.openapi, /^3\.1\./);
     assert.equal(typeof doc.info?.title, "string");
     assert.equal(doc.components?.securitySchemes?.bearerAuth?.scheme, "bearer");
+  });
+
+  test("describes bodies as served: unknown keys ignored, a logout without a body", async () => {
+    assert.equal(doc.paths["/logout"].post.requestBody.required, false);
+    assert.equal(doc.paths["/login"].post.requestBody.required, true);
+    for (const [path, operations] of Object.entries<any>(doc.paths)) {
+      for (const [method, operation] of Object.entries<any>(operations)) {
+        const schema = operation.requestBody?.content?.["application/json"]?.schema;
+        if (schema !== undefined) assert.notEqual(schema.additionalProperties, false, `${method} ${path}`);
+      }
+    }
+    // Describing them so changed nothing in validation: unknown and protected keys are still dropped.
+    const response = await server.api.post("/register", {
+      email: uniqueEmail(),
+      password: "a long and unguessable passphrase",
+      token_version: 7,
+      id: "chosen-by-client",
+      extra: 1,
+    });
+    assert.equal(response.status, 201, response.text);
+    assert.equal(response.body.user.token_version, 0);
+    assert.notEqual(response.body.user.id, "chosen-by-client");
+    assert.equal("extra" in response.body.user, false);
   });
 
   test("is public: no token needed", async () => {
