@@ -46,8 +46,6 @@ export class RedisRevocationState implements RevocationState {
   readonly #markerTtl: number;
   /** performance.now() from which Redis may be read; Infinity while it does not answer. */
   #trustedFrom: number;
-  /** performance.now() of the last time the connection to Redis closed. */
-  #closedAt = -Infinity;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -70,10 +68,7 @@ export class RedisRevocationState implements RevocationState {
     this.#trustedFrom = performance.now() + this.#ttl * 1000;
     this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
     this.#redis.defineCommand("tokenverFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
-    this.#redis.on("close", () => {
-      this.#closedAt = performance.now();
-      this.#distrust();
-    });
+    this.#redis.on("close", () => this.#distrust());
   }
 
   /** Reads the database until Redis answers again, then for one entry lifetime more. */
@@ -198,15 +193,26 @@ export class RedisRevocationState implements RevocationState {
       written = false;
       this.#distrust();
     }
-    // Unless Redis lost the markers (a restart or failover since they were set: gone now, or the
-    // connection closed within their lifetime), and was back long enough that a node trusted it
-    // again before this commit, read the older state unmarked, kept it and filled it back. The new
-    // values above overwrote the fills; now every node forgets its copy again, or the revocation
-    // cannot be confirmed (503: it is committed, a retry finds it done). When the new values could
-    // not be written, Redis is failing again: nodes stop answering from memory within a lease,
-    // and a fill expires before any node trusts Redis again.
-    if (written && (markersLost || performance.now() - this.#closedAt < this.#markerTtl * 1000)) {
-      await this.#invalidation.broadcast(change, performance.now() + this.#invalidation.longestBroadcastMs);
+    // Unless Redis lost the markers (a restart or failover since they were set) and was back, and
+    // trusted again, before this commit: a node may then have read the older state unmarked, kept
+    // it and filled it back. The new values above overwrote the fills; now every node forgets its
+    // copy again (the user's version for a bump, as beforeRevoke had them do), or the revocation
+    // cannot be confirmed: 503, although it is committed. When the new values could not be
+    // written, Redis is failing again: nodes stop answering from memory within a lease, and a fill
+    // expires before any node trusts Redis again.
+    if (written && markersLost) await this.#forgetAgain(change.tokenVersion !== undefined ? { userId: change.userId } : change);
+  }
+
+  /** Broadcasts an invalidation, retrying for a while (a subscriber may still be reconnecting after the restart). */
+  async #forgetAgain(change: RevocationChange): Promise<void> {
+    const giveUpAt = performance.now() + 2 * this.#invalidation.longestBroadcastMs;
+    for (;;) {
+      try {
+        return await this.#invalidation.broadcast(change, performance.now() + this.#invalidation.longestBroadcastMs);
+      } catch (error) {
+        if (performance.now() > giveUpAt) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   }
 

@@ -199,6 +199,18 @@ export class LocalRevocationCache implements RevocationState {
   }
 
   async afterRevoke(change: RevocationChange): Promise<void> {
+    this.#apply(change);
+    try {
+      await this.#inner.afterRevoke(change);
+    } finally {
+      // A read that began meanwhile may have seen the state from before the inner write (with
+      // Redis, when Redis lost the in-flight markers) and filled it in: apply the change again.
+      this.#apply(change);
+    }
+  }
+
+  /** The committed change, monotonically: versions only go up, sessions only to revoked. Voids fills in flight. */
+  #apply(change: RevocationChange): void {
     this.#epoch++;
     if (change.tokenVersion !== undefined) {
       const cached = this.#versions.get(change.userId);
@@ -212,7 +224,6 @@ export class LocalRevocationCache implements RevocationState {
         cached.answeredFor = NOT_ANSWERED;
       }
     }
-    await this.#inner.afterRevoke(change);
   }
 
   ping(): Promise<void> {

@@ -37,6 +37,12 @@ async function eventually(fn: () => Promise<boolean>, ms = 15_000): Promise<void
   assert.fail("did not happen in time");
 }
 
+/** Sessions waiting on a lock that `blocker` holds. */
+async function lockWaiters(blocker: pg.Client): Promise<number> {
+  const { rows } = await blocker.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
+  return Number(rows[0].n);
+}
+
 /** Redis time in milliseconds, the clock leases are scored on. */
 async function redisNow(redis: Redis): Promise<number> {
   const [seconds, micros] = await redis.time();
@@ -237,7 +243,7 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
       redisUrl: redis.url,
       redisPrefix: prefix,
       secret: TEST_SECRET,
-      redisEntryTtl: 1,
+      redisEntryTtl: 2,
       redisNodeLease: 1,
     };
     const a = await createAuth(base);
@@ -252,7 +258,7 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
       await b.close();
       await redis.remove();
     });
-    await sleep(1100);
+    await sleep(2100);
     const user = await a.register({ email: `restart-${prefix}@example.com`, password: PASSWORD });
     const principal = await a.verify(`Bearer ${user.access}`);
     const other = await a.register({ email: `restart-probe-${prefix}@example.com`, password: PASSWORD });
@@ -263,12 +269,7 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     await blocker.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [principal.userId]);
     const logout = a.logout(principal);
     logout.catch(() => {}); // awaited below; a failure before then is reported there
-    const waitingOnLock = async () =>
-      Number(
-        (await blocker.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-          .rows[0].n,
-      ) === 1;
-    await eventually(waitingOnLock, 5000);
+    await eventually(async () => (await lockWaiters(blocker)) === 1, 5000);
     assert.equal(await direct.exists(`${prefix}pv:${principal.userId}`), 1, "marked in flight");
     await redis.stop();
     await redis.start();
@@ -296,15 +297,16 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
 
   // The same loss without a closed connection (the revoker's connection never noticed): the
   // revoker finds its markers gone when it writes the new values, and has every node forget again.
-  for (const scope of ["all", "session"] as const) {
-    test(`markers lost while a revocation is held up (scope ${scope}): no node keeps the older state after the logout`, async (t) => {
+  for (const scope of ["all", "session", "password"] as const) {
+    test(`markers lost while a revocation is held up (${scope}): no node keeps the older state after it returns`, async (t) => {
       const prefix = redisTestPrefix();
+      // Entries (and so node-cache entries) of 3 s: room for the steps between B's read and the check.
       const base = {
         databaseUrl: database.url,
         redisUrl: REDIS_URL!,
         redisPrefix: prefix,
         secret: TEST_SECRET,
-        redisEntryTtl: 1,
+        redisEntryTtl: 3,
         redisNodeLease: 1,
       };
       const a = await createAuth(base);
@@ -318,27 +320,20 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
         const keys = await raw.keys(`${prefix}*`);
         if (keys.length > 0) await raw.del(...keys);
       });
-      await sleep(1100);
+      await sleep(3100);
       const user = await a.register({ email: `lost-${scope}-${prefix}@example.com`, password: PASSWORD });
       const principal = await a.verify(`Bearer ${user.access}`);
 
       await blocker.query("BEGIN");
-      if (scope === "all") await blocker.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [principal.userId]);
-      else await blocker.query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", [principal.sessionId]);
-      const logout = a.logout(principal, { scope });
-      logout.catch(() => {}); // awaited below
-      await eventually(
-        async () =>
-          Number(
-            (
-              await blocker.query(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-              )
-            ).rows[0].n,
-          ) === 1,
-        5000,
-      );
-      const marker = scope === "all" ? `${prefix}pv:${principal.userId}` : `${prefix}s:${principal.sessionId}`;
+      if (scope === "session") await blocker.query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", [principal.sessionId]);
+      else await blocker.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [principal.userId]);
+      const revocation =
+        scope === "password"
+          ? a.changePassword(principal, { current_password: PASSWORD, new_password: `${PASSWORD} changed` })
+          : a.logout(principal, { scope }).then(() => undefined);
+      revocation.catch(() => {}); // awaited below
+      await eventually(async () => (await lockWaiters(blocker)) === 1, 5000);
+      const marker = scope === "session" ? `${prefix}s:${principal.sessionId}` : `${prefix}pv:${principal.userId}`;
       assert.equal(await raw.del(marker), 1, "the marker was there; now it is lost");
 
       // B reads the older state, unmarked, and keeps it.
@@ -348,8 +343,11 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
       await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
 
       await blocker.query("COMMIT");
-      await logout;
+      const changed = await revocation;
       await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B kept the state from before the commit");
+      await assert.rejects(a.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+      // A password change's new pair works everywhere: B forgot the user's version, not only sessions.
+      if (changed !== undefined) assert.equal((await b.verify(`Bearer ${changed.access}`)).tokenVersion, 1);
     });
   }
 
