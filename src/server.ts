@@ -69,8 +69,13 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
     transformObject: (document) =>
       "openapiObject" in document ? describeBodiesAsServed(document.openapiObject as OpenApiDocument) : document.swaggerObject,
   });
-  // staticCSP: the docs page may load only its own scripts and styles.
-  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+  // staticCSP: the docs page may load only its own scripts, styles, fonts and images (the
+  // plugin's default also allows any https: style or font, and images from validator.swagger.io).
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/ validator\.swagger\.io| https:/g, ""),
+  });
   await app.register(tokenverPlugin, { auth });
 
   app.get("/openapi.json", { config: { public: true }, schema: openApiDocumentSchema }, async () => app.swagger());

@@ -222,6 +222,15 @@ describe("GET /docs", () => {
     }
   });
 
+  test("its content security policy allows only its own origin (no https: wildcard, no validator images)", async () => {
+    const page = await fetch(`${server.url}/docs`);
+    await page.arrayBuffer();
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /object-src 'none'/);
+    assert.doesNotMatch(csp, /https:|validator\.swagger\.io|\*/);
+  });
+
   test("the Swagger UI initializer fetches no external validator", async () => {
     const initializer = await fetch(`${server.url}/docs/static/swagger-initializer.js`);
     assert.equal(initializer.status, 200);
