@@ -66,7 +66,6 @@ export class RedisRevocationState implements RevocationState {
     // Long enough for the broadcast and a transaction of MIN_MARKER_TTL_SECONDS - COMMIT_MARGIN.
     this.#markerTtl = Math.max(this.#ttl, MIN_MARKER_TTL_SECONDS) + Math.ceil(this.#invalidation.longestBroadcastMs / 1000);
     this.#trustedFrom = performance.now() + this.#ttl * 1000;
-    this.#redis.defineCommand("tokenverRaise", { numberOfKeys: 2, lua: RAISE_SCRIPT });
     this.#redis.defineCommand("tokenverFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
     this.#redis.on("close", () => this.#distrust());
   }
@@ -169,7 +168,11 @@ export class RedisRevocationState implements RevocationState {
     try {
       const multi = this.#redis.multi();
       if (change.tokenVersion !== undefined) {
-        (multi as unknown as RevocationCommands).tokenverRaise(
+        // EVAL, not a defined command: inside MULTI, ioredis's EVALSHA would fail with NOSCRIPT
+        // on a connection that outlived a failover or SCRIPT FLUSH, and keep failing.
+        multi.eval(
+          RAISE_SCRIPT,
+          2,
           this.#prefix + "v:" + change.userId,
           this.#prefix + "pv:" + change.userId,
           String(change.tokenVersion),
@@ -208,9 +211,9 @@ export class RedisRevocationState implements RevocationState {
     const giveUpAt = performance.now() + 2 * this.#invalidation.longestBroadcastMs;
     for (;;) {
       try {
-        return await this.#invalidation.broadcast(change, performance.now() + this.#invalidation.longestBroadcastMs);
+        return await this.#invalidation.broadcast(change, Math.min(giveUpAt, performance.now() + this.#invalidation.longestBroadcastMs));
       } catch (error) {
-        if (performance.now() > giveUpAt) throw error;
+        if (this.#closed || performance.now() > giveUpAt) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
@@ -229,7 +232,6 @@ export class RedisRevocationState implements RevocationState {
 }
 
 type RevocationCommands = {
-  tokenverRaise(versionKey: string, pendingKey: string, version: string, ttl: string): Promise<unknown>;
   tokenverFill(versionKey: string, pendingKey: string, sessionKey: string, version: string, session: string, ttl: string): Promise<unknown>;
 };
 
