@@ -442,6 +442,44 @@ async function rawFetch(url: string, method: string, headers: Record<string, str
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
+describe("a field that fails a union gets one line in errors[], saying why", () => {
+  let server: TestServer;
+  let access: string;
+  before(async () => {
+    server = await startServer();
+    access = (await server.api.register()).access;
+  });
+  after(() => server.close());
+
+  const cases: [string, string, () => Record<string, unknown>, string, string | RegExp][] = [
+    [
+      "a nullable username that is too long",
+      "/register",
+      () => ({ email: uniqueEmail(), password: PASSWORD, username: "u".repeat(65) }),
+      "username",
+      /64 characters/,
+    ],
+    [
+      "a nullable username of the wrong type",
+      "/register",
+      () => ({ email: uniqueEmail(), password: PASSWORD, username: 5 }),
+      "username",
+      "must be string or null",
+    ],
+    ["a logout scope that is neither value", "/logout", () => ({ scope: "everything" }), "scope", 'must be "all" or "session"'],
+  ];
+  for (const [name, path, body, field, message] of cases) {
+    test(name, async () => {
+      const response = await server.api.post(path, body(), path === "/logout" ? access : undefined);
+      assertProblem(response, 400, "validation_failed");
+      assert.equal(response.body.errors.length, 1, JSON.stringify(response.body.errors));
+      assert.equal(response.body.errors[0].field, field);
+      if (typeof message === "string") assert.equal(response.body.errors[0].message, message);
+      else assert.match(response.body.errors[0].message, message);
+    });
+  }
+});
+
 /** Writes raw bytes to the server and reads everything it sends back until it closes. */
 function rawExchange(url: string, request: string): Promise<{ status: number; headers: Map<string, string>; text: string }> {
   const { hostname, port } = new URL(url);

@@ -28,7 +28,7 @@ export function compileBodyCheck(schema: TSchema): BodyCheck {
     // Clean mutates: the parsed body belongs to this request only.
     const cleaned = Value.Clean(schema, value);
     if (validator.Check(cleaned)) return { value: cleaned };
-    return { errors: validator.Errors(cleaned).flatMap(toAjvShape) };
+    return { errors: oneErrorPerUnion(validator.Errors(cleaned).flatMap(toAjvShape)) };
   };
 }
 
@@ -66,4 +66,43 @@ function toAjvShape(error: { keyword: string; instancePath: string; schemaPath: 
     }));
   }
   return [{ ...base, params: { ...params }, message: error.message }];
+}
+
+/**
+ * A value that fails a union fails each branch, and the validator says so for each, then for the
+ * union: `"x".repeat(65)` as a nullable username gave "must not have more than 64 characters",
+ * "must be null" and "must match a schema in anyOf". One line per field instead: a choice of
+ * types or constants becomes "must be "all" or "session"" / "must be string or null"; otherwise
+ * the errors of the branches that are not `null` stand alone.
+ */
+function oneErrorPerUnion(errors: SchemaError[]): SchemaError[] {
+  const unions = errors.filter((e) => e.keyword === "anyOf");
+  if (unions.length === 0) return errors;
+  let result = errors;
+  for (const union of unions) {
+    const prefix = `${union.schemaPath}/anyOf/`;
+    const branches = new Map<string, SchemaError[]>();
+    for (const e of result) {
+      if (!e.schemaPath.startsWith(prefix)) continue;
+      const branch = e.schemaPath.slice(prefix.length).split("/")[0]!;
+      branches.set(branch, [...(branches.get(branch) ?? []), e]);
+    }
+    const inUnion = (e: SchemaError) => e === union || e.schemaPath.startsWith(prefix);
+    const choices = [...branches.values()];
+    if (choices.length > 0 && choices.every((branch) => branch.every((e) => e.keyword === "const" || e.keyword === "type"))) {
+      const alternatives = choices.map((branch) => {
+        const constant = branch.find((e) => e.keyword === "const");
+        return constant !== undefined ? JSON.stringify(constant.params.allowedValue) : String(branch[0]!.params.type);
+      });
+      const message = `must be ${alternatives.slice(0, -1).join(", ")}${alternatives.length > 1 ? " or " : ""}${alternatives.at(-1)}`;
+      const merged: SchemaError = { ...union, message };
+      result = result.flatMap((e) => (e === union ? [merged] : inUnion(e) ? [] : [e]));
+    } else {
+      const isNullBranch = (e: SchemaError) => e.keyword === "type" && e.params.type === "null";
+      const reasons = result.filter((e) => inUnion(e) && e !== union && !isNullBranch(e));
+      // No reason left to give (never seen): the union's own line, rather than none.
+      result = result.filter((e) => !inUnion(e) || (reasons.length > 0 ? reasons.includes(e) : e === union));
+    }
+  }
+  return result;
 }
