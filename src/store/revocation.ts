@@ -119,6 +119,8 @@ export class LocalRevocationCache implements RevocationState {
   readonly #maxAgeMs: number;
   readonly #sessions = new Map<string, CachedSession>();
   readonly #versions = new Map<string, number>();
+  /** Reads under way, by session: a burst of requests with one token waits for one read. */
+  readonly #loading = new Map<string, Loading>();
   #epoch = 0;
 
   /**
@@ -155,7 +157,29 @@ export class LocalRevocationCache implements RevocationState {
     return now < this.#lease!.validUntil && now < session.expiresAt && Date.now() < this.#lease!.wallValidUntil;
   }
 
-  async #load(sessionId: string, userId: string): Promise<SessionState | undefined> {
+  #leaseHolds(): boolean {
+    return this.#lease === undefined || (performance.now() < this.#lease.validUntil && Date.now() < this.#lease.wallValidUntil);
+  }
+
+  /**
+   * Joins a read of the same session under way, if no invalidation has happened since it began
+   * and (with a lease) this node would still have been told of one: then it is as fresh as a new
+   * read (a revocation it might predate has not been announced, so it has not committed). After
+   * an invalidation, or without a lease, a request reads again.
+   */
+  #load(sessionId: string, userId: string): Promise<SessionState | undefined> {
+    const loading = this.#loading.get(sessionId);
+    if (loading !== undefined && loading.epoch === this.#epoch && loading.userId === userId && this.#leaseHolds()) return loading.result;
+    const entry: Loading = { epoch: this.#epoch, userId, result: this.#read(sessionId, userId) };
+    this.#loading.set(sessionId, entry);
+    const done = () => {
+      if (this.#loading.get(sessionId) === entry) this.#loading.delete(sessionId);
+    };
+    entry.result.then(done, done);
+    return entry.result;
+  }
+
+  async #read(sessionId: string, userId: string): Promise<SessionState | undefined> {
     const epoch = this.#epoch;
     const readAt = this.#lease === undefined ? 0 : performance.now();
     let state: SessionState | undefined;
@@ -237,6 +261,12 @@ export class LocalRevocationCache implements RevocationState {
 
 export const DEFAULT_LOCAL_CACHE_ENTRIES = 100_000;
 const NOT_ANSWERED = -1;
+
+interface Loading {
+  readonly epoch: number;
+  readonly userId: string;
+  readonly result: Promise<SessionState | undefined>;
+}
 
 interface CachedSession {
   readonly userId: string;
