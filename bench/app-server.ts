@@ -7,7 +7,7 @@
  * Env: the variables of `tokenver serve` (API.md section 1).
  */
 import { configFromEnv } from "../src/config.js";
-import { createAuth } from "../src/core/create-auth.js";
+import { createAuth } from "../src/create-auth.js";
 import { buildServer } from "../src/server.js";
 import { NOTES } from "./notes-constant.js";
 

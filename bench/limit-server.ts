@@ -6,12 +6,12 @@
  * Env: PORT, TOKENVER_SECRET, TOKENVER_ISSUER, TOKENVER_ACCESS_TTL. Prints nothing; GET /health answers.
  */
 import Fastify from "fastify";
-import { createAccessTokenVerifier } from "../src/core/access-token.js";
-import { parseBearer } from "../src/core/bearer.js";
+import { createAccessTokenVerifier } from "../src/core/tokens/access-token.js";
+import { parseBearer } from "../src/core/tokens/bearer.js";
 import { systemClock } from "../src/core/clock.js";
-import { sendProblem } from "../src/http/reply.js";
+import { sendProblem } from "../src/http/fastify/reply.js";
 // The request.user type declaration (Principal | null) comes with the plugin module.
-import type { Principal } from "../src/http/fastify-plugin.js";
+import type { Principal } from "../src/http/fastify/plugin.js";
 import { NOTES } from "./notes-constant.js";
 
 const verify = createAccessTokenVerifier({

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import { openStore } from "../src/store/database.js";
-import { migrateToLatest } from "../src/store/migrations.js";
+import { migrateToLatest } from "../src/store/migrations/index.js";
 
 export interface SeedSpec {
   users: number;

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { configFromEnv, ConfigError, ENV_OF_OPTION, type ServerConfig } from "./config.js";
-import { createAuth } from "./core/create-auth.js";
+import { createAuth } from "./create-auth.js";
 import { OptionError } from "./core/options.js";
 import { buildServer } from "./server.js";
 

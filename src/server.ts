@@ -2,11 +2,11 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { AuthService } from "./core/auth-service.js";
-import { sendProblem, problemErrorHandler } from "./http/reply.js";
+import { sendProblem, problemErrorHandler } from "./http/fastify/reply.js";
 import { AuthError } from "./core/errors.js";
-import { tokenverPlugin } from "./http/fastify-plugin.js";
-import { acceptJsonOnly } from "./http/json-body.js";
-import { problemClientErrorHandler } from "./http/client-error.js";
+import { tokenverPlugin } from "./http/fastify/plugin.js";
+import { acceptJsonOnly } from "./http/fastify/json-body.js";
+import { problemClientErrorHandler } from "./http/fastify/client-error.js";
 import { BODY_LIMIT } from "./http/adapter-options.js";
 import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
 

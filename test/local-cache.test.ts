@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LocalRevocationCache, type RevocationState, type SessionState } from "../src/store/revocation.js";
+import { LocalRevocationCache } from "../src/store/revocation/local-cache.js";
+import { type RevocationState, type SessionState } from "../src/store/revocation/state.js";
 
 // The in-process cache is exact only if nothing it keeps predates a committed revocation. A read
 // that runs while the revocation writes its new values to the state below (Redis: after the

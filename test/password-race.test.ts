@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
-import { createAuth } from "../src/core/create-auth.js";
+import { createAuth } from "../src/create-auth.js";
 import { createTestDatabase, dialects } from "./support/databases.js";
 import { TEST_SECRET } from "./support/server.js";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import SQLite from "better-sqlite3";
-import { createAuth } from "../src/core/create-auth.js";
+import { createAuth } from "../src/create-auth.js";
 import { TEST_SECRET } from "./support/server.js";
 
 test("pruneInterval deletes expired sessions periodically, and close() stops it", async () => {

@@ -3,9 +3,10 @@ import { test } from "node:test";
 import { AuthService } from "../src/core/auth-service.js";
 import { resolveOptions } from "../src/core/options.js";
 import { openStore } from "../src/store/database.js";
-import { migrateToLatest } from "../src/store/migrations.js";
-import { MemoryCounterStore } from "../src/store/rate-limit.js";
-import { DatabaseRevocationState, type RevocationState } from "../src/store/revocation.js";
+import { migrateToLatest } from "../src/store/migrations/index.js";
+import { MemoryCounterStore } from "../src/store/counters/counter-store.js";
+import { DatabaseRevocationState } from "../src/store/revocation/database-state.js";
+import { type RevocationState } from "../src/store/revocation/state.js";
 import { TEST_SECRET } from "./support/server.js";
 
 // A revocation state may set a deadline for the commit (Redis: before its in-flight markers

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createAuth } from "../src/core/create-auth.js";
+import { createAuth } from "../src/create-auth.js";
 import { startNode } from "./support/nodes.js";
 import { TEST_SECRET } from "./support/server.js";
 

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import express from "express";
 import { AuthError, createAuth, Type, type AuthOptions } from "../../src/index.js"; // in your app: "tokenver"
-import { problemHandler, tokenver } from "../../src/http/express.js"; // in your app: "tokenver/express"
+import { problemHandler, tokenver } from "../../src/http/express/guard.js"; // in your app: "tokenver/express"
 
 interface Note {
   id: string;

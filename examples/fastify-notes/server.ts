@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import Fastify from "fastify";
 import { AuthError, createAuth, Type, type AuthOptions } from "../../src/index.js"; // in your app: "tokenver"
-import tokenver, { problemErrorHandler } from "../../src/http/fastify-plugin.js"; // in your app: "tokenver/fastify"
+import tokenver, { problemErrorHandler } from "../../src/http/fastify/plugin.js"; // in your app: "tokenver/fastify"
 
 interface Note {
   id: string;

@@ -5,20 +5,20 @@ import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.js";
 import type { Store } from "../store/database.js";
 import { isUniqueViolation } from "../store/database.js";
-import type { RevocationChange, RevocationState } from "../store/revocation.js";
-import type { CounterStore } from "../store/rate-limit.js";
-import * as users from "../store/users.js";
-import * as sessions from "../store/sessions.js";
-import * as refreshTokens from "../store/refresh-tokens.js";
-import { pruneRefreshTokens } from "../store/refresh-tokens.js";
-import { pruneSessions } from "../store/sessions.js";
-import { createAccessTokenSigner, createAccessTokenVerifier, type AccessTokenClaims } from "./access-token.js";
-import { parseBearer } from "./bearer.js";
+import type { RevocationChange, RevocationState } from "../store/revocation/state.js";
+import type { CounterStore } from "../store/counters/counter-store.js";
+import * as users from "../store/queries/users.js";
+import * as sessions from "../store/queries/sessions.js";
+import * as refreshTokens from "../store/queries/refresh-tokens.js";
+import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
+import { pruneSessions } from "../store/queries/sessions.js";
+import { createAccessTokenSigner, createAccessTokenVerifier, type AccessTokenClaims } from "./tokens/access-token.js";
+import { parseBearer } from "./tokens/bearer.js";
 import { isoAt } from "./clock.js";
 import { AuthError, unavailable, type FieldError } from "./errors.js";
 import type { ResolvedOptions, UserFields } from "./options.js";
-import { checkPasswordPolicy, hashPassword, verifyDummyPassword, verifyPassword } from "./password.js";
-import { generateRefreshToken, parseRefreshToken, secretMatches } from "./refresh-token.js";
+import { checkPasswordPolicy, hashPassword, verifyDummyPassword, verifyPassword } from "./passwords/password.js";
+import { generateRefreshToken, parseRefreshToken, secretMatches } from "./tokens/refresh-token.js";
 
 /** Who an authenticated request comes from: the result of `auth.verify()`. */
 export interface Principal {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import express from "express";
 import { Type } from "typebox";
 import { AuthError, createAuth, type Auth, type Principal } from "../../src/index.js";
-import { problemHandler, tokenver } from "../../src/http/express.js";
+import { problemHandler, tokenver } from "../../src/http/express/guard.js";
 import { Api, TEST_SECRET, uniqueEmail } from "../support/server.js";
 import { PASSWORD, listenExpress } from "./helpers.js";
 

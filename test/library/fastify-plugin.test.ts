@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { createAuth, OptionError, type Auth, type Principal } from "../../src/index.js";
-import tokenver from "../../src/http/fastify-plugin.js";
+import tokenver from "../../src/http/fastify/plugin.js";
 import { Api, TEST_SECRET, uniqueEmail } from "../support/server.js";
 import { PASSWORD, listenFastify } from "./helpers.js";
 

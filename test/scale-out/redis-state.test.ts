@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { createAuth, type Auth } from "../../src/core/create-auth.js";
+import { createAuth, redisSettingsOf, type Auth } from "../../src/create-auth.js";
 import { resolveOptions } from "../../src/core/options.js";
 import { openStore } from "../../src/store/database.js";
-import { connectRedisState } from "../../src/store/redis.js";
+import { connectRedisState } from "../../src/store/redis/connect.js";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
 import { startRedis } from "../support/nodes.js";
 import { TEST_SECRET } from "../support/server.js";
@@ -89,7 +89,7 @@ describe("Redis in-flight markers", () => {
     const store = await openStore(database.url);
     const raw = new Redis(REDIS_URL!);
     const options = resolveOptions({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, redisEntryTtl: 120 });
-    const { revocation, counters } = await connectRedisState(store, options);
+    const { revocation, counters } = await connectRedisState(store, redisSettingsOf(options));
     try {
       await revocation.beforeRevoke({ userId: "u1" });
       await sleep(50);
@@ -127,7 +127,7 @@ describe("Redis in-flight markers", () => {
     const store = await openStore(database.url);
     const raw = new Redis(REDIS_URL!);
     const options = resolveOptions({ databaseUrl: database.url, redisUrl: REDIS_URL!, redisPrefix: prefix, redisNodeLease: 60 });
-    const { revocation, counters } = await connectRedisState(store, options);
+    const { revocation, counters } = await connectRedisState(store, redisSettingsOf(options));
     try {
       for (const change of [{ userId: "u1" }, { userId: "u1", sessionIds: ["s1"] }]) {
         const deadline = await revocation.beforeRevoke(change);

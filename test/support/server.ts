@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { createAuth, type Auth } from "../../src/core/create-auth.js";
+import { createAuth, type Auth } from "../../src/create-auth.js";
 import type { AuthOptions, UserFields } from "../../src/core/options.js";
 import { buildServer } from "../../src/server.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "./databases.js";

@@ -7,8 +7,8 @@ import express from "express";
 import Fastify from "fastify";
 import { Type } from "typebox";
 import { AuthError, createAuth, type AuthOptions, type ErrorCode, type Principal, type User } from "../../src/index.js";
-import tokenver, { tokenverPlugin, type TokenverPluginOptions } from "../../src/http/fastify-plugin.js";
-import { problemHandler, tokenver as tokenverExpress, type TokenverGuard } from "../../src/http/express.js";
+import tokenver, { tokenverPlugin, type TokenverPluginOptions } from "../../src/http/fastify/plugin.js";
+import { problemHandler, tokenver as tokenverExpress, type TokenverGuard } from "../../src/http/express/guard.js";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectTrue<T extends true>(): T | void {}

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Database } from "./schema.js";
+import type { Database } from "../schema.js";
 
 /**
  * Returns the stored value for `key`, storing `candidate` first if there is none. Every node that

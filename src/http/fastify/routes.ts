@@ -1,10 +1,10 @@
 import type {} from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Static } from "typebox";
-import type { AuthService, Principal, RequestContext } from "../core/auth-service.js";
-import { AuthError } from "../core/errors.js";
-import type { UserFields } from "../core/options.js";
-import * as S from "./schemas.js";
+import type { AuthService, Principal, RequestContext } from "../../core/auth-service.js";
+import { AuthError } from "../../core/errors.js";
+import type { UserFields } from "../../core/options.js";
+import * as S from "../schemas.js";
 
 /**
  * The endpoints of API.md section 3. Registered inside the tokenver plugin's scope, so the

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Updateable } from "kysely";
-import type { Database, SessionsTable } from "./schema.js";
+import type { Database, SessionsTable } from "../schema.js";
 import { deleteExpired } from "./batched-delete.js";
 
 export interface NewSession {

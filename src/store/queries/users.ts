@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
-import type { Database, UsersTable } from "./schema.js";
+import type { Database, UsersTable } from "../schema.js";
 
 export type UserRow = Selectable<UsersTable>;
 

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import { AuthError } from "../core/errors.js";
-import { toProblem } from "./problem.js";
+import { AuthError } from "../../core/errors.js";
+import { toProblem } from "../problem.js";
 
 /**
  * Requests that Node's HTTP parser refuses (malformed request lines, conflicting framing, headers

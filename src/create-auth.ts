@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { DatabaseInUseError, openStore, type Store } from "../store/database.js";
-import { getOrInsertMeta } from "../store/meta.js";
-import { migrateToLatest } from "../store/migrations.js";
-import { MemoryCounterStore, type CounterStore } from "../store/rate-limit.js";
-import { DatabaseRevocationState, LocalRevocationCache, type RevocationState } from "../store/revocation.js";
-import { AuthService } from "./auth-service.js";
-import { OptionError, resolveOptions, type AuthOptions, type ResolvedOptions, type UserFields } from "./options.js";
-import { preparePasswordPolicy } from "./password.js";
+import { DatabaseInUseError, openStore, type Store } from "./store/database.js";
+import { getOrInsertMeta } from "./store/queries/meta.js";
+import { migrateToLatest } from "./store/migrations/index.js";
+import { MemoryCounterStore, type CounterStore } from "./store/counters/counter-store.js";
+import { DatabaseRevocationState } from "./store/revocation/database-state.js";
+import { LocalRevocationCache } from "./store/revocation/local-cache.js";
+import { type RevocationState } from "./store/revocation/state.js";
+import { AuthService } from "./core/auth-service.js";
+import { OptionError, resolveOptions, type AuthOptions, type ResolvedOptions, type UserFields } from "./core/options.js";
+import type { RedisSettings } from "./store/redis/connect.js";
+import { preparePasswordPolicy } from "./core/passwords/password.js";
 
 /** The auth service that `createAuth()` returns. */
 export type Auth<F extends UserFields = {}> = AuthService<F>;
@@ -77,6 +80,24 @@ interface RedisParts {
 }
 
 async function connectRedis(store: Store, options: ResolvedOptions): Promise<RedisParts> {
-  const { connectRedisState } = await import("../store/redis.js");
-  return connectRedisState(store, options);
+  const { connectRedisState, RedisUnavailableError } = await import("./store/redis/connect.js");
+  try {
+    return await connectRedisState(store, redisSettingsOf(options));
+  } catch (error) {
+    if (error instanceof RedisUnavailableError) throw new OptionError("redisUrl", error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** The Redis parts' settings, from the resolved options. */
+export function redisSettingsOf(options: ResolvedOptions): RedisSettings {
+  return {
+    url: options.redisUrl!,
+    prefix: options.redisPrefix,
+    entryTtlSeconds: options.redisEntryTtl,
+    nodeLeaseSeconds: options.redisNodeLease,
+    localCache: options.localCache,
+    clock: options.clock,
+    onWarning: (m) => options.onWarning(m),
+  };
 }

@@ -1,13 +1,13 @@
 import express from "express";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response, Router } from "express";
 import type { TSchema } from "typebox";
-import type { AuthService, Principal, RequestContext, User } from "../core/auth-service.js";
-import { AuthError } from "../core/errors.js";
-import { BODY_LIMIT, checkRoutesOption, pluginError, type RoutesOption } from "./adapter-options.js";
-import { compileBodyCheck, validationError } from "./body-validator.js";
-import { authorizationOf } from "./authorization.js";
-import { toProblem } from "./problem.js";
-import * as S from "./schemas.js";
+import type { AuthService, Principal, RequestContext, User } from "../../core/auth-service.js";
+import { AuthError } from "../../core/errors.js";
+import { BODY_LIMIT, checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
+import { compileBodyCheck, validationError } from "../body-validator.js";
+import { authorizationOf } from "../authorization.js";
+import { toProblem } from "../problem.js";
+import * as S from "../schemas.js";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createSigner, createVerifier, TokenError } from "fast-jwt";
-import { AuthError } from "./errors.js";
-import { nowSeconds, type Clock } from "./clock.js";
+import { AuthError } from "../errors.js";
+import { nowSeconds, type Clock } from "../clock.js";
 
 /** The claims of a tokenver access token (API.md section 2). */
 export interface AccessTokenClaims {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { AuthError } from "../core/errors.js";
-import { BODY_LIMIT } from "./adapter-options.js";
+import { AuthError } from "../../core/errors.js";
+import { BODY_LIMIT } from "../adapter-options.js";
 
 /**
  * JSON only (415 otherwise: text/plain is not a string that then fails validation), bodies up to

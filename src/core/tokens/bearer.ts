@@ -1,4 +1,4 @@
-import { AuthError } from "./errors.js";
+import { AuthError } from "../errors.js";
 
 // RFC 6750 section 2.1: the scheme is case-insensitive, one or more spaces, then a b64token.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { toProblem } from "./problem.js";
+import { toProblem } from "../problem.js";
 
 /** Sends any error as problem+json. 5xx are logged by name and code only: no message or stack. */
 export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { CacheLease, RevocationChange } from "./revocation.js";
+import type { CacheLease, RevocationChange } from "../revocation/state.js";
 
 /** What a node's cache must do when told (LocalRevocationCache). */
 export interface InvalidationTarget {

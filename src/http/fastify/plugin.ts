@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import type { AuthService, Principal } from "../core/auth-service.js";
-import { createAuth } from "../core/create-auth.js";
-import type { AuthOptions, UserFields } from "../core/options.js";
-import { checkRoutesOption, pluginError, type RoutesOption } from "./adapter-options.js";
-import { strictValidatorCompiler } from "./body-validator.js";
-import { authorizationOf } from "./authorization.js";
+import type { AuthService, Principal } from "../../core/auth-service.js";
+import { createAuth } from "../../create-auth.js";
+import type { AuthOptions, UserFields } from "../../core/options.js";
+import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
+import { strictValidatorCompiler } from "../body-validator.js";
+import { authorizationOf } from "../authorization.js";
 import { acceptJsonOnly } from "./json-body.js";
 import { problemErrorHandler, sendProblem } from "./reply.js";
 import { authRoutes } from "./routes.js";
