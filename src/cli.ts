@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { configFromEnv, ConfigError, ENV_OF_OPTION, type ServerConfig } from "./config.js";
 import { createAuth } from "./create-auth.js";
-import { OptionError } from "./core/options.js";
+import { OptionError } from "./settings.js";
 import { buildServer } from "./server.js";
 
 /** One clear line naming the setting, then a non-zero exit. */

@@ -1,4 +1,4 @@
-import type { AuthOptions } from "./core/options.js";
+import type { AuthOptions } from "./settings.js";
 
 /** A bad setting in the environment. The message names the variable and never echoes its value. */
 export class ConfigError extends Error {

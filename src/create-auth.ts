@@ -7,7 +7,7 @@ import { DatabaseRevocationState } from "./store/revocation/database-state.js";
 import { LocalRevocationCache } from "./store/revocation/local-cache.js";
 import { type RevocationState } from "./store/revocation/state.js";
 import { AuthService } from "./core/auth-service.js";
-import { OptionError, resolveOptions, type AuthOptions, type ResolvedOptions, type UserFields } from "./core/options.js";
+import { OptionError, resolveOptions, type AuthOptions, type ResolvedOptions, type UserFields } from "./settings.js";
 import type { RedisSettings } from "./store/redis/connect.js";
 import { preparePasswordPolicy } from "./core/passwords/password.js";
 

@@ -20,7 +20,7 @@ export type {
   LogoutScope,
 } from "./core/auth-service.js";
 export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
-export { OptionError, type AuthOptions, type RateLimitOptions, type UserFields } from "./core/options.js";
+export { OptionError, type AuthOptions, type RateLimitOptions, type UserFields } from "./settings.js";
 export type { AccessTokenClaims } from "./core/tokens/access-token.js";
 export type { Clock } from "./core/clock.js";
 export type { CounterStore } from "./store/counters/counter-store.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AuthService } from "../src/core/auth-service.js";
-import { resolveOptions } from "../src/core/options.js";
+import { resolveOptions } from "../src/settings.js";
 import { openStore } from "../src/store/database.js";
 import { migrateToLatest } from "../src/store/migrations/index.js";
 import { MemoryCounterStore } from "../src/store/counters/counter-store.js";

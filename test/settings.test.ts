@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError, configFromEnv } from "../src/config.js";
-import { OptionError, resolveOptions } from "../src/core/options.js";
+import { OptionError, resolveOptions } from "../src/settings.js";
 
 // The node-cache settings: environment variables reach createAuth() options, and bad values stop
 // start-up naming the setting.

@@ -16,7 +16,7 @@ import { createAccessTokenSigner, createAccessTokenVerifier, type AccessTokenCla
 import { parseBearer } from "./tokens/bearer.js";
 import { isoAt } from "./clock.js";
 import { AuthError, unavailable, type FieldError } from "./errors.js";
-import type { ResolvedOptions, UserFields } from "./options.js";
+import type { ResolvedOptions, UserFields } from "../settings.js";
 import { checkPasswordPolicy, hashPassword, verifyDummyPassword, verifyPassword } from "./passwords/password.js";
 import { generateRefreshToken, parseRefreshToken, secretMatches } from "./tokens/refresh-token.js";
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { createAuth, redisSettingsOf, type Auth } from "../../src/create-auth.js";
-import { resolveOptions } from "../../src/core/options.js";
+import { resolveOptions } from "../../src/settings.js";
 import { openStore } from "../../src/store/database.js";
 import { connectRedisState } from "../../src/store/redis/connect.js";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";

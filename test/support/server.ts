@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createAuth, type Auth } from "../../src/create-auth.js";
-import type { AuthOptions, UserFields } from "../../src/core/options.js";
+import type { AuthOptions, UserFields } from "../../src/settings.js";
 import { buildServer } from "../../src/server.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "./databases.js";
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
 import type { AuthService, Principal } from "../../core/auth-service.js";
 import { createAuth } from "../../create-auth.js";
-import type { AuthOptions, UserFields } from "../../core/options.js";
+import type { AuthOptions, UserFields } from "../../settings.js";
 import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
 import { strictValidatorCompiler } from "../body-validator.js";
 import { authorizationOf } from "../authorization.js";

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Static } from "typebox";
 import type { AuthService, Principal, RequestContext } from "../../core/auth-service.js";
 import { AuthError } from "../../core/errors.js";
-import type { UserFields } from "../../core/options.js";
+import type { UserFields } from "../../settings.js";
 import * as S from "../schemas.js";
 
 /**

@@ -74,4 +74,3 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[2]) then return 
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {1, redis.call('TTL', KEYS[1])}`;
-

@@ -278,4 +278,3 @@ function parseHit(version: string | null, pending: string | null, session: strin
   if (!Number.isSafeInteger(tokenVersion)) return undefined;
   return { userId: session.slice(0, separator), tokenVersion, revoked: session.charCodeAt(separator + 1) === 49 /* "1" */ };
 }
-

@@ -1,8 +1,7 @@
-import type { TSchema } from "typebox";
-import { systemClock, type Clock } from "./clock.js";
+import { systemClock, type Clock } from "./core/clock.js";
+import type { CoreConfig, RateLimitOptions, UserFields } from "./core/config.js";
 
-/** Custom user fields: a TypeBox schema per field name, e.g. `{ company: Type.String() }`. */
-export type UserFields = Record<string, TSchema & object>;
+export type { RateLimitOptions, UserFields };
 
 /** Options of `createAuth()`: the environment variables of API.md section 1, as typed fields. */
 export interface AuthOptions<F extends UserFields = {}> {
@@ -74,16 +73,7 @@ export interface AuthOptions<F extends UserFields = {}> {
   clock?: Clock;
 }
 
-export interface RateLimitOptions {
-  /** Failed logins per account within the window before 429. Default 10 (40 an hour; ASVS allows 100). */
-  accountFailures: number;
-  /** Failed logins per client address within the window before 429. Default 100. */
-  addressFailures: number;
-  /** Window, seconds. Default 900. */
-  windowSeconds: number;
-}
-
-export interface ResolvedOptions {
+export interface ResolvedOptions extends CoreConfig {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;

@@ -1,0 +1,27 @@
+import type { TSchema } from "typebox";
+import type { Clock } from "./clock.js";
+
+/** Custom user fields: a TypeBox schema per field name, e.g. `{ company: Type.String() }`. */
+export type UserFields = Record<string, TSchema & object>;
+
+export interface RateLimitOptions {
+  /** Failed logins per account within the window before 429. */
+  accountFailures: number;
+  /** Failed logins per client address within the window before 429. */
+  addressFailures: number;
+  /** Window, seconds. */
+  windowSeconds: number;
+}
+
+/** What the domain needs from the resolved settings (settings.ts resolves and validates them). */
+export interface CoreConfig {
+  accessTtl: number;
+  refreshTtl: number;
+  issuer: string;
+  clockTolerance: number;
+  rateLimit: RateLimitOptions;
+  userFields: UserFields;
+  pruneInterval: number;
+  onWarning: (message: string) => void;
+  clock: Clock;
+}
