@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { configFromEnv, ConfigError, ENV_OF_OPTION, type ServerConfig } from "./config.js";
-import { createAuth } from "./create-auth.js";
-import { OptionError } from "./settings.js";
-import { buildServer } from "./server.js";
+import { ConfigError, configFromEnv, type ServerConfig } from "./settings/env.js";
+import { DEFAULT_DATABASE_URL, envOfOption, SETTINGS, type AuthOptions, type Setting } from "./settings/table.js";
+import { defaultOf, meaningOf } from "./settings/readme.js";
+import { OptionError, resolveOptions } from "./settings/resolve.js";
 
 /** One clear line naming the setting, then a non-zero exit. */
 function fail(error: unknown): never {
   if (error instanceof ConfigError) {
     process.stderr.write(`tokenver: invalid configuration: ${error.message}\n`);
   } else if (error instanceof OptionError) {
-    const setting = ENV_OF_OPTION[error.option] ?? error.option;
+    const setting = envOfOption(error.option) ?? error.option;
     process.stderr.write(`tokenver: invalid configuration: ${setting}: ${error.message.replace(`tokenver: ${error.option} `, "")}\n`);
   } else {
     const e = error as { name?: string; code?: string } | null;
@@ -20,9 +20,16 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
-function loadConfig(): ServerConfig {
+/**
+ * The settings, checked in full before the server's modules load (a mistake costs no start-up);
+ * createAuth() checks the options again, and what only a connection can tell (is the database there).
+ */
+function loadConfig(overrides: AuthOptions = {}): ServerConfig {
   try {
-    return configFromEnv(process.env);
+    const config = configFromEnv(process.env);
+    const auth = { ...config.auth, ...overrides };
+    resolveOptions(auth);
+    return { ...config, auth };
   } catch (error) {
     fail(error);
   }
@@ -30,11 +37,18 @@ function loadConfig(): ServerConfig {
 
 async function serve(): Promise<void> {
   const config = loadConfig();
-  const warnings: string[] = [];
-  const auth = await createAuth({ ...config.auth, onWarning: (m) => warnings.push(m) }).catch(fail);
-  const app = await buildServer(auth, { logger: { level: config.logLevel } });
-  auth.options.onWarning = (m) => app.log.warn(m);
-  for (const w of warnings) app.log.warn(w);
+  const [{ createAuth }, { buildServer }] = await Promise.all([import("./create-auth.js"), import("./server.js")]);
+  // Warnings raised while starting (a generated secret) wait for the server's logger.
+  let warn: ((message: string) => void) | undefined;
+  const pending: string[] = [];
+  const onWarning = (message: string) => (warn === undefined ? pending.push(message) : warn(message));
+  const auth = await createAuth({ ...config.auth, onWarning }).catch(fail);
+  const app = await buildServer(auth, { logger: { level: config.logLevel }, trustProxy: config.trustProxy }).catch(async (error) => {
+    await auth.close().catch(() => {});
+    return fail(error);
+  });
+  warn = (message) => app.log.warn(message);
+  for (const message of pending.splice(0)) warn(message);
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -61,25 +75,75 @@ async function serve(): Promise<void> {
 }
 
 async function migrate(): Promise<void> {
-  const config = loadConfig();
   // Revokes nothing, so it may run beside a server on the same SQLite file.
-  const auth = await createAuth({ ...config.auth, migrate: true, sqliteLock: false, pruneInterval: 0 }).catch(fail);
+  const config = loadConfig({ migrate: true, sqliteLock: false, pruneInterval: 0 });
+  const { createAuth } = await import("./create-auth.js");
+  const auth = await createAuth(config.auth).catch(fail);
   await auth.close();
   process.stdout.write("tokenver: migrations applied\n");
 }
 
 async function prune(): Promise<void> {
-  const config = loadConfig();
-  const auth = await createAuth({ ...config.auth, sqliteLock: false, pruneInterval: 0 }).catch(fail);
+  const config = loadConfig({ sqliteLock: false, pruneInterval: 0 });
+  const { createAuth } = await import("./create-auth.js");
+  const auth = await createAuth(config.auth).catch(fail);
   const removed = await auth.prune().catch(fail);
   await auth.close();
   process.stdout.write(`tokenver: pruned ${removed.sessions} sessions and ${removed.refreshTokens} refresh tokens\n`);
 }
 
+/** The environment variables, one a line, from the settings table (Markdown's backticks dropped). */
+function environmentHelp(): string {
+  const rows = (SETTINGS as readonly Setting[]).filter((s) => s.env !== undefined);
+  const width = Math.max(...rows.map((s) => s.env!.length)) + 2;
+  const plain = (text: string) => text.replaceAll("`", "");
+  return rows.map((s) => `  ${s.env!.padEnd(width)}${plain(meaningOf(s))}; default ${plain(defaultOf(s))}`).join("\n");
+}
+
+const SEE_README = 'Every setting, its default and its range: README.md, section "Configuration".';
+const OTHER_SETTINGS = `The other variables listed by \`tokenver --help\` are checked as \`serve\` checks them.\n${SEE_README}`;
+
+const DEFAULTS = configFromEnv({});
+
 // package.json sits one level up from both src/cli.ts and dist/cli.js.
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-const program = new Command("tokenver").description("JWT authentication where logout means logout").version(version);
-program.command("serve").description("start the HTTP server (configured by the environment)").action(serve);
-program.command("migrate").description("apply database migrations and exit").action(migrate);
-program.command("prune").description("delete expired sessions and refresh tokens, then exit").action(prune);
+const program = new Command("tokenver")
+  .description(
+    "JWT authentication where logout means logout: an HTTP auth server (register, login, refresh, logout) " +
+      "over SQLite or PostgreSQL, configured by environment variables. Start with `tokenver serve`: " +
+      `with no settings it serves http://${DEFAULTS.host}:${DEFAULTS.port} over ${DEFAULT_DATABASE_URL}.`,
+  )
+  .version(version)
+  .addHelpText(
+    "after",
+    `\nEnvironment (an invalid value stops a command with one line naming the variable):\n${environmentHelp()}\n\n${SEE_README}\n`,
+  );
+program
+  .command("serve")
+  .summary("start the HTTP server (what `npm start` runs)")
+  .description(
+    "Start the HTTP server on HOST:PORT; it runs until SIGTERM or SIGINT. It keeps its data in " +
+      "TOKENVER_DATABASE_URL and applies pending migrations on start. Set TOKENVER_SECRET in production " +
+      "(without it a secret is generated once and stored in the database); several nodes share TOKENVER_REDIS_URL.",
+  )
+  .addHelpText("after", `\nEvery variable listed by \`tokenver --help\` applies.\n${SEE_README}\n`)
+  .action(serve);
+program
+  .command("migrate")
+  .summary("apply database migrations and exit")
+  .description(
+    "Apply pending database migrations to TOKENVER_DATABASE_URL and exit. Safe beside a running server on " +
+      "the same SQLite file. `serve` migrates on start too; this is for deploy steps that migrate first.",
+  )
+  .addHelpText("after", `\n${OTHER_SETTINGS}\n`)
+  .action(migrate);
+program
+  .command("prune")
+  .summary("delete expired sessions and refresh tokens, then exit")
+  .description(
+    "Delete expired sessions and refresh tokens from TOKENVER_DATABASE_URL, print how many, and exit. " +
+      "Safe beside a running server. `serve` also prunes every TOKENVER_PRUNE_INTERVAL seconds.",
+  )
+  .addHelpText("after", `\n${OTHER_SETTINGS}\n`)
+  .action(prune);
 await program.parseAsync(process.argv);

@@ -6,13 +6,14 @@ import { MemoryCounterStore, type CounterStore } from "./store/counters/counter-
 import { DatabaseRevocationState } from "./store/revocation/database-state.js";
 import { LocalRevocationCache } from "./store/revocation/local-cache.js";
 import { type RevocationState } from "./store/revocation/state.js";
-import { AuthService } from "./core/auth-service.js";
-import { OptionError, resolveOptions, type AuthOptions, type ResolvedOptions, type UserFields } from "./settings.js";
+import { assembleAuth, type Auth } from "./core/auth.js";
+import type { CoreConfig } from "./core/config.js";
+import { OptionError, resolveOptions } from "./settings/resolve.js";
+import { type AuthOptions, type ResolvedOptions, type UserFields } from "./settings/table.js";
 import type { RedisSettings } from "./store/redis/connect.js";
 import { preparePasswordPolicy } from "./core/passwords/password.js";
 
-/** The auth service that `createAuth()` returns. */
-export type Auth<F extends UserFields = {}> = AuthService<F>;
+export type { Auth };
 
 /**
  * Creates the auth service: validates options (throws `OptionError`, a TypeError naming the
@@ -29,12 +30,18 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await preparePasswordPolicy();
-    return new AuthService<F>({ store, revocation, counters, options: resolved, secret });
+    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
   }
+}
+
+/** Only what the domain reads: the secret and the store settings stay here. */
+function coreConfigOf(options: ResolvedOptions): CoreConfig {
+  const { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, onWarning, clock } = options;
+  return { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, onWarning, clock };
 }
 
 async function connect(options: ResolvedOptions): Promise<Store> {

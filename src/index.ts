@@ -6,25 +6,32 @@
  * const auth = await createAuth({ databaseUrl: "sqlite:./data/app.db" });
  * const principal = await auth.verify(request.headers.authorization); // or throws AuthError
  * ```
+ *
+ * The public surface: `createAuth`, the errors and their codes, the option and result types,
+ * problem+json rendering, and TypeBox's `Type` for custom user fields. Nothing here reveals the
+ * secret, a key or a store.
  */
 export { createAuth, type Auth } from "./create-auth.js";
-export { AuthService, normalizeEmail } from "./core/auth-service.js";
 export type {
   Principal,
   User,
   ProfileOf,
   TokenPair,
+  SignIn,
   SessionInfo,
   RequestContext,
   RegisterInput,
+  ProfilePatch,
   LogoutScope,
-} from "./core/auth-service.js";
+  LogoutInput,
+  ChangePasswordInput,
+} from "./core/types.js";
+export { normalizeEmail } from "./core/validation.js";
 export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
-export { OptionError, type AuthOptions, type RateLimitOptions, type UserFields } from "./settings.js";
+export { OptionError } from "./settings/resolve.js";
+export type { AuthOptions, RateLimitOptions, UserFields } from "./settings/table.js";
 export type { AccessTokenClaims } from "./core/tokens/access-token.js";
 export type { Clock } from "./core/clock.js";
-export type { CounterStore } from "./store/counters/counter-store.js";
-export type { RevocationState, RevocationChange, SessionState } from "./store/revocation/state.js";
 export { toProblem, PROBLEM_CONTENT_TYPE, type Problem, type ProblemResponse } from "./http/problem.js";
 /** TypeBox's `Type`, for `userFields` schemas, from the same TypeBox that validates them. */
 export { Type } from "typebox";

@@ -1,28 +1,31 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import type { AuthService } from "./core/auth-service.js";
+import type { Auth } from "./core/auth.js";
+import { BODY_LIMIT_BYTES } from "./core/limits.js";
 import { sendProblem, problemErrorHandler } from "./http/fastify/reply.js";
 import { AuthError } from "./core/errors.js";
 import { tokenverPlugin } from "./http/fastify/plugin.js";
 import { acceptJsonOnly } from "./http/fastify/json-body.js";
 import { problemClientErrorHandler } from "./http/fastify/client-error.js";
-import { BODY_LIMIT } from "./http/adapter-options.js";
+import { ENDPOINTS, openApiPath } from "./http/endpoints.js";
+import type { TrustProxy } from "./settings/table.js";
 import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
 
 export interface BuildServerOptions {
   logger?: FastifyServerOptions["logger"];
-  trustProxy?: false | number | string;
+  /** Trust `X-Forwarded-For` from this many proxy hops, or these addresses; `false` (default): none. */
+  trustProxy?: TrustProxy;
 }
 
 /** The ready auth server: Fastify, hardened body parsing, the tokenver plugin, OpenAPI docs. */
-export async function buildServer(auth: AuthService<any>, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+export async function buildServer(auth: Auth<any>, options: BuildServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     // Request logs would carry URLs and timings of every call; errors are logged by sendProblem.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: fastifyTrustProxy(options.trustProxy ?? auth.options.trustProxy),
-    bodyLimit: BODY_LIMIT,
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
+    bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
     // Errors Fastify raises before routing (a malformed URL) get the same problem+json.
     frameworkErrors: (error, _request, reply) => {
@@ -50,9 +53,9 @@ export async function buildServer(auth: AuthService<any>, options: BuildServerOp
   });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, new AuthError("not_found", "Not found.")));
 
-  // Swagger UI's own routes are documentation: public.
+  // Swagger UI's own routes are documentation: public. Only /docs and below it: not /docs-admin.
   app.addHook("onRoute", (route) => {
-    if (route.url.startsWith("/docs")) route.config = { ...(route.config as object), public: true };
+    if (route.url === "/docs" || route.url.startsWith("/docs/")) route.config = { ...(route.config as object), public: true };
   });
 
   await app.register(swagger, {
@@ -89,10 +92,17 @@ interface OpenApiDocument {
   >;
 }
 
+/** The operations whose body may be left out (`bodyOptional` rows), as `post /logout`. */
+const OPTIONAL_BODIES = new Set(ENDPOINTS.filter((row) => row.bodyOptional).map((row) => operationKey(row.method, openApiPath(row.path))));
+
+function operationKey(method: string, path: string): string {
+  return `${method.toLowerCase()} ${path}`;
+}
+
 /**
  * The served document says what the server does, on a copy (the route schemas stay as they are):
  * unknown body keys are dropped, not refused (the schemas say `additionalProperties: false` so
- * that the validator drops them), and a logout needs no body at all.
+ * that the validator drops them), and a body marked optional in the endpoint table may be left out.
  */
 function describeBodiesAsServed<T extends OpenApiDocument>(document: T): T {
   const copy = structuredClone(document);
@@ -100,7 +110,7 @@ function describeBodiesAsServed<T extends OpenApiDocument>(document: T): T {
     for (const [method, operation] of Object.entries(operations)) {
       const body = operation?.requestBody;
       if (body === undefined) continue;
-      if (path === "/logout" && method === "post") body.required = false;
+      if (OPTIONAL_BODIES.has(operationKey(method, path))) body.required = false;
       for (const media of Object.values(body.content ?? {})) {
         if (media.schema?.additionalProperties !== false) continue;
         delete media.schema.additionalProperties;
@@ -112,6 +122,6 @@ function describeBodiesAsServed<T extends OpenApiDocument>(document: T): T {
 }
 
 /** A hop count becomes the function Fastify's types ask for (trust the nearest `hops` proxies). */
-function fastifyTrustProxy(trust: false | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+function fastifyTrustProxy(trust: TrustProxy): boolean | string | ((address: string, hop: number) => boolean) {
   return typeof trust === "number" ? (_address, hop) => hop < trust : trust;
 }

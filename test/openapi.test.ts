@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ERRORS, type ErrorCode } from "../src/core/errors.js";
-import { startServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { createAuth } from "../src/create-auth.js";
+import { buildServer } from "../src/server.js";
+import { startServer, TEST_SECRET, uniqueEmail, type TestServer } from "./support/server.js";
 
 /**
- * The endpoints of API.md section 3 (Fastify's `:id` is `{id}` in OpenAPI): method, path, whether
+ * The endpoints of docs/api.md section 3 (Fastify's `:id` is `{id}` in OpenAPI): method, path, whether
  * it takes a JSON body (and its required fields), the success status, and each error status with
  * a code it must document.
  */
@@ -237,4 +239,22 @@ describe("GET /docs", () => {
     const text = await initializer.text();
     assert.match(text, /validatorUrl:\s*null/);
   });
+});
+
+test("only /docs and the paths below it are public: /docs-admin is not", async () => {
+  const auth = await createAuth({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET });
+  const app = await buildServer(auth);
+  try {
+    app.get("/docs-admin", async () => "admin");
+    app.get("/docsx/page", async () => "x");
+    for (const url of ["/docs-admin", "/docsx/page"]) {
+      const response = await app.inject({ url });
+      assert.equal(response.statusCode, 401, url);
+      assert.equal(response.json().code, "token_missing");
+    }
+    for (const url of ["/docs", "/docs/", "/docs/json"]) assert.equal((await app.inject({ url })).statusCode, 200, url);
+  } finally {
+    await app.close();
+    await auth.close();
+  }
 });

@@ -17,11 +17,11 @@ for (const dialect of dialects()) {
         for (let trial = 0; trial < 6; trial++) {
           const email = `race${trial}@example.com`;
           await auth.register({ email, password: original });
-          const owner = await auth.verify(`Bearer ${(await auth.login({ email, password: original })).access}`);
-          const thief = await auth.verify(`Bearer ${(await auth.login({ email, password: original })).access}`);
-          const ownerChange = auth.changePassword(owner, { current_password: original, new_password: "the owner's new passphrase" });
+          const owner = await auth.verify(`Bearer ${(await auth.login({ email, password: original })).accessToken}`);
+          const thief = await auth.verify(`Bearer ${(await auth.login({ email, password: original })).accessToken}`);
+          const ownerChange = auth.changePassword(owner, { currentPassword: original, newPassword: "the owner's new passphrase" });
           await sleep(1 + trial);
-          const thiefChange = auth.changePassword(thief, { current_password: original, new_password: "the thief's new passphrase" });
+          const thiefChange = auth.changePassword(thief, { currentPassword: original, newPassword: "the thief's new passphrase" });
           const [o, t] = await Promise.allSettled([ownerChange, thiefChange]);
           // Exactly one change wins; if the owner's won, the thief's is refused as revoked.
           assert.equal([o, t].filter((r) => r.status === "fulfilled").length, 1, `trial ${trial}: ${o.status}/${t.status}`);

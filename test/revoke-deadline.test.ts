@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AuthService } from "../src/core/auth-service.js";
-import { resolveOptions } from "../src/settings.js";
+import { assembleAuth } from "../src/core/auth.js";
+import { resolveOptions } from "../src/settings/resolve.js";
 import { openStore } from "../src/store/database.js";
 import { migrateToLatest } from "../src/store/migrations/index.js";
 import { MemoryCounterStore } from "../src/store/counters/counter-store.js";
@@ -23,18 +23,18 @@ test("a revocation past the deadline its state gave is rolled back: 503, nothing
     ping: () => database.ping(),
     close: async () => {},
   };
-  const options = resolveOptions({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET });
-  const auth = new AuthService({ store, revocation: state, counters: new MemoryCounterStore(Date.now), options, secret: TEST_SECRET });
+  const config = resolveOptions({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET });
+  const auth = assembleAuth({ store, revocation: state, counters: new MemoryCounterStore(Date.now), config, secret: TEST_SECRET });
   try {
     const user = await auth.register({ email: "late@example.com", password: "a long and unguessable passphrase" });
-    const principal = await auth.verify(`Bearer ${user.access}`);
+    const principal = await auth.verify(`Bearer ${user.accessToken}`);
     deadline = performance.now() - 1;
     await assert.rejects(auth.logout(principal), { code: "service_unavailable" });
     await assert.rejects(auth.logout(principal, { scope: "session" }), { code: "service_unavailable" });
-    assert.equal((await auth.verify(`Bearer ${user.access}`)).tokenVersion, 0, "nothing was committed");
+    assert.equal((await auth.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0, "nothing was committed");
     deadline = Infinity;
     await auth.logout(principal);
-    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(auth.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   } finally {
     await auth.close();
   }

@@ -1,5 +1,5 @@
 /**
- * Every failure a caller can switch on has a stable `code` and the HTTP `status` that API.md
+ * Every failure a caller can switch on has a stable `code` and the HTTP `status` that docs/api.md
  * assigns to it. Messages are fixed per code and never carry a token, a secret or store details.
  */
 export const ERRORS = {
@@ -64,4 +64,19 @@ export function unavailable(cause: unknown): AuthError {
 
 export function isAuthError(error: unknown): error is AuthError {
   return error instanceof AuthError;
+}
+
+/** Runs a store call: anything but an AuthError becomes 503 (fail closed, no details leak). */
+export async function failClosed<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    throw unavailable(error);
+  }
+}
+
+/** The body did not pass the domain's checks. */
+export function validationFailed(errors: FieldError[]): AuthError {
+  return new AuthError("validation_failed", "The request body is invalid.", { errors });
 }

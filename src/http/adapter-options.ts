@@ -3,9 +3,6 @@
 /** Where to mount the endpoints of the API (register, login, ...): `true` at the root, `{ prefix: "/auth" }`, or `false` for none. */
 export type RoutesOption = boolean | { prefix?: string };
 
-/** The JSON body limit of the endpoints (API.md: bodies over 64 KiB are 413). */
-export const BODY_LIMIT = 64 * 1024;
-
 /** Validates `routes`; a bad value is a TypeError at registration, never a surprise at request time. */
 export function checkRoutesOption(routes: unknown): { routes: boolean; prefix: string | undefined } {
   if (routes === undefined || routes === true) return { routes: true, prefix: undefined };

@@ -76,9 +76,9 @@ function toAjvShape(error: { keyword: string; instancePath: string; schemaPath: 
  * the errors of the branches that are not `null` stand alone.
  */
 function oneErrorPerUnion(errors: SchemaError[]): SchemaError[] {
-  const unions = errors.filter((e) => e.keyword === "anyOf");
+  const unions = withUnionErrors(errors);
   if (unions.length === 0) return errors;
-  let result = errors;
+  let result = [...errors, ...unions.filter((u) => !errors.includes(u))];
   for (const union of unions) {
     const prefix = `${union.schemaPath}/anyOf/`;
     const branches = new Map<string, SchemaError[]>();
@@ -105,4 +105,21 @@ function oneErrorPerUnion(errors: SchemaError[]): SchemaError[] {
     }
   }
   return result;
+}
+
+/**
+ * The union errors, including those the validator cut: TypeBox keeps at most 8 errors (its
+ * process-wide `maxErrors`), and a union's own error comes after its branches', so a long list
+ * can hold the branches of a union without the union. Rebuilt from the branches' schema path.
+ */
+function withUnionErrors(errors: SchemaError[]): SchemaError[] {
+  const unions = errors.filter((e) => e.keyword === "anyOf");
+  for (const e of errors) {
+    for (const match of e.schemaPath.matchAll(/\/anyOf\/\d+/g)) {
+      const schemaPath = e.schemaPath.slice(0, match.index);
+      if (unions.some((u) => u.schemaPath === schemaPath)) continue;
+      unions.push({ keyword: "anyOf", instancePath: e.instancePath, schemaPath, params: {}, message: "must match a schema in anyOf" });
+    }
+  }
+  return unions;
 }

@@ -1,4 +1,5 @@
 import { AuthError, ERRORS, type ErrorCode, type FieldError } from "../core/errors.js";
+import { BODY_LIMIT_BYTES } from "../core/limits.js";
 
 /** An RFC 9457 problem document, as every tokenver error response carries it. */
 export interface Problem {
@@ -69,7 +70,7 @@ export function fromFrameworkError(error: unknown): AuthError {
     return new AuthError("bad_request", "The request body is nested too deeply.", { status: 400 });
   }
   const status = typeof e.statusCode === "number" ? e.statusCode : 500;
-  if (status === 413) return new AuthError("payload_too_large", "The request body is larger than 64 KiB.");
+  if (status === 413) return new AuthError("payload_too_large", `The request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`);
   if (status === 415) return new AuthError("unsupported_media_type", "Send the request body as application/json.");
   if (status === 404) return new AuthError("not_found", "Not found.");
   if (status >= 400 && status < 500) return new AuthError("bad_request", "The request could not be parsed.", { status: 400 });

@@ -1,23 +1,37 @@
 import { Type, type TObject, type TProperties } from "typebox";
 import { ERRORS, type ErrorCode } from "../core/errors.js";
+import {
+  EMAIL_MAX_LENGTH,
+  PASSWORD_INPUT_MAX_LENGTH,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  REFRESH_TOKEN_MAX_LENGTH,
+  USERNAME_MAX_LENGTH,
+} from "../core/limits.js";
 
-/** Request and response schemas: Fastify validates and serialises with them; OpenAPI shows them. */
+/**
+ * Request and response schemas of the wire format (docs/api.md section 3): the endpoint table
+ * (endpoints.ts) names them, Fastify validates and serialises with them, OpenAPI shows them.
+ */
 
-const Email = Type.String({ maxLength: 320, description: "Compared case-insensitively after trimming." });
-const Password = Type.String({ maxLength: 1024, description: "8 to 256 characters; the commonest passwords are refused." });
-const Username = Type.Union([Type.String({ maxLength: 64 }), Type.Null()]);
+// A loose first check: the domain validates the address itself (core/limits.ts has its limit).
+const Email = Type.String({ maxLength: EMAIL_MAX_LENGTH, description: "Compared case-insensitively after trimming." });
+const Password = Type.String({
+  maxLength: PASSWORD_INPUT_MAX_LENGTH,
+  description: `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters; the commonest passwords are refused.`,
+});
+const AnyPassword = Type.String({ maxLength: PASSWORD_INPUT_MAX_LENGTH });
+const RefreshToken = Type.String({ maxLength: REFRESH_TOKEN_MAX_LENGTH });
+const Username = Type.Union([Type.String({ maxLength: USERNAME_MAX_LENGTH }), Type.Null()]);
 const Scope = Type.Union([Type.Literal("all"), Type.Literal("session")]);
 
-export const LoginBody = Type.Object({ email: Email, password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false });
-export const RefreshBody = Type.Object({ refresh: Type.String({ maxLength: 512 }) }, { additionalProperties: false });
+export const LoginBody = Type.Object({ email: Email, password: AnyPassword }, { additionalProperties: false });
+export const RefreshBody = Type.Object({ refresh: RefreshToken }, { additionalProperties: false });
 export const LogoutBody = Type.Object(
-  { refresh: Type.Optional(Type.String({ maxLength: 512 })), scope: Type.Optional(Scope) },
+  { refresh: Type.Optional(RefreshToken), scope: Type.Optional(Scope) },
   { additionalProperties: false, description: "May be omitted entirely: an empty request logs out with scope all." },
 );
-export const PasswordBody = Type.Object(
-  { current_password: Type.String({ maxLength: 1024 }), new_password: Password },
-  { additionalProperties: false },
-);
+export const PasswordBody = Type.Object({ current_password: AnyPassword, new_password: Password }, { additionalProperties: false });
 // No length limit here: any id that is not one of the caller's sessions is the same 404 (the
 // service refuses odd lengths itself), never a 400 that would tell ids apart.
 export const SessionParams = Type.Object({ id: Type.String({ description: "A session id from GET /sessions." }) });
@@ -36,16 +50,18 @@ export function profilePatchBody(profile: TObject): TObject {
   return Type.Object({ username: Type.Optional(Username), ...(custom.properties as TProperties) }, { additionalProperties: false });
 }
 
+/** The built-in fields of `user` on the wire; the custom fields follow them. */
+export const UserBase = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  username: Username,
+  token_version: Type.Integer({ minimum: 0 }),
+  created_at: Type.String({ format: "date-time" }),
+});
+
 export function userSchema(profile: TObject): TObject {
   const custom = Type.Partial(profile) as TObject;
-  return Type.Object({
-    id: Type.String(),
-    email: Type.String(),
-    username: Username,
-    token_version: Type.Integer({ minimum: 0 }),
-    created_at: Type.String({ format: "date-time" }),
-    ...(custom.properties as TProperties),
-  });
+  return Type.Object({ ...UserBase.properties, ...(custom.properties as TProperties) });
 }
 
 const tokenFields = {
@@ -57,17 +73,14 @@ const tokenFields = {
 export const TokenPair = Type.Object(tokenFields);
 export const authResult = (profile: TObject) => Type.Object({ user: userSchema(profile), ...tokenFields });
 
-export const SessionList = Type.Object({
-  sessions: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      created_at: Type.String({ format: "date-time" }),
-      last_used_at: Type.String({ format: "date-time" }),
-      user_agent: Type.Union([Type.String(), Type.Null()]),
-      current: Type.Boolean(),
-    }),
-  ),
+export const Session = Type.Object({
+  id: Type.String(),
+  created_at: Type.String({ format: "date-time" }),
+  last_used_at: Type.String({ format: "date-time" }),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean(),
 });
+export const SessionList = Type.Object({ sessions: Type.Array(Session) });
 
 export const Health = Type.Object({ status: Type.Literal("ok") });
 
@@ -143,7 +156,7 @@ export function problems(...entries: Array<number | readonly [number, readonly E
 export const LOGIN_FAILED = [401, ["invalid_credentials"]] as const;
 export const REFRESH_FAILED = [401, ["token_invalid", "token_expired", "token_revoked", "refresh_reused"]] as const;
 
-/** Schema of GET /openapi.json, so the document lists itself (API.md section 3). */
+/** Schema of GET /openapi.json, so the document lists itself (docs/api.md section 3). */
 export const openApiDocumentSchema = {
   tags: ["operations"],
   summary: "This OpenAPI 3.1 document",

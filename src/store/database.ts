@@ -16,17 +16,10 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export class DatabaseUrlError extends TypeError {}
-
-/** `sqlite:<path>`, `sqlite::memory:` or `postgres://...` (also `postgresql://`). */
-export function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
-  if (url.startsWith("sqlite:")) {
-    const target = url.slice("sqlite:".length);
-    if (target.length === 0) throw new DatabaseUrlError("expected sqlite:<path> or sqlite::memory:");
-    return { dialect: "sqlite", target };
-  }
-  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return { dialect: "postgres", target: url };
-  throw new DatabaseUrlError("unknown scheme: expected sqlite:<path>, sqlite::memory: or postgres://...");
+/** `sqlite:<path>`, `sqlite::memory:` or `postgres://...`: settings.ts has validated the form. */
+function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
+  if (url.startsWith("sqlite:")) return { dialect: "sqlite", target: url.slice("sqlite:".length) };
+  return { dialect: "postgres", target: url };
 }
 
 /** Another tokenver process holds this SQLite file. */

@@ -671,10 +671,10 @@ describe("section 5: the built package", () => {
     const auth = await core.createAuth({ databaseUrl: "sqlite::memory:", secret: SECRET, issuer: ISSUER });
     try {
       const user = await auth.register({ email: email(), password: PASSWORD });
-      const principal = await auth.verify(`Bearer ${user.access}`);
+      const principal = await auth.verify(`Bearer ${user.accessToken}`);
       assert.deepEqual(Object.keys(principal).sort(), ["claims", "sessionId", "tokenVersion", "userId"]);
       assert.equal(principal.userId, user.user.id);
-      assert.equal(principal.sessionId, claimsOf(user.access).sid);
+      assert.equal(principal.sessionId, claimsOf(user.accessToken).sid);
       assert.equal(principal.tokenVersion, 0);
       assert.equal(principal.claims.sub, user.user.id);
       for (const [header, code] of [

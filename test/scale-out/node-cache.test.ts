@@ -85,51 +85,55 @@ describe("node caches over Redis, in one process", () => {
   test("a node answers from memory, and forgets at once what another node revokes", async () => {
     for (let round = 0; round < 10; round++) {
       const user = await a.register({ email: `memory${round}@example.com`, password: PASSWORD });
-      const principal = await a.verify(`Bearer ${user.access}`); // fills Redis from the database
-      await b.verify(`Bearer ${user.access}`); // a Redis hit: B keeps it in memory
+      const principal = await a.verify(`Bearer ${user.accessToken}`); // fills Redis from the database
+      await b.verify(`Bearer ${user.accessToken}`); // a Redis hit: B keeps it in memory
       // Behind B's back, Redis now says version 99: B still answers from memory.
       await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
-      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0, "B answered from memory");
+      assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0, "B answered from memory");
       await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
 
       await a.logout(principal, round % 2 === 0 ? { scope: "all" } : { scope: "session" });
-      await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, `round ${round}`);
-      await assert.rejects(a.verify(`Bearer ${user.access}`), { code: "token_revoked" }, `round ${round}`);
+      await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" }, `round ${round}`);
+      await assert.rejects(a.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" }, `round ${round}`);
     }
   });
 
   test("what a node reads while a revocation of the keys is in flight, it does not keep", async () => {
     for (const marker of ["pv", "s"] as const) {
       const user = await a.register({ email: `in-flight-${marker}@example.com`, password: PASSWORD });
-      const principal = await a.verify(`Bearer ${user.access}`);
+      const principal = await a.verify(`Bearer ${user.accessToken}`);
       const key = marker === "pv" ? `${prefix}pv:${principal.userId}` : `${prefix}s:${principal.sessionId}`;
       await raw.set(key, marker === "pv" ? "1" : "p", "EX", 60);
       // Marked: B reads the database (version 0) and must not keep it.
-      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+      assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
       await raw.del(key);
       await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
       await raw.set(`${prefix}s:${principal.sessionId}`, `${principal.userId}:0`, "EX", 60);
-      await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, `B kept a read made under the ${marker} marker`);
+      await assert.rejects(
+        b.verify(`Bearer ${user.accessToken}`),
+        { code: "token_revoked" },
+        `B kept a read made under the ${marker} marker`,
+      );
       await raw.del(`${prefix}v:${principal.userId}`, `${prefix}s:${principal.sessionId}`);
     }
   });
 
   test("entries are read again after one entry lifetime", async () => {
     const user = await a.register({ email: "max-age@example.com", password: PASSWORD });
-    const principal = await a.verify(`Bearer ${user.access}`);
-    await b.verify(`Bearer ${user.access}`);
+    const principal = await a.verify(`Bearer ${user.accessToken}`);
+    await b.verify(`Bearer ${user.accessToken}`);
     await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
-    assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
     await sleep(1100);
     // The session entry in Redis has expired by now too: put it back, so B's read is a hit on 99.
     await raw.set(`${prefix}s:${principal.sessionId}`, `${principal.userId}:0`, "EX", 60);
-    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B read Redis again");
+    await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" }, "B read Redis again");
     await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
   });
 
   test("a member that keeps renewing its lease but never acknowledges blocks the revocation: 503, nothing committed", async () => {
     const user = await a.register({ email: "ghost@example.com", password: PASSWORD });
-    const principal = await a.verify(`Bearer ${user.access}`);
+    const principal = await a.verify(`Bearer ${user.accessToken}`);
     // A registration renewed every 300 ms for 3 s ahead, by something that never acknowledges.
     const renew = async () => raw.zadd(`${prefix}nodes`, (await redisNow(raw)) + 3000, "ghost:1");
     await renew();
@@ -140,25 +144,25 @@ describe("node caches over Redis, in one process", () => {
       const waited = Date.now() - started;
       assert.ok(waited >= 3000 && waited < 10_000, `waited ${waited} ms: at least the lease it saw, not without end`);
       // Nothing was committed: the token still works on both nodes.
-      assert.equal((await a.verify(`Bearer ${user.access}`)).tokenVersion, 0);
-      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+      assert.equal((await a.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
+      assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
     } finally {
       clearInterval(renewing);
       await raw.zrem(`${prefix}nodes`, "ghost:1");
     }
     await a.logout(principal);
-    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 
   test("a member whose lease runs out holds a revocation up only until then", async () => {
     const user = await a.register({ email: "expiring@example.com", password: PASSWORD });
-    const principal = await a.verify(`Bearer ${user.access}`);
+    const principal = await a.verify(`Bearer ${user.accessToken}`);
     await raw.zadd(`${prefix}nodes`, (await redisNow(raw)) + 1500, "gone:1");
     const started = Date.now();
     await a.logout(principal);
     const waited = Date.now() - started;
     assert.ok(waited >= 1000 && waited < 3500, `waited ${waited} ms`);
-    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 });
 
@@ -195,10 +199,10 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     let n = 0;
     const check = async () => {
       const user = await b.register({ email: `recover${++n}-${prefix}@example.com`, password: PASSWORD });
-      const principal = await b.verify(`Bearer ${user.access}`);
-      for (let i = 0; i < 2; i++) await a.verify(`Bearer ${user.access}`);
+      const principal = await b.verify(`Bearer ${user.accessToken}`);
+      for (let i = 0; i < 2; i++) await a.verify(`Bearer ${user.accessToken}`);
       await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
-      const fromMemory = await a.verify(`Bearer ${user.access}`).then(
+      const fromMemory = await a.verify(`Bearer ${user.accessToken}`).then(
         (p) => p.tokenVersion === 0,
         () => false,
       );
@@ -216,7 +220,7 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     const { fromMemory, principal, user } = await check();
     assert.equal(fromMemory, true, "A caches again");
     await a.logout(principal);
-    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 
   test("a SUBSCRIBE that times out on reconnect is retried: the node caches again and can revoke", async (t) => {
@@ -228,7 +232,7 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     const { fromMemory, principal, user } = await check();
     assert.equal(fromMemory, true, "A caches again");
     await a.logout(principal);
-    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 
   // Redis restarts (its data gone) while a revocation is between its markers and its commit, and a
@@ -260,9 +264,9 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     });
     await sleep(2100);
     const user = await a.register({ email: `restart-${prefix}@example.com`, password: PASSWORD });
-    const principal = await a.verify(`Bearer ${user.access}`);
+    const principal = await a.verify(`Bearer ${user.accessToken}`);
     const other = await a.register({ email: `restart-probe-${prefix}@example.com`, password: PASSWORD });
-    const probe = await a.verify(`Bearer ${other.access}`);
+    const probe = await a.verify(`Bearer ${other.accessToken}`);
 
     // The logout sets its markers and has the nodes forget, then waits on the user's row.
     await blocker.query("BEGIN");
@@ -278,21 +282,21 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
     await eventually(async () => {
       await direct.set(`${prefix}v:${probe.userId}`, "99", "EX", 60).catch(() => {});
       await direct.set(`${prefix}s:${probe.sessionId}`, `${probe.userId}:0`, "EX", 60).catch(() => {});
-      return b.verify(`Bearer ${other.access}`).then(
+      return b.verify(`Bearer ${other.accessToken}`).then(
         () => false,
         (e: { code?: string }) => e.code === "token_revoked",
       );
     }, 8000);
     // B reads the user's state: version 0, unmarked (the marker is gone); it keeps it.
-    assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
     await direct.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
-    assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0, "B answers from memory");
+    assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0, "B answers from memory");
     await direct.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
 
     await blocker.query("COMMIT");
     await logout; // 204: committed, and every node told again
-    await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B kept the state from before the commit");
-    await assert.rejects(a.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" }, "B kept the state from before the commit");
+    await assert.rejects(a.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 
   // The same loss without a closed connection (the revoker's connection never noticed): the
@@ -323,16 +327,16 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
       await sleep(3100);
       // A has run its revocation scripts on this connection before (so it sends them by hash).
       const earlier = await a.register({ email: `lost-earlier-${scope}-${prefix}@example.com`, password: PASSWORD });
-      await a.logout(await a.verify(`Bearer ${earlier.access}`));
+      await a.logout(await a.verify(`Bearer ${earlier.accessToken}`));
       const user = await a.register({ email: `lost-${scope}-${prefix}@example.com`, password: PASSWORD });
-      const principal = await a.verify(`Bearer ${user.access}`);
+      const principal = await a.verify(`Bearer ${user.accessToken}`);
 
       await blocker.query("BEGIN");
       if (scope === "session") await blocker.query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", [principal.sessionId]);
       else await blocker.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [principal.userId]);
       const revocation =
         scope === "password"
-          ? a.changePassword(principal, { current_password: PASSWORD, new_password: `${PASSWORD} changed` })
+          ? a.changePassword(principal, { currentPassword: PASSWORD, newPassword: `${PASSWORD} changed` })
           : a.logout(principal, { scope }).then(() => undefined);
       revocation.catch(() => {}); // awaited below
       await eventually(async () => (await lockWaiters(blocker)) === 1, 5000);
@@ -342,17 +346,17 @@ describe("node caches over Redis: recovery from subscriber faults", () => {
       await raw.script("FLUSH");
 
       // B reads the older state, unmarked, and keeps it.
-      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+      assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
       await raw.set(`${prefix}v:${principal.userId}`, "99", "EX", 60);
-      assert.equal((await b.verify(`Bearer ${user.access}`)).tokenVersion, 0, "B answers from memory");
+      assert.equal((await b.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0, "B answers from memory");
       await raw.set(`${prefix}v:${principal.userId}`, "0", "EX", 60);
 
       await blocker.query("COMMIT");
       const changed = await revocation;
-      await assert.rejects(b.verify(`Bearer ${user.access}`), { code: "token_revoked" }, "B kept the state from before the commit");
-      await assert.rejects(a.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+      await assert.rejects(b.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" }, "B kept the state from before the commit");
+      await assert.rejects(a.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
       // A password change's new pair works everywhere: B forgot the user's version, not only sessions.
-      if (changed !== undefined) assert.equal((await b.verify(`Bearer ${changed.access}`)).tokenVersion, 1);
+      if (changed !== undefined) assert.equal((await b.verify(`Bearer ${changed.accessToken}`)).tokenVersion, 1);
     });
   }
 

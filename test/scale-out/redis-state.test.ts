@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { createAuth, redisSettingsOf, type Auth } from "../../src/create-auth.js";
-import { resolveOptions } from "../../src/settings.js";
+import { resolveOptions } from "../../src/settings/resolve.js";
 import { openStore } from "../../src/store/database.js";
 import { connectRedisState } from "../../src/store/redis/connect.js";
 import { createTestDatabase, redisTestPrefix, REDIS_URL, type TestDatabase } from "../support/databases.js";
@@ -43,42 +43,42 @@ describe("Redis revocation state", () => {
 
   test("a request fills the user's version and the session state; logout raises the version", async () => {
     const user = await auth.register({ email: "fill@example.com", password: "a long and unguessable passphrase" });
-    const principal = await auth.verify(`Bearer ${user.access}`);
+    const principal = await auth.verify(`Bearer ${user.accessToken}`);
     assert.equal(await raw.get(`${prefix}v:${principal.userId}`), "0");
     assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), `${principal.userId}:0`);
     assert.ok((await raw.ttl(`${prefix}v:${principal.userId}`)) > 0, "entries expire");
 
     await auth.logout(principal);
     assert.equal(await raw.get(`${prefix}v:${principal.userId}`), "1");
-    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(auth.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 
   test("a version in Redis is never lowered, and an in-flight marker is never filled over", async () => {
     const user = await auth.register({ email: "monotonic@example.com", password: "a long and unguessable passphrase" });
-    const principal = await auth.verify(`Bearer ${user.access}`);
+    const principal = await auth.verify(`Bearer ${user.accessToken}`);
     const key = `${prefix}v:${principal.userId}`;
     await raw.set(key, "7");
     // A miss on the session key reads the database (version 0) and fills only absent keys: 7 stays.
     await raw.del(`${prefix}s:${principal.sessionId}`);
-    assert.equal((await auth.verify(`Bearer ${user.access}`)).tokenVersion, 0);
+    assert.equal((await auth.verify(`Bearer ${user.accessToken}`)).tokenVersion, 0);
     assert.equal(await raw.get(key), "7");
     // Now both keys hit, and Redis says 7: the version-0 token is refused.
-    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(auth.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
 
     // A version bump in flight (pv > 0) sends readers to the database, and they fill no version.
     await raw.del(key);
     await raw.set(`${prefix}pv:${principal.userId}`, "1", "EX", 60);
-    assert.equal((await auth.verify(`Bearer ${user.access}`)).userId, principal.userId);
+    assert.equal((await auth.verify(`Bearer ${user.accessToken}`)).userId, principal.userId);
     assert.equal(await raw.get(key), null);
     await raw.del(`${prefix}pv:${principal.userId}`);
   });
 
   test("a stale Redis entry saying 'not revoked' is corrected by the revoking write", async () => {
     const user = await auth.register({ email: "session@example.com", password: "a long and unguessable passphrase" });
-    const principal = await auth.verify(`Bearer ${user.access}`);
+    const principal = await auth.verify(`Bearer ${user.accessToken}`);
     await auth.logout(principal, { scope: "session" });
     assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), `${principal.userId}:1`);
-    await assert.rejects(auth.verify(`Bearer ${user.access}`), { code: "token_revoked" });
+    await assert.rejects(auth.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
   });
 });
 
@@ -161,8 +161,8 @@ describe("Redis in-flight markers", () => {
     try {
       const user = await auth.register({ email: "foreign@example.com", password: "a long and unguessable passphrase" });
       const other = await auth.register({ email: "victim@example.com", password: "a long and unguessable passphrase" });
-      const principal = await auth.verify(`Bearer ${user.access}`);
-      const victim = await auth.verify(`Bearer ${other.access}`);
+      const principal = await auth.verify(`Bearer ${user.accessToken}`);
+      const victim = await auth.verify(`Bearer ${other.accessToken}`);
       for (const id of ["made-up-session", victim.sessionId]) {
         await assert.rejects(auth.revokeSession(principal, id), { code: "not_found" });
         assert.equal(await raw.exists(`${prefix}s:${id}`), 0, "no in-flight marker");
@@ -192,7 +192,7 @@ describe("Redis in-flight markers", () => {
     });
     try {
       const user = await auth.register({ email: "distrust@example.com", password: "a long and unguessable passphrase" });
-      const principal = await auth.verify(`Bearer ${user.access}`);
+      const principal = await auth.verify(`Bearer ${user.accessToken}`);
       await sleep(50);
       assert.equal(await raw.get(`${prefix}v:${principal.userId}`), null);
       assert.equal(await raw.get(`${prefix}s:${principal.sessionId}`), null);

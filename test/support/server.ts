@@ -1,8 +1,9 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createAuth, type Auth } from "../../src/create-auth.js";
-import type { AuthOptions, UserFields } from "../../src/settings.js";
+import type { AuthOptions, UserFields } from "../../src/settings/table.js";
 import { buildServer } from "../../src/server.js";
+import { resolveTrustProxy } from "../../src/settings/resolve.js";
 import { createTestDatabase, type DialectName, type TestDatabase } from "./databases.js";
 
 export const TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long!!";
@@ -17,13 +18,15 @@ export interface TestServer {
 }
 
 /** A real tokenver server on a loopback port, over a fresh database of the dialect. */
-export async function startServer(options: AuthOptions<UserFields> & { dialect?: DialectName } = {}): Promise<TestServer> {
-  const { dialect = "sqlite", ...authOptions } = options;
+export async function startServer(
+  options: AuthOptions<UserFields> & { dialect?: DialectName; trustProxy?: boolean | number | string } = {},
+): Promise<TestServer> {
+  const { dialect = "sqlite", trustProxy, ...authOptions } = options;
   const database = options.databaseUrl
     ? { name: dialect, url: options.databaseUrl, drop: async () => {} }
     : await createTestDatabase(dialect);
   const auth = await createAuth({ secret: TEST_SECRET, ...authOptions, databaseUrl: database.url });
-  const app = await buildServer(auth);
+  const app = await buildServer(auth, { trustProxy: resolveTrustProxy(trustProxy) });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {

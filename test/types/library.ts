@@ -31,7 +31,11 @@ export async function customFieldsAreTyped(): Promise<void> {
   expectTrue<Equal<typeof user.seats, number | undefined>>();
   const email: string = user.email;
   const username: string | null = user.username;
-  void [email, username];
+  const tokenVersion: number = user.tokenVersion;
+  const createdAt: string = user.createdAt;
+  void [email, username, tokenVersion, createdAt];
+  // @ts-expect-error the library speaks camelCase: token_version is the wire's name
+  void user.token_version;
   // @ts-expect-error company is a string, not a number
   const wrongType: number | undefined = user.company;
   // @ts-expect-error a field that was not declared does not exist
@@ -42,8 +46,16 @@ export async function customFieldsAreTyped(): Promise<void> {
 
   const registered = await auth.register({ email: "a@example.com", password: "a long passphrase", company: "Acme" });
   expectTrue<Equal<typeof registered.user.company, string | undefined>>();
-  const access: string = registered.access;
-  void access;
+  const accessToken: string = registered.accessToken;
+  const refreshToken: string = registered.refreshToken;
+  const expiresIn: number = registered.expiresIn;
+  void [accessToken, refreshToken, expiresIn];
+  // @ts-expect-error the library speaks camelCase: access is the wire's name
+  void registered.access;
+  const pair = await auth.changePassword(principal, { currentPassword: "a long passphrase", newPassword: "another long one" });
+  await auth.logout(principal, { refreshToken: pair.refreshToken, scope: "session" });
+  // @ts-expect-error the library speaks camelCase: current_password is the wire's name
+  await auth.changePassword(principal, { current_password: "a long passphrase", new_password: "another long one" });
   const updated = await auth.updateProfile(principal, { seats: 3 });
   expectTrue<Equal<typeof updated.seats, number | undefined>>();
 

@@ -2,12 +2,10 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Algorithm, hash, verify } from "@node-rs/argon2";
 import type { FieldError } from "../errors.js";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../limits.js";
 
 /** OWASP's argon2id parameters (m=19 MiB, t=2, p=1). Hashing runs on the libuv thread pool. */
 const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 256;
 
 /**
  * At most this many argon2 runs at once (one core's worth is left to the event loop), so a storm
@@ -82,8 +80,8 @@ export async function preparePasswordPolicy(): Promise<void> {
  */
 export async function checkPasswordPolicy(password: string, field = "password"): Promise<FieldError[]> {
   const length = [...password].length;
-  if (length < MIN_PASSWORD_LENGTH) return [{ field, message: `must be at least ${MIN_PASSWORD_LENGTH} characters` }];
-  if (length > MAX_PASSWORD_LENGTH) return [{ field, message: `must be at most ${MAX_PASSWORD_LENGTH} characters` }];
+  if (length < PASSWORD_MIN_LENGTH) return [{ field, message: `must be at least ${PASSWORD_MIN_LENGTH} characters` }];
+  if (length > PASSWORD_MAX_LENGTH) return [{ field, message: `must be at most ${PASSWORD_MAX_LENGTH} characters` }];
   const common = await loadCommonPasswords();
   if (common.has(password.toLowerCase()) || (length <= MAX_PATTERN_LENGTH && isTrivialPattern(password))) {
     return [{ field, message: "is too common; choose a less guessable password" }];

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { createSigner, createVerifier, TokenError } from "fast-jwt";
+import { BoundedMap } from "../../lib/bounded-map.js";
 import { AuthError } from "../errors.js";
 import { nowSeconds, type Clock } from "../clock.js";
 
-/** The claims of a tokenver access token (API.md section 2). */
+/** The claims of a tokenver access token (docs/api.md section 2). */
 export interface AccessTokenClaims {
   iss: string;
   sub: string;
@@ -112,24 +113,18 @@ export function createAccessTokenVerifier(config: AccessTokenConfig, cacheSize =
  * goes first (insertion order), which is enough for access tokens that all live the same time.
  */
 class VerifiedTokens {
-  readonly #entries = new Map<string, AccessTokenClaims>();
-  readonly #max: number;
+  readonly #entries: BoundedMap<string, AccessTokenClaims> | undefined;
 
   constructor(max: number) {
-    this.#max = max;
+    this.#entries = max > 0 ? new BoundedMap(max) : undefined;
   }
 
   get(token: string): AccessTokenClaims | undefined {
-    return this.#max > 0 ? this.#entries.get(token) : undefined;
+    return this.#entries?.get(token);
   }
 
   add(token: string, claims: AccessTokenClaims): void {
-    if (this.#max <= 0) return;
-    if (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(token, claims);
+    this.#entries?.set(token, claims);
   }
 }
 

@@ -1,16 +1,17 @@
 import express from "express";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response, Router } from "express";
 import type { TSchema } from "typebox";
-import type { AuthService, Principal, RequestContext, User } from "../../core/auth-service.js";
+import type { Auth } from "../../core/auth.js";
 import { AuthError } from "../../core/errors.js";
-import { BODY_LIMIT, checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
+import { BODY_LIMIT_BYTES } from "../../core/limits.js";
+import type { Principal, RequestContext } from "../../core/types.js";
+import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
 import { compileBodyCheck, validationError } from "../body-validator.js";
 import { authorizationOf } from "../authorization.js";
+import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
 import { toProblem } from "../problem.js";
-import * as S from "../schemas.js";
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /**
@@ -26,8 +27,8 @@ declare global {
 
 export interface TokenverExpressOptions {
   /** The service from `createAuth()`; its type carries your custom user fields. */
-  auth: AuthService<any>;
-  /** The endpoints of API.md section 3: `true` (default) at the mount point, `{ prefix: "/auth" }`, or `false`. */
+  auth: Auth<any>;
+  /** The endpoints of docs/api.md section 3: `true` (default) at the mount point, `{ prefix: "/auth" }`, or `false`. */
   routes?: RoutesOption;
 }
 
@@ -61,10 +62,11 @@ export function tokenver(options: TokenverExpressOptions): TokenverGuard {
   const guard = express.Router();
   const publicRoutes = express.Router();
   const mount = (router: Router) => (prefix === undefined ? guard.use(router) : guard.use(prefix, router));
-  if (routes) mount(publicEndpoints(auth));
+  // Public rows before authentication, every other row after it: default deny for the endpoints too.
+  if (routes) mount(endpointRouter(auth, PUBLIC_ROWS));
   guard.use(publicRoutes);
   guard.use(authenticate(auth));
-  if (routes) mount(protectedEndpoints(auth));
+  if (routes) mount(endpointRouter(auth, PROTECTED_ROWS));
   return Object.assign(guard, { public: publicRoutes });
 }
 
@@ -86,7 +88,7 @@ export function sendProblem(res: Response, error: unknown): void {
 }
 
 /** One `auth.verify()` per request: no user row is read unless a handler asks for it. */
-function authenticate(auth: AuthService<any>): RequestHandler {
+function authenticate(auth: Auth<any>): RequestHandler {
   return (req, res, next) => {
     new Promise<string | undefined>((resolve) => resolve(authorizationOf(req)))
       .then((authorization) => auth.verify(authorization))
@@ -101,7 +103,7 @@ function authenticate(auth: AuthService<any>): RequestHandler {
   };
 }
 
-function checkOptions(options: TokenverExpressOptions): { auth: AuthService<any>; routes: boolean; prefix: string | undefined } {
+function checkOptions(options: TokenverExpressOptions): { auth: Auth<any>; routes: boolean; prefix: string | undefined } {
   if (options === null || typeof options !== "object") throw pluginError("tokenver() needs { auth } from createAuth()");
   for (const key of Object.keys(options)) if (key !== "auth" && key !== "routes") throw pluginError(`unknown option ${key}`);
   const auth = options.auth;
@@ -111,117 +113,60 @@ function checkOptions(options: TokenverExpressOptions): { auth: AuthService<any>
 }
 
 // -------------------------------------------------------------------------------------------------
-// The endpoints of API.md section 3, on the same AuthService methods as the Fastify routes, with
-// the same request schemas (no coercion, unknown keys dropped) and the same errors.
+// The endpoints of docs/api.md section 3: the rows of endpoints.ts, with the same request schemas
+// as the Fastify routes (no coercion, unknown keys dropped) and the same errors.
 
-function publicEndpoints(auth: AuthService<any>): Router {
+const PUBLIC_ROWS = ENDPOINTS.filter((row) => row.access === "public");
+const PROTECTED_ROWS = ENDPOINTS.filter((row) => row.access !== "public");
+
+/** Rows of the table as an Express router. */
+function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[]): Router {
   const router = express.Router();
-  const toUser = userView(auth);
-  router.post(
-    "/register",
-    noStore,
-    json(S.registerBody(auth.profileSchema)),
-    handle(async (req, res) => {
-      const result = await auth.register(req.body, contextOf(req));
-      res.status(201).json({ ...result, user: toUser(result.user) });
-    }),
-  );
-  router.post(
-    "/login",
-    noStore,
-    json(S.LoginBody),
-    handle(async (req, res) => {
-      const result = await auth.login(req.body, contextOf(req));
-      res.json({ ...result, user: toUser(result.user) });
-    }),
-  );
-  router.post(
-    "/token/refresh",
-    noStore,
-    json(S.RefreshBody),
-    handle(async (req, res) => {
-      res.json(await auth.refresh(req.body.refresh));
-    }),
-  );
-  router.get(
-    "/health",
-    noStore,
-    handle(async (_req, res) => {
-      await auth.health();
-      res.json({ status: "ok" });
-    }),
-  );
+  for (const row of rows) {
+    const handlers: RequestHandler[] = [noStore];
+    if (row.body !== undefined) handlers.push(json(schemaFor(row.body, auth.profileSchema), { optional: row.bodyOptional === true }));
+    if (row.params !== undefined) handlers.push(checkParams(row.params));
+    handlers.push((req, res) => {
+      runEndpoint(row, { auth, principal: req.user, body: req.body, params: req.params, client: contextOf(req) })
+        .then((result) => {
+          res.status(row.status);
+          if (result === undefined) res.end();
+          else res.json(result);
+        })
+        .catch((error: unknown) => sendProblem(res, error));
+    });
+    router[ROUTE_METHODS[row.method]](row.path, ...handlers);
+  }
   return router;
 }
 
-function protectedEndpoints(auth: AuthService<any>): Router {
-  const router = express.Router();
-  const toUser = userView(auth);
-  router.post(
-    "/logout",
-    noStore,
-    json(S.LogoutBody, { optional: true }),
-    handle(async (req, res) => {
-      await auth.logout(req.user, req.body);
-      res.status(204).end();
-    }),
-  );
-  router.get(
-    "/profile",
-    noStore,
-    handle(async (req, res) => {
-      res.json(toUser(await auth.getUser(req.user)));
-    }),
-  );
-  router.patch(
-    "/profile",
-    noStore,
-    json(S.profilePatchBody(auth.profileSchema)),
-    handle(async (req, res) => {
-      res.json(toUser(await auth.updateProfile(req.user, req.body)));
-    }),
-  );
-  router.post(
-    "/password",
-    noStore,
-    json(S.PasswordBody),
-    handle(async (req, res) => {
-      res.json(await auth.changePassword(req.user, req.body, contextOf(req)));
-    }),
-  );
-  router.get(
-    "/sessions",
-    noStore,
-    handle(async (req, res) => {
-      res.json({ sessions: await auth.listSessions(req.user) });
-    }),
-  );
-  router.delete(
-    "/sessions/:id",
-    noStore,
-    handle(async (req, res) => {
-      await auth.revokeSession(req.user, String(req.params.id));
-      res.status(204).end();
-    }),
-  );
-  return router;
-}
+const ROUTE_METHODS = { GET: "get", POST: "post", PATCH: "patch", DELETE: "delete" } as const;
 
-/** Token-bearing and personal responses must never be cached (RFC 6749 5.1, RFC 9700). */
+/** Set first, so that errors (problem+json) carry them too. */
 const noStore: RequestHandler = (_req, res, next) => {
-  res.set({ "cache-control": "no-store", pragma: "no-cache" });
+  res.set(ENDPOINT_HEADERS);
   next();
 };
 
+/** Path parameters pass the row's schema as Fastify's do (they are strings: nothing is coerced). */
+function checkParams(schema: TSchema): RequestHandler {
+  const check = compileBodyCheck(schema);
+  return (req, res, next) => {
+    const result = check({ ...req.params });
+    if (result.errors !== undefined) return sendProblem(res, validationError(result.errors));
+    next();
+  };
+}
+
 /**
  * Parses and checks a JSON body for one endpoint only (the application's own routes keep their
- * own parsers): a body that is not application/json is 415, unparsable JSON 400, over 64 KiB
- * 413, and a schema violation 400 `validation_failed`.
+ * own parsers): a body that is not application/json is 415, unparsable JSON 400, over
+ * BODY_LIMIT_BYTES 413, and a schema violation 400 `validation_failed`.
  */
 function json(schema: TSchema, { optional = false } = {}): RequestHandler {
   const check = compileBodyCheck(schema);
   // inflate: false: a compressed body is 415; the server does not decompress bodies either.
-  const parse = express.json({ limit: BODY_LIMIT, type: () => true, inflate: false });
+  const parse = express.json({ limit: BODY_LIMIT_BYTES, type: () => true, inflate: false });
   return (req, res, next) => {
     if (hasBody(req) && !req.is("application/json")) {
       return sendProblem(res, new AuthError("unsupported_media_type", "Send the request body as application/json."));
@@ -240,26 +185,6 @@ function json(schema: TSchema, { optional = false } = {}): RequestHandler {
 function hasBody(req: Request): boolean {
   const length = req.headers["content-length"];
   return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
-
-/** Runs an async endpoint; any failure is answered as problem+json by the endpoint itself. */
-function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
-  return (req, res) => {
-    fn(req, res).catch((error: unknown) => sendProblem(res, error));
-  };
-}
-
-/**
- * The `user` of a response: the built-in fields and the configured custom fields only (as the
- * server's response schema does), so a field dropped from the configuration stops appearing.
- */
-function userView(auth: AuthService<any>): (user: User<object>) => Record<string, unknown> {
-  const fields = ["id", "email", "username", "token_version", "created_at", ...Object.keys(auth.options.userFields)];
-  return (user) => {
-    const view: Record<string, unknown> = {};
-    for (const name of fields) if (Object.hasOwn(user, name)) view[name] = (user as Record<string, unknown>)[name];
-    return view;
-  };
 }
 
 function contextOf(req: Request): RequestContext {

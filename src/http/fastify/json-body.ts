@@ -1,16 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import { AuthError } from "../../core/errors.js";
-import { BODY_LIMIT } from "../adapter-options.js";
+import { BODY_LIMIT_BYTES } from "../../core/limits.js";
 
 /**
  * JSON only (415 otherwise: text/plain is not a string that then fails validation), bodies up to
- * 64 KiB (413), an empty body is no body (so `POST /logout` needs none), prototype poisoning
+ * BODY_LIMIT_BYTES (413), an empty body is no body (so `POST /logout` needs none), prototype poisoning
  * refused, and no compressed bodies: we do not decode them, so reading one as JSON would be wrong.
  */
 export function acceptJsonOnly(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT_BYTES }, (request, body, done) => {
     const encoding = request.headers["content-encoding"];
     if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
       return done(new AuthError("unsupported_media_type", "Send the request body uncompressed (no Content-Encoding)."), undefined);

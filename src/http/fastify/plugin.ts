@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import type { AuthService, Principal } from "../../core/auth-service.js";
+import type { Auth } from "../../core/auth.js";
+import type { UserFields } from "../../core/config.js";
+import type { Principal } from "../../core/types.js";
 import { createAuth } from "../../create-auth.js";
-import type { AuthOptions, UserFields } from "../../settings.js";
+import type { AuthOptions } from "../../settings/table.js";
 import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
 import { strictValidatorCompiler } from "../body-validator.js";
 import { authorizationOf } from "../authorization.js";
@@ -26,19 +28,19 @@ declare module "fastify" {
   }
   interface FastifyInstance {
     /** The tokenver auth service the plugin was registered with (or created). */
-    tokenver: AuthService<UserFields>;
+    tokenver: Auth<UserFields>;
   }
 }
 
 interface CommonOptions {
-  /** The endpoints of API.md section 3: `true` (default) at the scope's root, `{ prefix: "/auth" }`, or `false`. */
+  /** The endpoints of docs/api.md section 3: `true` (default) at the scope's root, `{ prefix: "/auth" }`, or `false`. */
   routes?: RoutesOption;
 }
 
 export type TokenverPluginOptions =
   | (CommonOptions & {
       /** A service from `createAuth()`; you own it and close it. Its type carries your custom user fields. */
-      auth: AuthService<any>;
+      auth: Auth<any>;
       options?: never;
     })
   | (CommonOptions & {

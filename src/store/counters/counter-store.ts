@@ -1,3 +1,5 @@
+import { BoundedMap } from "../../lib/bounded-map.js";
+
 /**
  * Fixed-window counters for throttling. One interface, a memory implementation for one process and
  * a Redis one shared by every node (redis.ts). A counter store that does not answer throws, and the
@@ -21,20 +23,20 @@ export interface CounterStore {
 }
 
 export class MemoryCounterStore implements CounterStore {
-  readonly #windows = new Map<string, { count: number; resetAt: number }>();
+  readonly #windows: BoundedMap<string, { count: number; resetAt: number }>;
   readonly #clock: () => number;
-  readonly #max: number;
 
   constructor(clock: () => number = Date.now, maxKeys = 1_000_000) {
     this.#clock = clock;
-    this.#max = maxKeys;
+    this.#windows = new BoundedMap(maxKeys);
   }
 
   async hit(key: string, windowSeconds: number, limit: number) {
     const now = this.#clock();
     let w = this.#windows.get(key);
     if (w === undefined || w.resetAt <= now) {
-      if (this.#windows.size >= this.#max) this.#sweep(now);
+      // Full: expired windows go first; if still full, the map drops the oldest.
+      if (this.#windows.size >= this.#windows.max) this.#sweep(now);
       w = { count: 0, resetAt: now + windowSeconds * 1000 };
       this.#windows.set(key, w);
     }
@@ -58,11 +60,5 @@ export class MemoryCounterStore implements CounterStore {
 
   #sweep(now: number) {
     for (const [key, w] of this.#windows) if (w.resetAt <= now) this.#windows.delete(key);
-    // Still full of live windows: drop the oldest rather than grow without bound.
-    while (this.#windows.size >= this.#max) {
-      const oldest = this.#windows.keys().next();
-      if (oldest.done) break;
-      this.#windows.delete(oldest.value);
-    }
   }
 }

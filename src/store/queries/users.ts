@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
+import type { Dialect } from "../database.js";
 import type { Database, UsersTable } from "../schema.js";
 
 export type UserRow = Selectable<UsersTable>;
@@ -72,4 +73,14 @@ export async function updateUserProfile(
     .where("id", "=", userId)
     .returningAll()
     .executeTakeFirst();
+}
+
+/**
+ * The stored custom fields, locked for the rest of the transaction on PostgreSQL, so concurrent
+ * patches of different fields both survive (SQLite serialises writers on its own).
+ */
+export async function selectProfileForUpdate(db: Kysely<Database>, dialect: Dialect, userId: string): Promise<string | undefined> {
+  let query = db.selectFrom("users").select("profile").where("id", "=", userId);
+  if (dialect === "postgres") query = query.forUpdate();
+  return (await query.executeTakeFirst())?.profile;
 }

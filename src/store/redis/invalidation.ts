@@ -1,3 +1,5 @@
+// One file, one protocol: the cross-node invalidation (registration, lease, heartbeat, publish,
+// acknowledgement) is a single state machine whose invariants read best side by side.
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { CacheLease, RevocationChange } from "../revocation/state.js";

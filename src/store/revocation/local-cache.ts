@@ -1,3 +1,4 @@
+import { BoundedMap } from "../../lib/bounded-map.js";
 import type { CacheLease, RevocationChange, RevocationState, SessionState } from "./state.js";
 
 /**
@@ -14,11 +15,10 @@ import type { CacheLease, RevocationChange, RevocationState, SessionState } from
  */
 export class LocalRevocationCache implements RevocationState {
   readonly #inner: RevocationState;
-  readonly #max: number;
   readonly #lease: CacheLease | undefined;
   readonly #maxAgeMs: number;
-  readonly #sessions = new Map<string, CachedSession>();
-  readonly #versions = new Map<string, number>();
+  readonly #sessions: BoundedMap<string, CachedSession>;
+  readonly #versions: BoundedMap<string, number>;
   /** Reads under way, by session: a burst of requests with one token waits for one read. */
   readonly #loading = new Map<string, Loading>();
   #epoch = 0;
@@ -30,7 +30,9 @@ export class LocalRevocationCache implements RevocationState {
    */
   constructor(inner: RevocationState, options: { maxEntries?: number; lease?: CacheLease; maxAgeSeconds?: number } = {}) {
     this.#inner = inner;
-    this.#max = options.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
+    const max = options.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
+    this.#sessions = new BoundedMap(max);
+    this.#versions = new BoundedMap(max);
     this.#lease = options.lease;
     this.#maxAgeMs = (options.maxAgeSeconds ?? Infinity) * 1000;
   }
@@ -87,14 +89,14 @@ export class LocalRevocationCache implements RevocationState {
     if (this.#inner.read === undefined) state = await this.#inner.get(sessionId, userId);
     else ({ state, cacheable } = await this.#inner.read(sessionId, userId));
     if (state !== undefined && cacheable && epoch === this.#epoch) {
-      bounded(this.#sessions, this.#max).set(sessionId, {
+      this.#sessions.set(sessionId, {
         userId: state.userId,
         revoked: state.revoked,
         answeredFor: NOT_ANSWERED,
         answer: undefined,
         expiresAt: readAt + this.#maxAgeMs,
       });
-      bounded(this.#versions, this.#max).set(state.userId, state.tokenVersion);
+      this.#versions.set(state.userId, state.tokenVersion);
     }
     return state;
   }
@@ -177,13 +179,4 @@ interface CachedSession {
   answer: Promise<SessionState> | undefined;
   /** performance.now() after which the entry is read again (with a lease only). */
   readonly expiresAt: number;
-}
-
-/** Evicts the oldest entry when the map is full (insertion order), so memory stays bounded. */
-function bounded<K, V>(map: Map<K, V>, max: number): Map<K, V> {
-  if (map.size >= max) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  return map;
 }

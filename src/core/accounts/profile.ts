@@ -1,0 +1,41 @@
+import * as users from "../../store/queries/users.js";
+import { isoAt } from "../clock.js";
+import type { Core } from "../context.js";
+import { AuthError, failClosed, validationFailed, type FieldError } from "../errors.js";
+import type { Principal, User } from "../types.js";
+import { checkUsername, pickFields, schemaErrors } from "../validation.js";
+import { toUser } from "./user.js";
+
+export async function getUser<P extends object>(core: Core, principal: Principal): Promise<User<P>> {
+  const row = await failClosed(() => users.findUserById(core.db, principal.userId));
+  if (row === undefined) throw unknownUser();
+  return toUser<P>(row);
+}
+
+/** Updates `username` and custom fields; every other key is ignored. */
+export async function updateProfile<P extends object>(core: Core, principal: Principal, input: Record<string, unknown>): Promise<User<P>> {
+  if (input === null || typeof input !== "object" || Array.isArray(input))
+    throw validationFailed([{ field: "", message: "must be an object" }]);
+  const errors: FieldError[] = [];
+  const changes = pickFields(input, core.config.userFields);
+  errors.push(...schemaErrors(core.schemas.patch, changes));
+  const hasUsername = Object.hasOwn(input, "username");
+  if (hasUsername) errors.push(...checkUsername(input.username ?? null));
+  if (errors.length > 0) throw validationFailed(errors);
+  const now = isoAt(core.config.clock());
+  const row = await failClosed(() =>
+    core.db.transaction().execute(async (trx) => {
+      const current = await users.selectProfileForUpdate(trx, core.dialect, principal.userId);
+      if (current === undefined) return undefined;
+      const profile = JSON.stringify({ ...(JSON.parse(current) as object), ...changes });
+      const username = hasUsername ? { username: (input.username ?? null) as string | null } : {};
+      return users.updateUserProfile(trx, principal.userId, { profile, ...username }, now);
+    }),
+  );
+  if (row === undefined) throw unknownUser();
+  return toUser<P>(row);
+}
+
+function unknownUser(): AuthError {
+  return new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
+}

@@ -1,0 +1,186 @@
+import type { TObject } from "typebox";
+import type { CounterStore } from "../store/counters/counter-store.js";
+import type { Store } from "../store/database.js";
+import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
+import { pruneSessions } from "../store/queries/sessions.js";
+import type { RevocationState } from "../store/revocation/state.js";
+import { login } from "./accounts/login.js";
+import { getUser, updateProfile } from "./accounts/profile.js";
+import { register } from "./accounts/register.js";
+import { isoAt } from "./clock.js";
+import type { CoreConfig, UserFields } from "./config.js";
+import type { Core } from "./context.js";
+import { failClosed } from "./errors.js";
+import { changePassword } from "./passwords/change-password.js";
+import { Revoker } from "./revoke.js";
+import { logout } from "./sessions/logout.js";
+import { listSessions, revokeSession } from "./sessions/manage.js";
+import { refresh } from "./sessions/refresh.js";
+import { LoginThrottle } from "./throttle.js";
+import { createAccessTokenSigner, createAccessTokenVerifier } from "./tokens/access-token.js";
+import type {
+  ChangePasswordInput,
+  LogoutInput,
+  Principal,
+  ProfileOf,
+  ProfilePatch,
+  RegisterInput,
+  RequestContext,
+  SessionInfo,
+  SignIn,
+  TokenPair,
+  User,
+} from "./types.js";
+import { profileSchemas } from "./validation.js";
+import { createVerify } from "./verify.js";
+
+/** What the composition root (create-auth.ts) hands the facade. */
+export interface AuthParts {
+  store: Store;
+  revocation: RevocationState;
+  counters: CounterStore;
+  config: CoreConfig;
+  /** Goes to the signer and the verifier only; nothing keeps or exposes it. */
+  secret: string;
+}
+
+const parts = Symbol("tokenver.parts");
+
+/**
+ * The auth service that `createAuth()` returns: every operation of tokenver, each in a file of
+ * its own under `src/core/` (accounts/, sessions/, passwords/, verify.ts). It holds no secret in
+ * any property and exposes no store.
+ *
+ * ```ts
+ * const auth = await createAuth({ databaseUrl: "sqlite:./data/app.db" });
+ * const { user, accessToken, refreshToken } = await auth.register({ email, password });
+ * const principal = await auth.verify(`Bearer ${accessToken}`); // or throws AuthError
+ * await auth.logout(principal); // every token of the user dies, on every node
+ * ```
+ */
+export class Auth<F extends UserFields = {}> {
+  readonly #core: Core;
+  readonly #store: Store;
+  readonly #revocation: RevocationState;
+  readonly #throttle: LoginThrottle;
+  readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
+  readonly #pruneTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  /** @internal Use `createAuth()`. */
+  constructor(token: typeof parts, { store, revocation, counters, config, secret }: AuthParts) {
+    if (token !== parts) throw new TypeError("tokenver: use createAuth() to create the auth service");
+    const tokenConfig = {
+      secret,
+      issuer: config.issuer,
+      ttl: config.accessTtl,
+      clockTolerance: config.clockTolerance,
+      clock: config.clock,
+    };
+    this.#store = store;
+    this.#revocation = revocation;
+    this.#throttle = new LoginThrottle(counters, config.rateLimit);
+    this.#verify = createVerify(createAccessTokenVerifier(tokenConfig), revocation);
+    this.#core = {
+      db: store.db,
+      dialect: store.dialect,
+      config,
+      revoker: new Revoker(store.db, revocation, config.clock),
+      throttle: this.#throttle,
+      sign: createAccessTokenSigner(tokenConfig),
+      schemas: profileSchemas(config.userFields),
+    };
+    if (config.pruneInterval > 0) {
+      this.#pruneTimer = setInterval(() => {
+        this.prune().catch(() => config.onWarning("periodic prune failed: a store did not answer; will retry"));
+      }, config.pruneInterval * 1000);
+      this.#pruneTimer.unref();
+    }
+  }
+
+  /** The custom user fields as one TypeBox object schema (for request schemas and docs). */
+  get profileSchema(): TObject {
+    return this.#core.schemas.profile;
+  }
+
+  /**
+   * Authenticates an `Authorization` header value. Resolves to the principal, or rejects with an
+   * `AuthError`: `token_missing`, `token_invalid`, `token_expired`, `token_revoked`, or
+   * `service_unavailable` when the revocation state cannot be read (never fails open).
+   */
+  verify(authorization: string | null | undefined): Promise<Principal> {
+    return this.#verify(authorization);
+  }
+
+  /** Creates an account (token version 0) and its first session. `409 email_taken` for a known address. */
+  register(input: RegisterInput<ProfileOf<F>>, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
+    return register(this.#core, input, context);
+  }
+
+  /** A new session for the right email and password; `invalid_credentials` otherwise; throttled. */
+  login(input: { email: string; password: string }, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
+    return login(this.#core, input, context);
+  }
+
+  /** Rotates a refresh token. A used one presented again revokes its session (`refresh_reused`). */
+  refresh(refreshToken: string): Promise<TokenPair> {
+    return refresh(this.#core, refreshToken);
+  }
+
+  /** Scope `all` (default): every token of the user dies. Scope `session`: this session's only. */
+  logout(principal: Principal, input: LogoutInput = {}): Promise<void> {
+    return logout(this.#core, principal, input);
+  }
+
+  /** Checks the current password, increments the version, revokes every other session, returns a new pair for this one. */
+  changePassword(principal: Principal, input: ChangePasswordInput, context: RequestContext = {}): Promise<TokenPair> {
+    return changePassword(this.#core, principal, input, context);
+  }
+
+  getUser(principal: Principal): Promise<User<ProfileOf<F>>> {
+    return getUser(this.#core, principal);
+  }
+
+  /** Updates `username` and custom fields; every other key is ignored. */
+  updateProfile(principal: Principal, input: ProfilePatch<ProfileOf<F>>): Promise<User<ProfileOf<F>>> {
+    return updateProfile(this.#core, principal, input as Record<string, unknown>);
+  }
+
+  /** The caller's live sessions, oldest first. */
+  listSessions(principal: Principal): Promise<SessionInfo[]> {
+    return listSessions(this.#core, principal);
+  }
+
+  /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
+  revokeSession(principal: Principal, sessionId: string): Promise<void> {
+    return revokeSession(this.#core, principal, sessionId);
+  }
+
+  /** Throws `service_unavailable` when a store does not answer. */
+  async health(): Promise<void> {
+    // Every revocation state pings the database (the system of record) underneath.
+    await failClosed(() => this.#revocation.ping());
+  }
+
+  /** Deletes expired sessions and refresh tokens; returns how many rows went. */
+  async prune(): Promise<{ sessions: number; refreshTokens: number }> {
+    const now = isoAt(this.#core.config.clock());
+    const refreshTokens = await failClosed(() => pruneRefreshTokens(this.#core.db, now));
+    const sessions = await failClosed(() => pruneSessions(this.#core.db, now));
+    return { sessions, refreshTokens };
+  }
+
+  /** Releases connections. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pruneTimer);
+    await Promise.allSettled([this.#revocation.close(), this.#throttle.close()]);
+    await this.#store.close();
+  }
+}
+
+/** For the composition root only (not exported from the package). */
+export function assembleAuth<F extends UserFields>(authParts: AuthParts): Auth<F> {
+  return new Auth<F>(parts, authParts);
+}

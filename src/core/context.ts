@@ -1,0 +1,21 @@
+import type { Kysely } from "kysely";
+import type { TObject } from "typebox";
+import type { Dialect } from "../store/database.js";
+import type { Database } from "../store/schema.js";
+import type { CoreConfig } from "./config.js";
+import type { Revoker } from "./revoke.js";
+import type { LoginThrottle } from "./throttle.js";
+
+/** What every operation of the domain works with: built once by the facade (auth.ts). */
+export interface Core {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  readonly config: CoreConfig;
+  /** The one revocation protocol (revoke.ts). */
+  readonly revoker: Revoker;
+  readonly throttle: LoginThrottle;
+  /** Signs an access token for a session at a token version. */
+  readonly sign: (userId: string, sessionId: string, tokenVersion: number) => string;
+  /** The custom user fields: the whole profile (registration) and a patch of it. */
+  readonly schemas: { readonly profile: TObject; readonly patch: TObject };
+}

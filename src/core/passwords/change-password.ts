@@ -1,0 +1,58 @@
+import * as refreshTokens from "../../store/queries/refresh-tokens.js";
+import * as sessions from "../../store/queries/sessions.js";
+import * as users from "../../store/queries/users.js";
+import { isoAt } from "../clock.js";
+import type { Core } from "../context.js";
+import { AuthError, failClosed, validationFailed } from "../errors.js";
+import { tokenPair } from "../sessions/issue.js";
+import { generateRefreshToken } from "../tokens/refresh-token.js";
+import type { ChangePasswordInput, Principal, RequestContext, TokenPair } from "../types.js";
+import { requireStrings } from "../validation.js";
+import { checkPasswordPolicy, hashPassword, verifyPassword } from "./password.js";
+
+/**
+ * Changes the password after checking the current one (403 `invalid_credentials` when wrong,
+ * throttled like logins). Increments the token version, revokes every other session, and
+ * returns a new pair for the caller's session.
+ */
+export async function changePassword(
+  core: Core,
+  principal: Principal,
+  input: ChangePasswordInput,
+  context: RequestContext,
+): Promise<TokenPair> {
+  const typeErrors = requireStrings(input, ["currentPassword", "newPassword"]);
+  if (typeErrors.length > 0) throw validationFailed(typeErrors);
+  const user = await failClosed(() => users.findUserById(core.db, principal.userId));
+  if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
+  await core.throttle.countAttempt(user.email, context.ip);
+  if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+    throw new AuthError("invalid_credentials", "The current password is incorrect.", { status: 403 });
+  }
+  await core.throttle.succeeded(user.email, context.ip);
+  const errors = await checkPasswordPolicy(input.newPassword, "newPassword");
+  if (errors.length > 0) throw validationFailed(errors);
+  const passwordHash = await hashPassword(input.newPassword);
+  const next = generateRefreshToken();
+  const change = await core.revoker.revoke({ userId: user.id }, async (trx, now, nowMs) => {
+    // Only if the caller's version and session are still current: a session revoked while
+    // this request hashed (say, by the owner changing the password) must not win afterwards.
+    const tokenVersion = await users.incrementTokenVersion(trx, user.id, now, { passwordHash, expectedVersion: principal.tokenVersion });
+    const expiresAt = isoAt(nowMs + core.config.refreshTtl * 1000);
+    // This session continues: re-keyed to the new version, its old refresh tokens revoked.
+    if (tokenVersion === undefined || !(await sessions.rekeySession(trx, user.id, principal.sessionId, tokenVersion, now, expiresAt))) {
+      throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
+    }
+    const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
+    await refreshTokens.revokeSessionRefreshTokens(trx, principal.sessionId, now);
+    await refreshTokens.insertRefreshToken(trx, {
+      id: next.id,
+      session_id: principal.sessionId,
+      token_hash: next.hash,
+      now,
+      expires_at: expiresAt,
+    });
+    return { userId: user.id, tokenVersion, sessionIds };
+  });
+  return tokenPair(core, user.id, principal.sessionId, change.tokenVersion!, next.token);
+}

@@ -1,0 +1,45 @@
+import type { Kysely } from "kysely";
+import type { RevocationChange, RevocationState } from "../store/revocation/state.js";
+import type { Database } from "../store/schema.js";
+import { isoAt, type Clock } from "./clock.js";
+import { failClosed } from "./errors.js";
+
+/** A revoking write: runs in the transaction, returns what it revoked. */
+export type RevokingWrite = (trx: Kysely<Database>, now: string, nowMs: number) => Promise<RevocationChange>;
+
+/**
+ * The one revocation protocol. Every revoking flow (logout, password change, session delete,
+ * reuse detection, and every later one) calls `revoke`; nothing else writes a revocation.
+ *
+ * before -> commit by the deadline -> after: tell the revocation state what is about to change
+ * (with Redis: mark it in flight and have every caching node forget it), commit to the database
+ * before the deadline that state gave (its in-flight markers would have expired after it), then
+ * tell it the committed change. If the state cannot be told, or the commit would land after the
+ * deadline, the request fails (503) rather than report a revocation some node might not honour.
+ * docs/architecture.md walks through it on one node and on several; docs/scale-out.md proves it.
+ */
+export class Revoker {
+  readonly #db: Kysely<Database>;
+  readonly #state: RevocationState;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<Database>, state: RevocationState, clock: Clock) {
+    this.#db = db;
+    this.#state = state;
+    this.#clock = clock;
+  }
+
+  async revoke(intent: RevocationChange, write: RevokingWrite): Promise<RevocationChange> {
+    const deadline = await failClosed(() => this.#state.beforeRevoke(intent));
+    const nowMs = this.#clock();
+    const change = await failClosed(() =>
+      this.#db.transaction().execute(async (trx) => {
+        const change = await write(trx, isoAt(nowMs), nowMs);
+        if (performance.now() > deadline) throw new Error("the revocation could not commit in time");
+        return change;
+      }),
+    );
+    await failClosed(() => this.#state.afterRevoke(change));
+    return change;
+  }
+}

@@ -1,0 +1,32 @@
+import * as sessions from "../../store/queries/sessions.js";
+import * as users from "../../store/queries/users.js";
+import type { Core } from "../context.js";
+import { validationFailed } from "../errors.js";
+import type { LogoutInput, Principal } from "../types.js";
+import { findRefreshTokenRow } from "./refresh.js";
+
+/**
+ * Scope `all` (default) increments the user's token version and revokes every session; scope
+ * `session` revokes the caller's session, and the session of `refreshToken` if it is the caller's own.
+ */
+export async function logout(core: Core, principal: Principal, input: LogoutInput = {}): Promise<void> {
+  const scope = input.scope ?? "all";
+  if (scope !== "all" && scope !== "session") throw validationFailed([{ field: "scope", message: "must be all or session" }]);
+  const { userId } = principal;
+  if (scope === "all") {
+    await core.revoker.revoke({ userId }, async (trx, now) => {
+      const tokenVersion = (await users.incrementTokenVersion(trx, userId, now))!;
+      const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
+      return { userId, tokenVersion, sessionIds };
+    });
+    return;
+  }
+  const targets = [principal.sessionId];
+  // Another user's refresh token is ignored, never revoked (docs/api.md section 3).
+  const row = await findRefreshTokenRow(core, input.refreshToken);
+  if (row !== undefined && row.user_id === userId && row.session_id !== principal.sessionId) targets.push(row.session_id);
+  await core.revoker.revoke({ userId, sessionIds: targets }, async (trx, now) => {
+    for (const id of targets) await sessions.revokeSession(trx, userId, id, now);
+    return { userId, sessionIds: targets };
+  });
+}

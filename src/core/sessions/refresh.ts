@@ -1,0 +1,62 @@
+import * as refreshTokens from "../../store/queries/refresh-tokens.js";
+import * as sessions from "../../store/queries/sessions.js";
+import { isoAt } from "../clock.js";
+import type { Core } from "../context.js";
+import { AuthError, failClosed } from "../errors.js";
+import { generateRefreshToken, parseRefreshToken, secretMatches } from "../tokens/refresh-token.js";
+import type { TokenPair } from "../types.js";
+import { tokenPair } from "./issue.js";
+
+/**
+ * Rotates a refresh token: the presented token becomes used, a new one is returned. A used token
+ * presented again revokes its whole session (RFC 9700, 4.14.2) and gives `refresh_reused`.
+ */
+export async function refresh(core: Core, token: string): Promise<TokenPair> {
+  const row = await findRefreshTokenRow(core, token);
+  if (row === undefined) throw new AuthError("token_invalid", "The refresh token is unknown or malformed.", { tokenPresented: true });
+  if (row.revoked_at !== null || row.session_version !== row.user_version || row.token_revoked_at !== null) {
+    throw new AuthError("token_revoked", "The refresh token's session has been revoked.", { tokenPresented: true });
+  }
+  if (row.used_at !== null) await revokeForReuse(core, row.user_id, row.session_id);
+  const nowMs = core.config.clock();
+  // Expired at the instant itself: `expires_at` is the first moment the token no longer works.
+  if (row.expires_at <= isoAt(nowMs)) throw new AuthError("token_expired", "The refresh token has expired.", { tokenPresented: true });
+
+  const next = generateRefreshToken();
+  const now = isoAt(nowMs);
+  const expiresAt = isoAt(nowMs + core.config.refreshTtl * 1000);
+  const rotated = await failClosed(() =>
+    core.db.transaction().execute(async (trx) => {
+      // One conditional write: of two requests with this token, exactly one consumes it.
+      if (!(await refreshTokens.consumeRefreshToken(trx, row.id, now))) return false;
+      await refreshTokens.insertRefreshToken(trx, {
+        id: next.id,
+        session_id: row.session_id,
+        token_hash: next.hash,
+        now,
+        expires_at: expiresAt,
+      });
+      await sessions.touchSession(trx, row.session_id, now, expiresAt);
+      return true;
+    }),
+  );
+  // Another request used this token between our read and our write: that is reuse too.
+  if (!rotated) await revokeForReuse(core, row.user_id, row.session_id);
+  return tokenPair(core, row.user_id, row.session_id, row.user_version, next.token);
+}
+
+/** The row of a well-formed refresh token whose secret matches (constant time); else undefined. */
+export async function findRefreshTokenRow(core: Core, token: unknown) {
+  const parsed = typeof token === "string" ? parseRefreshToken(token) : undefined;
+  if (parsed === undefined) return undefined;
+  const row = await failClosed(() => refreshTokens.findRefreshToken(core.db, parsed.id));
+  return row !== undefined && secretMatches(parsed.secret, row.token_hash) ? row : undefined;
+}
+
+async function revokeForReuse(core: Core, userId: string, sessionId: string): Promise<never> {
+  await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
+    await sessions.revokeSession(trx, userId, sessionId, now);
+    return { userId, sessionIds: [sessionId] };
+  });
+  throw new AuthError("refresh_reused", "The refresh token was already used; its session is revoked.", { tokenPresented: true });
+}

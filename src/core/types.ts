@@ -1,0 +1,69 @@
+import type { Static, TObject } from "typebox";
+import type { UserFields } from "./config.js";
+import type { AccessTokenClaims } from "./tokens/access-token.js";
+
+/** Who an authenticated request comes from: the result of `auth.verify()`. */
+export interface Principal {
+  userId: string;
+  sessionId: string;
+  tokenVersion: number;
+  claims: AccessTokenClaims;
+}
+
+/** A user as the library returns it: never a password hash or any secret. Custom fields beside the built-in ones. */
+export type User<P extends object = {}> = {
+  id: string;
+  email: string;
+  username: string | null;
+  tokenVersion: number;
+  /** ISO 8601. */
+  createdAt: string;
+} & Partial<P>;
+
+/** The custom user fields' type, from their TypeBox schemas. */
+export type ProfileOf<F extends UserFields> = Static<TObject<F>>;
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: "Bearer";
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+/** What registration and login return: the user and a new session's token pair. */
+export type SignIn<P extends object = {}> = TokenPair & { user: User<P> };
+
+export interface SessionInfo {
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601. */
+  lastUsedAt: string;
+  userAgent: string | null;
+  /** The session of the principal that asked. */
+  current: boolean;
+}
+
+/** Where a request came from; stored on sessions and used for throttling. */
+export interface RequestContext {
+  userAgent?: string | undefined;
+  ip?: string | undefined;
+}
+
+export type RegisterInput<P extends object = {}> = { email: string; password: string; username?: string | null } & P;
+
+export type ProfilePatch<P extends object = {}> = { username?: string | null } & Partial<P>;
+
+export type LogoutScope = "all" | "session";
+
+export interface LogoutInput {
+  /** With scope `session`: also revoke this refresh token's session, if it is the caller's own. */
+  refreshToken?: string | undefined;
+  scope?: LogoutScope | undefined;
+}
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
+}

@@ -1,0 +1,40 @@
+import type { RevocationState } from "../store/revocation/state.js";
+import { AuthError, unavailable } from "./errors.js";
+import { parseBearer } from "./tokens/bearer.js";
+import type { AccessTokenClaims } from "./tokens/access-token.js";
+import type { Principal } from "./types.js";
+
+/**
+ * THE place that decides whether a request is authenticated; every adapter (Fastify, Express,
+ * `auth.verify()` in your own code) calls the function this returns. A pipeline of small steps,
+ * each failing with its own code:
+ *
+ * 1. `Authorization` header -> token (tokens/bearer.ts): `token_missing`, `token_invalid`;
+ * 2. signature with the pinned algorithm, then the claims (tokens/access-token.ts):
+ *    `token_invalid`, `token_expired`;
+ * 3. the revocation state of the token's session and user (store/revocation/): unknown session
+ *    or another user's `token_invalid`; session revoked or `token_version` not equal to the
+ *    user's `token_revoked`; a store that does not answer `service_unavailable` (never open).
+ */
+export function createVerify(
+  verifyToken: (token: string) => AccessTokenClaims,
+  revocation: RevocationState,
+): (authorization: string | null | undefined) => Promise<Principal> {
+  return async (authorization) => {
+    const token = parseBearer(authorization);
+    const claims = verifyToken(token);
+    let state;
+    try {
+      state = await revocation.get(claims.sid, claims.sub);
+    } catch (error) {
+      throw unavailable(error);
+    }
+    if (state === undefined || state.userId !== claims.sub) {
+      throw new AuthError("token_invalid", "The token's session is unknown.", { tokenPresented: true });
+    }
+    if (state.revoked || claims.token_version !== state.tokenVersion) {
+      throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
+    }
+    return { userId: claims.sub, sessionId: claims.sid, tokenVersion: claims.token_version, claims };
+  };
+}

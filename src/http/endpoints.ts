@@ -1,0 +1,244 @@
+import { Type, type Static, type TObject, type TSchema } from "typebox";
+import type { Auth } from "../core/auth.js";
+import { AuthError } from "../core/errors.js";
+import type { Principal, RegisterInput, RequestContext } from "../core/types.js";
+import * as S from "./schemas.js";
+import * as wire from "./wire.js";
+
+/**
+ * The endpoints of docs/api.md section 3, once. The Fastify plugin (fastify/routes.ts), the
+ * Express guard (express/guard.ts) and the OpenAPI document (from the Fastify route schemas) are
+ * all built from this table, so an endpoint is added by adding a row and its handler here.
+ * Nothing in this file knows a framework: a handler gets a call and answers a wire body.
+ */
+
+/** Who may call: anyone, an authenticated user, or (docs/api.md section 10, not built yet) an admin. */
+export type Access = "public" | "user" | "admin";
+export type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+/** A schema, or one built from the custom user fields (`auth.profileSchema`). */
+export type SchemaOf<T extends TSchema = TSchema> = T | ((profile: TObject) => T);
+
+/** What a handler gets, whatever the framework: the body validated and converted to core's names. */
+export interface EndpointCall<A extends Access = Access, B = unknown, P = unknown> {
+  auth: Auth<any>;
+  /** The authenticated caller; `null` on a public endpoint, which is not authenticated. */
+  principal: A extends "public" ? null : Principal;
+  body: B;
+  params: P;
+  client: RequestContext;
+}
+
+export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unknown> {
+  method: Method;
+  /** Express style (`/sessions/:id`); OpenAPI shows `{id}`. */
+  path: string;
+  access: A;
+  /** OpenAPI. */
+  summary: string;
+  description?: string;
+  tags: readonly string[];
+  /** The JSON request body (validated without coercion, unknown keys dropped); none when absent. */
+  body?: SchemaOf;
+  /** An absent body is `{}` (and OpenAPI says `requestBody.required: false`). JSON `null` stays a (refused) body. */
+  bodyOptional?: boolean;
+  /** How the wire body becomes the handler's `body`, and how core's error fields map back (wire.ts). */
+  input?: wire.WireInput<W, B>;
+  params?: TSchema;
+  /** The success status; its response schema (a `Type.Null` for no body). */
+  status: number;
+  response: SchemaOf;
+  /** The error responses, from `problems(...)`. */
+  errors: Record<number, object>;
+  /** Answers the wire body, or `undefined` for none (204). */
+  handler(call: EndpointCall<A, B, P>): Promise<object | undefined>;
+}
+
+/** Any row of the table, for the adapters that loop over it. */
+export type AnyEndpoint = Endpoint<Access, any, any, any>;
+
+/** Types one row: the handler's body follows the body schema, or the row's `input` conversion. */
+function endpoint<A extends Access, T extends TSchema = TSchema, B = Static<T>, P extends TSchema = TSchema>(
+  row: Omit<Endpoint<A, Static<T>, B, Static<P>>, "body" | "params"> & { body?: SchemaOf<T>; params?: P },
+): AnyEndpoint {
+  return row as AnyEndpoint;
+}
+
+const NO_BODY = (description: string) => Type.Null({ description });
+
+/** On every response of every endpoint: token-bearing and personal answers are never cached (RFC 6749 5.1, RFC 9700). */
+export const ENDPOINT_HEADERS: Readonly<Record<string, string>> = { "cache-control": "no-store", pragma: "no-cache" };
+
+export const ENDPOINTS: readonly AnyEndpoint[] = [
+  endpoint({
+    method: "POST",
+    path: "/register",
+    access: "public",
+    tags: ["auth"],
+    summary: "Create an account and its first session",
+    body: S.registerBody,
+    status: 201,
+    response: S.authResult,
+    errors: S.problems(400, 409, 413, 415, 503),
+    // The body passed registerBody(profile): the built-in fields and the custom ones.
+    handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.register(body as RegisterInput, client)),
+  }),
+  endpoint({
+    method: "POST",
+    path: "/login",
+    access: "public",
+    tags: ["auth"],
+    summary: "Log in: a new session and token pair",
+    body: S.LoginBody,
+    status: 200,
+    response: S.authResult,
+    errors: S.problems(400, S.LOGIN_FAILED, 413, 415, 429, 503),
+    handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.login(body, client)),
+  }),
+  endpoint({
+    method: "POST",
+    path: "/token/refresh",
+    access: "public",
+    tags: ["auth"],
+    summary: "Rotate a refresh token",
+    description: "The presented refresh token becomes used. Presenting a used one again is `refresh_reused` and revokes its whole session.",
+    body: S.RefreshBody,
+    input: wire.refreshInput,
+    status: 200,
+    response: S.TokenPair,
+    errors: S.problems(400, S.REFRESH_FAILED, 413, 415, 503),
+    handler: async ({ auth, body }) => wire.tokenPairView(await auth.refresh(body)),
+  }),
+  endpoint({
+    method: "POST",
+    path: "/logout",
+    access: "user",
+    tags: ["auth"],
+    summary: "Log out",
+    description: "`all` (default) increments the token version and revokes every session; `session` revokes only this one.",
+    body: S.LogoutBody,
+    bodyOptional: true,
+    input: wire.logoutInput,
+    status: 204,
+    response: NO_BODY("Logged out"),
+    errors: S.problems(400, 401, 413, 415, 503),
+    handler: async ({ auth, principal, body }) => void (await auth.logout(principal, body)),
+  }),
+  endpoint({
+    method: "GET",
+    path: "/profile",
+    access: "user",
+    tags: ["profile"],
+    summary: "The caller's user",
+    status: 200,
+    response: S.userSchema,
+    errors: S.problems(401, 503),
+    handler: async ({ auth, principal }) => wire.userView(auth.profileSchema)(await auth.getUser(principal)),
+  }),
+  endpoint({
+    method: "PATCH",
+    path: "/profile",
+    access: "user",
+    tags: ["profile"],
+    summary: "Update username and custom fields",
+    body: S.profilePatchBody,
+    status: 200,
+    response: S.userSchema,
+    errors: S.problems(400, 401, 413, 415, 503),
+    handler: async ({ auth, principal, body }) => wire.userView(auth.profileSchema)(await auth.updateProfile(principal, body)),
+  }),
+  endpoint({
+    method: "POST",
+    path: "/password",
+    access: "user",
+    tags: ["auth"],
+    summary: "Change the password",
+    description: "Increments the token version, revokes every other session, returns a new pair for this one.",
+    body: S.PasswordBody,
+    input: wire.changePasswordInput,
+    status: 200,
+    response: S.TokenPair,
+    errors: S.problems(400, 401, 403, 413, 415, 429, 503),
+    handler: async ({ auth, principal, body, client }) => wire.tokenPairView(await auth.changePassword(principal, body, client)),
+  }),
+  endpoint({
+    method: "GET",
+    path: "/sessions",
+    access: "user",
+    tags: ["sessions"],
+    summary: "The caller's live sessions",
+    status: 200,
+    response: S.SessionList,
+    errors: S.problems(401, 503),
+    handler: async ({ auth, principal }) => wire.sessionListView(await auth.listSessions(principal)),
+  }),
+  endpoint({
+    method: "DELETE",
+    path: "/sessions/:id",
+    access: "user",
+    tags: ["sessions"],
+    summary: "Revoke one of the caller's sessions",
+    params: S.SessionParams,
+    status: 204,
+    response: NO_BODY("Revoked"),
+    errors: S.problems(401, 404, 503),
+    handler: async ({ auth, principal, params }) => void (await auth.revokeSession(principal, params.id)),
+  }),
+  endpoint({
+    method: "GET",
+    path: "/health",
+    access: "public",
+    tags: ["operations"],
+    summary: "Whether the stores answer",
+    status: 200,
+    response: S.Health,
+    errors: S.problems(503),
+    handler: async ({ auth }) => {
+      await auth.health();
+      return { status: "ok" };
+    },
+  }),
+];
+
+// Default deny holds for "admin" only once the role check of docs/api.md section 10 exists: until
+// then an admin row would be open to every user, so the table refuses to load with one.
+for (const row of ENDPOINTS) {
+  if (row.access === "admin") throw new Error(`tokenver: ${row.method} ${row.path}: admin endpoints need the role check first`);
+}
+
+/** A row's schema for this service's custom user fields. */
+export function schemaFor(schema: SchemaOf, profile: TObject): TSchema {
+  return typeof schema === "function" ? schema(profile) : schema;
+}
+
+/** `/sessions/:id` as OpenAPI writes it: `/sessions/{id}`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+/** What an adapter knows of a request once it passed the body (and params) checks. */
+export interface AdapterCall {
+  auth: Auth<any>;
+  /** The principal the adapter's authentication set, if any. */
+  principal: Principal | null | undefined;
+  body: unknown;
+  params: unknown;
+  client: RequestContext;
+}
+
+/**
+ * Runs a row's handler: the caller as its access requires, the body in core's names, and core's
+ * validation errors back in the wire's names. Resolves to the wire body (undefined: none).
+ */
+export async function runEndpoint(row: AnyEndpoint, call: AdapterCall): Promise<object | undefined> {
+  // A protected row without a principal is a bug of the adapter: fail closed.
+  const principal = row.access === "public" ? null : (call.principal ?? null);
+  if (row.access !== "public" && principal === null) throw new AuthError("token_missing", "A bearer token is required.");
+  const input = row.input;
+  try {
+    const body = input === undefined ? call.body : input.toCore(call.body);
+    return await row.handler({ auth: call.auth, principal, body, params: call.params, client: call.client });
+  } catch (error) {
+    throw input === undefined ? error : wire.toWireError(error, input.fields);
+  }
+}

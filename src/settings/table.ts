@@ -1,0 +1,293 @@
+import { systemClock, type Clock } from "../core/clock.js";
+import type { CoreConfig, RateLimitOptions, UserFields } from "../core/config.js";
+
+export type { RateLimitOptions, UserFields };
+
+/**
+ * Options of `createAuth()`. What each one means, its range and its default is its row in
+ * `SETTINGS` below, the one description of every setting: `configurationTable()` renders it as the
+ * README's configuration table (docs/api.md section 1 names the server's variables).
+ */
+export interface AuthOptions<F extends UserFields = {}> {
+  databaseUrl?: string;
+  redisUrl?: string;
+  redisEntryTtl?: number;
+  redisPrefix?: string;
+  redisNodeLease?: number;
+  secret?: string;
+  accessTtl?: number;
+  refreshTtl?: number;
+  issuer?: string;
+  clockTolerance?: number;
+  rateLimit?: Partial<RateLimitOptions>;
+  localCache?: boolean;
+  userFields?: F;
+  pruneInterval?: number;
+  sqliteLock?: boolean;
+  migrate?: boolean;
+  onWarning?: (message: string) => void;
+  clock?: Clock;
+}
+
+export interface ResolvedOptions extends CoreConfig {
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  redisEntryTtl: number;
+  redisNodeLease: number;
+  secret: string | undefined;
+  accessTtl: number;
+  refreshTtl: number;
+  issuer: string;
+  clockTolerance: number;
+  rateLimit: RateLimitOptions;
+  localCache: boolean | undefined;
+  userFields: UserFields;
+  pruneInterval: number;
+  sqliteLock: boolean;
+  migrate: boolean;
+  onWarning: (message: string) => void;
+  clock: Clock;
+}
+
+/** The built-in server's proxy trust: false, a hop count, or proxy addresses/CIDRs (comma-separated). */
+export type TrustProxy = false | number | string;
+
+/** A `createAuth()` option: a key of `AuthOptions`, or `rateLimit.<key>` for the throttling ones. */
+export type OptionPath = Exclude<keyof AuthOptions, "rateLimit"> | `rateLimit.${keyof RateLimitOptions}`;
+
+/** A setting of the built-in server only (`configFromEnv()` returns it beside `auth`). */
+export type ServerOption = "port" | "host" | "logLevel" | "trustProxy";
+
+/** What values a setting takes. The limits here are the only ones: validation and docs read them. */
+export type SettingKind =
+  | { readonly type: "string"; readonly minBytes?: number; readonly nonEmpty?: boolean }
+  | {
+      readonly type: "integer";
+      readonly min: number;
+      readonly max: number;
+      /** What the error calls it; default "an integer". */
+      readonly noun?: string;
+      /** Another option this one must not be below. */
+      readonly atLeast?: OptionPath;
+    }
+  | { readonly type: "boolean" }
+  | { readonly type: "enum"; readonly values: readonly string[] }
+  | { readonly type: "url"; readonly pattern: RegExp; readonly forms: readonly string[] }
+  | { readonly type: "trust-proxy"; readonly maxHops: number }
+  | { readonly type: "function" }
+  | {
+      readonly type: "object";
+      /** The error when the value is not an object; default "must be an object". */
+      readonly expected?: string;
+      /** Checks one entry; returns what is wrong with it (reported as `<option>.<key>`). */
+      readonly entry?: (key: string, value: unknown) => string | undefined;
+    };
+
+/** One setting: where it is set, what it takes, its defaults and one line saying what it does. */
+export interface Setting {
+  /** The `createAuth()` option; absent for settings of the built-in server only. */
+  readonly option?: OptionPath;
+  /** The `configFromEnv()` field of a server-only setting. */
+  readonly serverOption?: ServerOption;
+  /** The environment variable of `tokenver serve`; absent for options only a library user can pass. */
+  readonly env?: string;
+  readonly kind: SettingKind;
+  /** The library's default (for server-only settings, the server's); absent: unset. */
+  readonly default?: unknown;
+  /** The server's default, where it differs from the library's. */
+  readonly serverDefault?: string | number | boolean;
+  /** The README's default cell, where the default is not a plain value. */
+  readonly defaultText?: string;
+  /** One line: what it does (the range is added from `kind`). */
+  readonly doc: string;
+}
+
+const RESERVED_FIELDS = new Set(["id", "email", "username", "token_version", "created_at", "updated_at", "password", "password_hash"]);
+
+function userFieldEntry(name: string, schema: unknown): string | undefined {
+  if (RESERVED_FIELDS.has(name)) return "is a reserved user field";
+  if (schema === null || typeof schema !== "object") return "must be a TypeBox schema";
+  return undefined;
+}
+
+export const DEFAULT_DATABASE_URL = "sqlite:./data/tokenver.db";
+
+/** Every setting, in the order of the README's table. */
+export const SETTINGS = [
+  {
+    serverOption: "port",
+    env: "PORT",
+    kind: { type: "integer", min: 0, max: 65535, noun: "a port number" },
+    default: 3000,
+    doc: "port to listen on",
+  },
+  { serverOption: "host", env: "HOST", kind: { type: "string" }, default: "127.0.0.1", doc: "address to listen on" },
+  {
+    option: "databaseUrl",
+    env: "TOKENVER_DATABASE_URL",
+    kind: { type: "url", pattern: /^(sqlite:.+|postgres(ql)?:\/\/.+)$/, forms: ["sqlite:<path>", "sqlite::memory:", "postgres://..."] },
+    default: DEFAULT_DATABASE_URL,
+    doc: "the database",
+  },
+  {
+    option: "redisUrl",
+    env: "TOKENVER_REDIS_URL",
+    kind: { type: "url", pattern: /^rediss?:\/\/.+/, forms: ["redis://...", "rediss://..."] },
+    doc: "shared revocation state, rate-limit counters and cache invalidation for several nodes",
+  },
+  {
+    option: "secret",
+    env: "TOKENVER_SECRET",
+    kind: { type: "string", minBytes: 32 },
+    defaultText: "generated once, stored in the database",
+    doc: "HS256 signing secret",
+  },
+  {
+    option: "accessTtl",
+    env: "TOKENVER_ACCESS_TTL",
+    kind: { type: "integer", min: 1, max: 86_400 },
+    default: 900,
+    doc: "access-token lifetime, seconds",
+  },
+  {
+    option: "refreshTtl",
+    env: "TOKENVER_REFRESH_TTL",
+    kind: { type: "integer", min: 60, max: 31_536_000, atLeast: "accessTtl" },
+    default: 1_209_600,
+    doc: "refresh-token (and idle session) lifetime, seconds",
+  },
+  {
+    option: "issuer",
+    env: "TOKENVER_ISSUER",
+    kind: { type: "string", nonEmpty: true },
+    default: "tokenver",
+    doc: "`iss` of issued tokens; tokens with another `iss` are refused",
+  },
+  {
+    // The Fastify and Express adapters follow the application's own trust-proxy setting.
+    serverOption: "trustProxy",
+    env: "TOKENVER_TRUST_PROXY",
+    kind: { type: "trust-proxy", maxHops: 16 },
+    default: false,
+    doc: "use `X-Forwarded-For` for client addresses in the built-in server",
+  },
+  {
+    option: "clockTolerance",
+    env: "TOKENVER_CLOCK_TOLERANCE",
+    kind: { type: "integer", min: 0, max: 300 },
+    default: 5,
+    doc: "leeway on `exp` and `nbf`, seconds",
+  },
+  {
+    option: "rateLimit.accountFailures",
+    env: "TOKENVER_RATE_LIMIT_ACCOUNT",
+    kind: { type: "integer", min: 1, max: 1_000_000 },
+    default: 10,
+    doc: "failed password checks (logins, password changes) per account per window before 429",
+  },
+  {
+    option: "rateLimit.addressFailures",
+    env: "TOKENVER_RATE_LIMIT_ADDRESS",
+    kind: { type: "integer", min: 1, max: 1_000_000 },
+    default: 100,
+    doc: "failed password checks per client address per window before 429",
+  },
+  {
+    option: "rateLimit.windowSeconds",
+    env: "TOKENVER_RATE_LIMIT_WINDOW",
+    kind: { type: "integer", min: 1, max: 86_400 },
+    default: 900,
+    doc: "throttling window, seconds",
+  },
+  {
+    // The library leaves pruning to the application (`auth.prune()`, `tokenver prune`).
+    option: "pruneInterval",
+    env: "TOKENVER_PRUNE_INTERVAL",
+    kind: { type: "integer", min: 0, max: 604_800 },
+    default: 0,
+    serverDefault: 3600,
+    doc: "delete expired sessions and refresh tokens every this many seconds; `0`: never",
+  },
+  {
+    option: "redisPrefix",
+    env: "TOKENVER_REDIS_PREFIX",
+    kind: { type: "string" },
+    default: "tokenver:",
+    doc: "key prefix in Redis, the same on every node (several deployments can share one Redis)",
+  },
+  {
+    // Also how long a node reads the database instead of Redis after a Redis outage, so entries
+    // that may have missed a revocation expire first.
+    option: "redisEntryTtl",
+    env: "TOKENVER_REDIS_ENTRY_TTL",
+    kind: { type: "integer", min: 1, max: 86_400 },
+    default: 60,
+    doc: "seconds a Redis entry lives, and how long a node reads the database after seeing Redis (re)appear",
+  },
+  {
+    // A node that loses Redis stops answering from its cache before its lease runs out.
+    option: "redisNodeLease",
+    env: "TOKENVER_REDIS_NODE_LEASE",
+    kind: { type: "integer", min: 1, max: 60 },
+    default: 5,
+    doc: "seconds a node's registration for cache invalidation lasts unrenewed: the longest a dead node holds revocations up",
+  },
+  {
+    // Exact with SQLite (this process is the only writer) and with Redis (every revocation has each
+    // caching node forget what it changes before it commits: docs/scale-out.md). Off for PostgreSQL
+    // without Redis, where it would be exact only if this process were the only one.
+    option: "localCache",
+    env: "TOKENVER_LOCAL_CACHE",
+    kind: { type: "boolean" },
+    defaultText: "`true` with SQLite or Redis, else `false`",
+    doc: "answer from an in-process copy of the revocation state; `false` with Redis: one Redis round trip per request",
+  },
+  {
+    serverOption: "logLevel",
+    env: "TOKENVER_LOG_LEVEL",
+    kind: { type: "enum", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
+    default: "info",
+    doc: "pino log level",
+  },
+  {
+    option: "userFields",
+    kind: { type: "object", expected: "must be an object of TypeBox schemas", entry: userFieldEntry },
+    default: Object.freeze({}),
+    defaultText: "`{}`",
+    doc: "extra profile fields stored on each user, as TypeBox schemas",
+  },
+  {
+    // A second process on the same file would miss this one's revocations (each keeps an
+    // in-process copy). The CLI's migrate and prune, which revoke nothing, turn it off.
+    option: "sqliteLock",
+    kind: { type: "boolean" },
+    default: true,
+    doc: "lock a SQLite file to this process, so a second tokenver process fails at start-up",
+  },
+  { option: "migrate", kind: { type: "boolean" }, default: true, doc: "apply pending migrations on start-up" },
+  {
+    option: "onWarning",
+    kind: { type: "function" },
+    default: () => {},
+    defaultText: "none",
+    doc: "where warnings go (a generated secret, a fallback to the database)",
+  },
+  {
+    option: "clock",
+    kind: { type: "function" },
+    default: systemClock,
+    defaultText: "the system clock",
+    doc: "milliseconds since the epoch; injectable for tests",
+  },
+] as const satisfies readonly Setting[];
+
+/** The row of a server-only setting. */
+export function serverSetting(name: ServerOption): Setting {
+  return (SETTINGS as readonly Setting[]).find((s) => s.serverOption === name)!;
+}
+
+/** The environment variable that sets an option (`rateLimit.windowSeconds`, `trustProxy`), if any. */
+export function envOfOption(option: string): string | undefined {
+  return (SETTINGS as readonly Setting[]).find((s) => s.option === option || s.serverOption === option)?.env;
+}
