@@ -4,16 +4,16 @@
  * so a request costs exactly the verify + revocation check and nothing of the app's own.
  * Used when examples/fastify-notes is absent, and always for the limit comparison.
  *
- * Env: the variables of `tokenver serve` (API.md section 1).
+ * Env: the variables of `tokenver serve` (docs/api.md section 1).
  */
-import { configFromEnv } from "../src/config.js";
 import { createAuth } from "../src/create-auth.js";
 import { buildServer } from "../src/server.js";
+import { configFromEnv } from "../src/settings/env.js";
 import { NOTES } from "./notes-constant.js";
 
 const config = configFromEnv(process.env);
 const auth = await createAuth(config.auth);
-const app = await buildServer(auth, { logger: false });
+const app = await buildServer(auth, { logger: false, trustProxy: config.trustProxy });
 app.get("/notes", async () => NOTES);
 await app.listen({ port: config.port, host: config.host });
 

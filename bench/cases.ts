@@ -1,0 +1,194 @@
+/**
+ * The cases of the benchmark (docs/benchmark.md, "The cases"): which servers each one drives and
+ * on which route. Starts those servers, and the PostgreSQL database and Redis prefix of cases 3
+ * when the services answer; a case that cannot run is listed as skipped, with the reason.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ACCESS_TTL, EXAMPLE, REDIS_ENTRY_TTL, ROOT, SECRET } from "./constants.js";
+import type { SqliteFiles } from "./data.js";
+import type { Options } from "./options.js";
+import { startServer, tsxArgs, type Server } from "./processes.js";
+import { seedPostgres, type SeedSpec } from "./seed.js";
+import { deleteRedisPrefix, reachablePostgres, reachableRedis, withAdmin } from "./services.js";
+
+export interface Case {
+  id: string;
+  label: string;
+  /** What a request costs there, for the reader. */
+  measures: string;
+  servers: Server[];
+  path: string;
+  storm?: { server: Server; loginPath: string };
+}
+
+export interface Skipped {
+  id: string;
+  label: string;
+  reason: string;
+}
+
+export interface CaseSet {
+  cases: Case[];
+  skipped: Skipped[];
+  /** When the Redis nodes trust Redis (one entry lifetime after start); 0 without them. */
+  redisTrustedAt: number;
+}
+
+export interface CaseContext {
+  options: Options;
+  files: SqliteFiles;
+  seedSpec: SeedSpec;
+  /** Every server started is added here, so the run can stop them all. */
+  servers: Server[];
+  /** Undone in reverse order when the run ends. */
+  cleanups: (() => Promise<void>)[];
+  log: (message: string) => void;
+}
+
+export async function setUpCases({ options, files, seedSpec, servers, cleanups, log }: CaseContext): Promise<CaseSet> {
+  const common: Record<string, string> = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL) };
+  if (options.threadpool !== undefined) common.UV_THREADPOOL_SIZE = String(options.threadpool);
+  const cases: Case[] = [];
+  const skipped: Skipped[] = [];
+  let redisTrustedAt = 0;
+  const start = async (name: string, args: string[], env: Record<string, string>) => {
+    const server = await startServer(name, args, { ...common, ...env });
+    servers.push(server);
+    return server;
+  };
+
+  const limit = await start("limit", tsxArgs("bench/limit-server.ts"), {});
+  cases.push({
+    id: "hello",
+    label: "0 hello: no auth at all",
+    measures: "the same Fastify server, a public route: the ceiling of server + load generator",
+    servers: [limit],
+    path: "/hello",
+  });
+  cases.push({
+    id: "limit",
+    label: "1 limit: signature only",
+    measures: "Fastify + fast-jwt verify, no revocation check",
+    servers: [limit],
+    path: "/notes",
+  });
+
+  // The example app when it exists (another team's code, used as a user would), else bench/app-server.ts.
+  const example = existsSync(join(ROOT, EXAMPLE));
+  const app = example
+    ? await start("example-app", tsxArgs(EXAMPLE), { TOKENVER_DATABASE_URL: `sqlite:${files.app}` })
+    : await start("sqlite-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${files.app}` });
+  const appLogin = example ? "/auth/login" : "/login";
+  // The same route and body as the limit, on the tokenver server (buildServer + plugin): the
+  // difference to case 1 is exactly the revocation check and tokenver's plumbing.
+  const benchApp = example
+    ? await start("sqlite-bench-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${files.bench}` })
+    : app;
+  const cliArgs = options.dist ? [join(ROOT, "dist/cli.js"), "serve"] : tsxArgs("src/cli.ts", "serve");
+  const cli = await start("sqlite-cli", cliArgs, { TOKENVER_DATABASE_URL: `sqlite:${files.cli}` });
+  cases.push({
+    id: "sqlite-notes",
+    label: example ? "2a SQLite, example app GET /notes" : "2a SQLite, protected route",
+    measures: `verify + revocation check (local cache over a prepared statement); ${example ? EXAMPLE : "bench/app-server.ts"}`,
+    servers: [app],
+    path: "/notes",
+  });
+  if (example) {
+    cases.push({
+      id: "sqlite-bench",
+      label: "2c SQLite, bench app GET /notes",
+      measures: "verify + revocation check; bench/app-server.ts: tokenver's server with the limit's route and body",
+      servers: [benchApp],
+      path: "/notes",
+    });
+  }
+  cases.push({
+    id: "sqlite-profile",
+    label: "2b SQLite, GET /profile (CLI)",
+    measures: "verify + revocation check + the user-row read /profile does by design",
+    servers: [cli],
+    path: "/profile",
+  });
+
+  const wanted = (prefix: string) => options.only === undefined || options.only.some((id) => id.startsWith(prefix));
+  const pgProblem = wanted("pg") ? await reachablePostgres(options.pg) : "not selected (--only)";
+  const redisProblem = pgProblem ?? (await reachableRedis(options.redis));
+  if (pgProblem === undefined) {
+    const started = Date.now();
+    const name = `tokenver_bench_${process.pid}`;
+    await withAdmin(options.pg, (c) => c.query(`CREATE DATABASE ${name}`));
+    cleanups.push(() => withAdmin(options.pg, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}));
+    const url = new URL(options.pg);
+    url.pathname = `/${name}`;
+    const pgUrl = url.toString();
+    await seedPostgres(pgUrl, seedSpec);
+    log(`seeded PostgreSQL in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    const pgOnly = await start("pg", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: pgUrl });
+    cases.push({
+      id: "pg-1",
+      label: "3a PostgreSQL only, 1 node",
+      measures: "verify + one PostgreSQL query per request",
+      servers: [pgOnly],
+      path: "/notes",
+    });
+
+    if (redisProblem === undefined) {
+      const prefix = `tokenver-bench:${process.pid}:`;
+      cleanups.push(() => deleteRedisPrefix(options.redis, prefix));
+      // Default settings but the entry lifetime (see REDIS_ENTRY_TTL). A node reads (and caches)
+      // Redis only once it has seen it answer for one entry lifetime (older entries could be
+      // stale), so the rounds wait for that.
+      const env = {
+        TOKENVER_DATABASE_URL: pgUrl,
+        TOKENVER_REDIS_URL: options.redis,
+        TOKENVER_REDIS_PREFIX: prefix,
+        TOKENVER_REDIS_ENTRY_TTL: String(REDIS_ENTRY_TTL),
+      };
+      redisTrustedAt = Date.now() + REDIS_ENTRY_TTL * 1000 + 1000;
+      try {
+        const nodeA = await start("pg-redis-a", tsxArgs("bench/app-server.ts"), env);
+        const nodeB = await start("pg-redis-b", tsxArgs("bench/app-server.ts"), env);
+        cases.push({
+          id: "pgredis-1",
+          label: "3b PostgreSQL + Redis, 1 node",
+          measures: "verify + node cache kept exact over Redis",
+          servers: [nodeA],
+          path: "/notes",
+        });
+        cases.push({
+          id: "pgredis-2",
+          label: "3c PostgreSQL + Redis, 2 nodes",
+          measures: "as 3b, load split over two processes",
+          servers: [nodeA, nodeB],
+          path: "/notes",
+        });
+      } catch (error) {
+        skipped.push({
+          id: "pgredis",
+          label: "3b/3c PostgreSQL + Redis",
+          reason: `the server did not start: ${(error as Error).message}`,
+        });
+      }
+    } else {
+      skipped.push({ id: "pgredis", label: "3b/3c PostgreSQL + Redis", reason: redisProblem });
+    }
+  } else {
+    skipped.push({ id: "pg", label: "3 PostgreSQL (+ Redis)", reason: pgProblem });
+  }
+
+  cases.push({
+    id: "sqlite-notes-storm",
+    label: `4 as 2a + ${options.stormRate} logins/s`,
+    measures: "2a while another process logs seeded users in (argon2 on the thread pool)",
+    servers: [app],
+    path: "/notes",
+    storm: { server: app, loginPath: appLogin },
+  });
+
+  if (options.only !== undefined) {
+    const keep = new Set(["hello", "limit", ...options.only]);
+    cases.splice(0, cases.length, ...cases.filter((c) => keep.has(c.id)));
+  }
+  return { cases, skipped, redisTrustedAt };
+}

@@ -1,0 +1,53 @@
+/**
+ * What the servers and the load are given: the seeded SQLite files (one per server process), a
+ * sample of seeded sessions, their access tokens and the e-mail addresses the login storm uses.
+ */
+import { copyFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createAccessTokenSigner } from "../src/core/tokens/access-token.js";
+import { ACCESS_TTL, SECRET } from "./constants.js";
+import { seedSqlite, sessionId, userEmail, userId, type SeedSpec } from "./seed.js";
+
+export interface SqliteFiles {
+  /** The example app's (or, without it, the bench app's) database. */
+  app: string;
+  /** The CLI server's copy. */
+  cli: string;
+  /** The bench app's copy, when the example app has the first file. */
+  bench: string;
+}
+
+/**
+ * Seeds one SQLite file and copies it: the CLI server and the embedded app each own a database
+ * file, one writer per file, so each process's local cache is exact (the storm's logins write to
+ * the app's file only).
+ */
+export async function seedSqliteFiles(dir: string, spec: SeedSpec, log: (message: string) => void): Promise<SqliteFiles> {
+  const started = Date.now();
+  const app = join(dir, "bench.db");
+  await seedSqlite(app, spec);
+  const cli = join(dir, "bench-cli.db");
+  copyFileSync(app, cli);
+  const bench = join(dir, "bench-app.db");
+  copyFileSync(app, bench);
+  log(`seeded SQLite in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return { app, cli, bench };
+}
+
+/** A random sample of session indices (with their users), so load spreads over many sessions. */
+export function sampleSessions(users: number, count: number): number[] {
+  const picked = new Set<number>();
+  while (picked.size < count) picked.add(Math.floor(Math.random() * 2 * users));
+  return [...picked];
+}
+
+export function mintTokens(sessions: number[]): string[] {
+  const sign = createAccessTokenSigner({ secret: SECRET, issuer: "tokenver", ttl: ACCESS_TTL, clockTolerance: 5, clock: Date.now });
+  return sessions.map((k) => sign(userId(Math.floor(k / 2)), sessionId(k), 0));
+}
+
+/** Writes the token list the load generator cycles through and the e-mails the storm logs in with. */
+export function writeLoadFiles(files: { tokensFile: string; emailsFile: string }, sessions: number[]): void {
+  writeFileSync(files.tokensFile, JSON.stringify(mintTokens(sessions)));
+  writeFileSync(files.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
+}

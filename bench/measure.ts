@@ -1,0 +1,139 @@
+/**
+ * Measuring: one case for some seconds (the load, the login storm beside it, the servers' CPU
+ * time), the probe that every server accepts a benchmark token, the uncounted warm-up, the rounds
+ * in turns (A B C A B C ...) so drift cancels, and what one argon2id verification costs alone.
+ */
+import { verifyPassword } from "../src/core/passwords/password.js";
+import type { Case } from "./cases.js";
+import { CONNECTIONS, PASSWORD } from "./constants.js";
+import type { LoadResult, LoadSpec } from "./load.js";
+import type { Options } from "./options.js";
+import { runJson, serversCpuMs, sleep, tsxArgs, type LoadGenerator } from "./processes.js";
+import { median } from "./stats.js";
+
+/** What bench/storm.ts prints. */
+export interface StormResult {
+  attempted: number;
+  ok: number;
+  others: Record<string, number>;
+  /** From the first login sent to the last answered. */
+  seconds: number;
+  /** Latency of the successful logins, ms. */
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export type Measured = LoadResult & { cpuUsPerRequest: number | undefined };
+
+export interface Work {
+  dir: string;
+  tokensFile: string;
+  emailsFile: string;
+  stormRate: number;
+  load: LoadGenerator;
+}
+
+export async function runCase(c: Case, seconds: number, work: Work): Promise<{ load: Measured; storm?: StormResult }> {
+  const cpuBefore = serversCpuMs(c.servers);
+  const { load, storm } = await driveCase(c, seconds, work);
+  const cpuAfter = serversCpuMs(c.servers);
+  const cpuUsPerRequest =
+    cpuBefore === undefined || cpuAfter === undefined || load.requests === 0 ? undefined : ((cpuAfter - cpuBefore) * 1000) / load.requests;
+  return { load: { ...load, cpuUsPerRequest }, ...(storm === undefined ? {} : { storm }) };
+}
+
+async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: LoadResult; storm?: StormResult }> {
+  const connections = Math.max(1, Math.floor(CONNECTIONS / c.servers.length));
+  const spec: LoadSpec = {
+    targets: c.servers.map((s) => ({ url: s.url, connections })),
+    path: c.path,
+    durationSeconds: seconds,
+    tokensFile: work.tokensFile,
+  };
+  if (c.storm === undefined) return { load: await work.load.measure(spec) };
+  // The storm starts with the load and runs slightly longer, so every measured second has logins.
+  const storm = runJson<StormResult>(
+    tsxArgs(
+      "bench/storm.ts",
+      c.storm.server.url + c.storm.loginPath,
+      work.emailsFile,
+      PASSWORD,
+      String(work.stormRate),
+      String(seconds + 2),
+    ),
+  );
+  // Give the storm process its start-up time, so logins are already running when the load starts.
+  await sleep(700);
+  const [load, stormResult] = await Promise.all([work.load.measure(spec), storm]);
+  return { load, storm: stormResult };
+}
+
+/** Every server must accept a benchmark token before anything is measured. */
+export async function probeCases(cases: Case[], token: string): Promise<void> {
+  for (const c of cases) {
+    for (const s of c.servers) {
+      const response = await fetch(`${s.url}${c.path}`, { headers: { authorization: `Bearer ${token}` } });
+      if (response.status !== 200) throw new Error(`${c.label}: a seeded token got ${response.status} from ${s.name}`);
+    }
+  }
+}
+
+/** Warm-up: JIT, caches, connection pools; not counted. */
+export async function warmUp(
+  cases: Case[],
+  options: Options,
+  work: Work,
+  redisTrustedAt: number,
+  log: (message: string) => void,
+): Promise<void> {
+  log("warming up");
+  for (const c of cases) if (c.storm === undefined) await runCase(c, Math.min(2, options.duration), work);
+  const untilTrusted = redisTrustedAt - Date.now();
+  if (cases.some((c) => c.id.startsWith("pgredis")) && untilTrusted > 0) {
+    log(`waiting ${Math.ceil(untilTrusted / 1000)}s until the Redis nodes trust Redis (one entry lifetime after start)`);
+    await sleep(untilTrusted);
+    // Until every node has read every session once: its cache fills from those reads, and the
+    // rounds then measure the steady state, as SQLite's have from the first warm-up.
+    for (const c of cases) {
+      if (!c.id.startsWith("pgredis")) continue;
+      let served = 0;
+      for (let pass = 0; pass < 20 && served < 2 * options.tokens; pass++) served += (await runCase(c, 2, work)).load.requests;
+    }
+  }
+}
+
+/** The counted rounds: every case once per round, in the same order, each round logged. */
+export async function measureRounds(
+  cases: Case[],
+  options: Options,
+  work: Work,
+  log: (message: string) => void,
+): Promise<{ rounds: Map<string, Measured[]>; storms: Map<string, StormResult[]> }> {
+  const rounds = new Map<string, Measured[]>(cases.map((c) => [c.id, []]));
+  const storms = new Map<string, StormResult[]>(cases.map((c) => [c.id, []]));
+  for (let round = 1; round <= options.rounds; round++) {
+    const parts: string[] = [];
+    for (const c of cases) {
+      const { load, storm } = await runCase(c, options.duration, work);
+      rounds.get(c.id)!.push(load);
+      if (storm) storms.get(c.id)!.push(storm);
+      parts.push(`${c.id} ${Math.round(load.rps)}`);
+    }
+    log(`round ${round}/${options.rounds}: ${parts.join(", ")}`);
+  }
+  return { rounds, storms };
+}
+
+export const ARGON2_SAMPLES = 7;
+
+/** What one login's argon2id verification costs on this machine, measured before any server runs. */
+export async function timeArgon2(passwordHash: string): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < ARGON2_SAMPLES; i++) {
+    const started = performance.now();
+    if (!(await verifyPassword(passwordHash, PASSWORD))) throw new Error("argon2 verification failed");
+    samples.push(performance.now() - started);
+  }
+  return median(samples);
+}
