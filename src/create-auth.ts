@@ -40,8 +40,8 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
 
 /** Only what the domain reads: the secret and the store settings stay here. */
 function coreConfigOf(options: ResolvedOptions): CoreConfig {
-  const { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, onWarning, clock } = options;
-  return { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, onWarning, clock };
+  const { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock } = options;
+  return { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock };
 }
 
 async function connect(options: ResolvedOptions): Promise<Store> {

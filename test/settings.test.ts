@@ -44,7 +44,13 @@ describe("createAuth() options, checked by the settings table", () => {
     assert.equal(resolved.refreshTtl, 1_209_600);
     assert.equal(resolved.issuer, "tokenver");
     assert.equal(resolved.clockTolerance, 5);
-    assert.deepEqual(resolved.rateLimit, { accountFailures: 10, addressFailures: 100, windowSeconds: 900 });
+    assert.deepEqual(resolved.rateLimit, {
+      accountFailures: 10,
+      addressFailures: 100,
+      windowSeconds: 900,
+      registrations: 20,
+      addressLogins: 300,
+    });
     assert.equal(resolved.pruneInterval, 0, "the library leaves pruning to the application");
     assert.equal(resolved.redisPrefix, "tokenver:");
     assert.equal(resolved.redisEntryTtl, 60);
@@ -97,7 +103,13 @@ describe("createAuth() options, checked by the settings table", () => {
       localCache: true,
     });
     assert.equal(resolved.accessTtl, 60);
-    assert.deepEqual(resolved.rateLimit, { accountFailures: 10, addressFailures: 3, windowSeconds: 900 });
+    assert.deepEqual(resolved.rateLimit, {
+      accountFailures: 10,
+      addressFailures: 3,
+      windowSeconds: 900,
+      registrations: 20,
+      addressLogins: 300,
+    });
     assert.equal(resolved.localCache, true);
     assert.deepEqual(resolveOptions({ rateLimit: null as never, userFields: null as never }).rateLimit.windowSeconds, 900);
   });
@@ -106,7 +118,16 @@ describe("createAuth() options, checked by the settings table", () => {
 describe("the environment of tokenver serve", () => {
   test("server settings and their defaults; pruning is hourly unless set", () => {
     const config = configFromEnv({});
-    assert.deepEqual(config, { port: 3000, host: "127.0.0.1", logLevel: "info", trustProxy: false, auth: { pruneInterval: 3600 } });
+    assert.deepEqual(config, {
+      port: 3000,
+      host: "127.0.0.1",
+      logLevel: "info",
+      trustProxy: false,
+      requestTimeout: 30,
+      keepAliveTimeout: 5,
+      maxConnections: 512,
+      auth: { pruneInterval: 3600 },
+    });
     assert.equal(configFromEnv({ TOKENVER_PRUNE_INTERVAL: "0" }).auth.pruneInterval, 0);
   });
 

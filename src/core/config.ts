@@ -11,6 +11,10 @@ export interface RateLimitOptions {
   addressFailures: number;
   /** Window, seconds. */
   windowSeconds: number;
+  /** Registrations per client address within the window before 429. */
+  registrations: number;
+  /** Successful logins per client address within the window before 429. */
+  addressLogins: number;
 }
 
 /** What the domain needs from the resolved settings (settings.ts resolves and validates them). */
@@ -22,6 +26,8 @@ export interface CoreConfig {
   rateLimit: RateLimitOptions;
   userFields: UserFields;
   pruneInterval: number;
+  /** Password hashes that may wait for a thread at once; more are refused with 503 at once. */
+  hashQueue: number;
   onWarning: (message: string) => void;
   clock: Clock;
 }

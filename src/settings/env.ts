@@ -16,6 +16,9 @@ export interface ServerConfig {
   host: string;
   logLevel: string;
   trustProxy: TrustProxy;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
   auth: AuthOptions;
 }
 

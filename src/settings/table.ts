@@ -23,6 +23,7 @@ export interface AuthOptions<F extends UserFields = {}> {
   localCache?: boolean;
   userFields?: F;
   pruneInterval?: number;
+  hashQueue?: number;
   sqliteLock?: boolean;
   migrate?: boolean;
   onWarning?: (message: string) => void;
@@ -44,6 +45,7 @@ export interface ResolvedOptions extends CoreConfig {
   localCache: boolean | undefined;
   userFields: UserFields;
   pruneInterval: number;
+  hashQueue: number;
   sqliteLock: boolean;
   migrate: boolean;
   onWarning: (message: string) => void;
@@ -57,7 +59,7 @@ export type TrustProxy = false | number | string;
 export type OptionPath = Exclude<keyof AuthOptions, "rateLimit"> | `rateLimit.${keyof RateLimitOptions}`;
 
 /** A setting of the built-in server only (`configFromEnv()` returns it beside `auth`). */
-export type ServerOption = "port" | "host" | "logLevel" | "trustProxy";
+export type ServerOption = "port" | "host" | "logLevel" | "trustProxy" | "requestTimeout" | "keepAliveTimeout" | "maxConnections";
 
 /** What values a setting takes. The limits here are the only ones: validation and docs read them. */
 export type SettingKind =
@@ -173,6 +175,29 @@ export const SETTINGS = [
     doc: "use `X-Forwarded-For` for client addresses in the built-in server",
   },
   {
+    // Slow clients: a request (headers and body) must arrive whole within this (docs/api.md section 3).
+    serverOption: "requestTimeout",
+    env: "TOKENVER_REQUEST_TIMEOUT",
+    kind: { type: "integer", min: 1, max: 3600 },
+    default: 30,
+    doc: "seconds a request may take to arrive whole; slower ones are cut with 408",
+  },
+  {
+    // Keep it above the load balancer's idle timeout (docs/operations: the balancer must close first).
+    serverOption: "keepAliveTimeout",
+    env: "TOKENVER_KEEPALIVE_TIMEOUT",
+    kind: { type: "integer", min: 1, max: 3600 },
+    default: 5,
+    doc: "seconds an idle keep-alive connection stays open",
+  },
+  {
+    serverOption: "maxConnections",
+    env: "TOKENVER_MAX_CONNECTIONS",
+    kind: { type: "integer", min: 1, max: 1_000_000 },
+    default: 512,
+    doc: "open connections this process accepts at once; more are refused (keep it under the file-descriptor limit)",
+  },
+  {
     option: "clockTolerance",
     env: "TOKENVER_CLOCK_TOLERANCE",
     kind: { type: "integer", min: 0, max: 300 },
@@ -199,6 +224,29 @@ export const SETTINGS = [
     kind: { type: "integer", min: 1, max: 86_400 },
     default: 900,
     doc: "throttling window, seconds",
+  },
+  {
+    // Each registration costs an argon2id hash (docs/api.md section 8).
+    option: "rateLimit.registrations",
+    env: "TOKENVER_RATE_LIMIT_REGISTER",
+    kind: { type: "integer", min: 1, max: 1_000_000 },
+    default: 20,
+    doc: "registrations per client address per window before 429",
+  },
+  {
+    option: "rateLimit.addressLogins",
+    env: "TOKENVER_RATE_LIMIT_ADDRESS_LOGINS",
+    kind: { type: "integer", min: 1, max: 1_000_000 },
+    default: 300,
+    doc: "successful logins per client address per window before 429 (failures count against the lower limit above)",
+  },
+  {
+    // Checked before the account lookup, and the dummy hash of an unknown account waits in it too.
+    option: "hashQueue",
+    env: "TOKENVER_HASH_QUEUE",
+    kind: { type: "integer", min: 1, max: 100_000 },
+    default: 64,
+    doc: "password hashes that may wait for a thread at once; more answer 503 with `Retry-After` at once",
   },
   {
     // The library leaves pruning to the application (`auth.prune()`, `tokenver prune`).
