@@ -3,7 +3,7 @@
  * time), the probe that every server accepts a benchmark token, the uncounted warm-up, the rounds
  * in turns (A B C A B C ...) so drift cancels, and what one argon2id verification costs alone.
  */
-import { verifyPassword } from "../src/core/passwords/password.js";
+import { verifyPassword } from "../src/core/passwords/hashing.js";
 import type { Case } from "./cases.js";
 import { CONNECTIONS, PASSWORD } from "./constants.js";
 import type { LoadResult, LoadSpec } from "./load.js";

@@ -12,7 +12,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashPassword } from "../src/core/passwords/password.js";
+import { hashPassword } from "../src/core/passwords/hashing.js";
 import { setUpCases } from "./cases.js";
 import { CONNECTIONS, PASSWORD, ROOT } from "./constants.js";
 import { mintTokens, sampleSessions, seedSqliteFiles, writeLoadFiles } from "./data.js";

@@ -11,7 +11,8 @@ import type { CoreConfig } from "./core/config.js";
 import { OptionError, resolveOptions } from "./settings/resolve.js";
 import { type AuthOptions, type ResolvedOptions, type UserFields } from "./settings/table.js";
 import type { RedisSettings } from "./store/redis/connect.js";
-import { preparePasswordPolicy } from "./core/passwords/password.js";
+import { prepareDummyHash } from "./core/passwords/hashing.js";
+import { loadPasswordPolicy } from "./core/passwords/policy.js";
 
 export type { Auth };
 
@@ -29,7 +30,7 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved);
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
-    await preparePasswordPolicy();
+    await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);
     return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});

@@ -1,7 +1,7 @@
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
-import { verifyDummyPassword, verifyPassword } from "../passwords/password.js";
+import { verifyDummyPassword, verifyPassword } from "../passwords/hashing.js";
 import { planSession, tokenPair } from "../sessions/issue.js";
 import type { RequestContext, SignIn } from "../types.js";
 import { checkLookupEmail, normalizeEmail, requireStrings } from "../validation.js";

@@ -8,7 +8,8 @@ import { tokenPair } from "../sessions/issue.js";
 import { generateRefreshToken } from "../tokens/refresh-token.js";
 import type { ChangePasswordInput, Principal, RequestContext, TokenPair } from "../types.js";
 import { requireStrings } from "../validation.js";
-import { checkPasswordPolicy, hashPassword, verifyPassword } from "./password.js";
+import { checkPasswordPolicy } from "./policy.js";
+import { hashPassword, verifyPassword } from "./hashing.js";
 
 /**
  * Changes the password after checking the current one (403 `invalid_credentials` when wrong,

@@ -1,16 +1,12 @@
-// Unit tests for src/core/passwords/password.ts: the password policy (checkPasswordPolicy after
-// preparePasswordPolicy) and argon2id hashing (hashPassword, verifyPassword, verifyDummyPassword).
+// Unit tests for src/core/passwords/{hashing,policy}.ts: the password policy (checkPasswordPolicy after
+// loadPasswordPolicy) and argon2id hashing (hashPassword, verifyPassword, verifyDummyPassword).
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { dictionary } from "@zxcvbn-ts/language-common";
 import type { FieldError } from "../../../../src/core/errors.js";
-import {
-  checkPasswordPolicy,
-  hashPassword,
-  preparePasswordPolicy,
-  verifyDummyPassword,
-  verifyPassword,
-} from "../../../../src/core/passwords/password.js";
+import { checkPasswordPolicy } from "../../../../src/core/passwords/policy.js";
+import { hashPassword, verifyDummyPassword, verifyPassword } from "../../../../src/core/passwords/hashing.js";
+import { loadPasswordPolicy } from "../../../../src/core/passwords/policy.js";
 
 const COMMON = new Set(dictionary["passwords-common"].map((p) => p.toLowerCase()));
 /** Distinct astral-plane characters: two UTF-16 code units each, one code point each. */
@@ -40,7 +36,7 @@ async function assertAccepted(password: string, why: string) {
 }
 
 before(async () => {
-  await preparePasswordPolicy();
+  await loadPasswordPolicy();
   TOO_SHORT = (await only("x")).message;
   TOO_LONG = (await only("x".repeat(10_000))).message;
   TOO_COMMON = (await only("password")).message;
