@@ -43,7 +43,9 @@ async function serve(): Promise<void> {
   const pending: string[] = [];
   const onWarning = (message: string) => (warn === undefined ? pending.push(message) : warn(message));
   const auth = await createAuth({ ...config.auth, onWarning }).catch(fail);
-  const app = await buildServer(auth, { logger: { level: config.logLevel }, trustProxy: config.trustProxy }).catch(async (error) => {
+  const { trustProxy, requestTimeout, keepAliveTimeout, maxConnections } = config;
+  const serverOptions = { trustProxy, requestTimeout, keepAliveTimeout, maxConnections };
+  const app = await buildServer(auth, { logger: { level: config.logLevel }, ...serverOptions }).catch(async (error) => {
     await auth.close().catch(() => {});
     return fail(error);
   });

@@ -1,3 +1,4 @@
+import { createServer, type Server } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -9,18 +10,35 @@ import { tokenverPlugin } from "./http/fastify/plugin.js";
 import { acceptJsonOnly } from "./http/fastify/json-body.js";
 import { problemClientErrorHandler } from "./http/fastify/client-error.js";
 import { ENDPOINTS, openApiPath } from "./http/endpoints.js";
-import type { TrustProxy } from "./settings/table.js";
+import { serverSetting, type TrustProxy } from "./settings/table.js";
+import { check, Invalid, OptionError } from "./settings/resolve.js";
 import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
 
 export interface BuildServerOptions {
   logger?: FastifyServerOptions["logger"];
   /** Trust `X-Forwarded-For` from this many proxy hops, or these addresses; `false` (default): none. */
   trustProxy?: TrustProxy;
+  /** Seconds a request (headers and body) may take to arrive whole; slower ones get 408. Default 30. */
+  requestTimeout?: number;
+  /** Seconds an idle keep-alive connection stays open. Default 5. */
+  keepAliveTimeout?: number;
+  /** Connections accepted at once on each listening address; more are closed at once. Default 512. */
+  maxConnections?: number;
 }
 
 /** The ready auth server: Fastify, hardened body parsing, the tokenver plugin, OpenAPI docs. */
 export async function buildServer(auth: Auth<any>, options: BuildServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({
+  const limits = connectionLimits(options);
+  let lastDropWarning = -Infinity;
+  const onDrop = () => {
+    // Once a minute at most: a flood of refused connections must not become a flood of logs.
+    if (performance.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = performance.now();
+    app.log.warn({ maxConnections: limits.maxConnections }, "connection refused: TOKENVER_MAX_CONNECTIONS reached");
+  };
+  const app: FastifyInstance = Fastify({
+    // Slow and idle clients cannot hold the server (docs/api.md section 3): see createLimitedServer().
+    serverFactory: (handler) => createLimitedServer(handler, limits).on("drop", onDrop),
     logger: options.logger ?? false,
     // Request logs would carry URLs and timings of every call; errors are logged by sendProblem.
     logController: new LogController({ disableRequestLogging: true }),
@@ -119,6 +137,67 @@ function describeBodiesAsServed<T extends OpenApiDocument>(document: T): T {
     }
   }
   return copy;
+}
+
+interface ConnectionLimits {
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
+}
+
+/** The three settings, checked as their environment variables are (an `OptionError` names one). */
+function connectionLimits(options: BuildServerOptions): ConnectionLimits {
+  const setting = (name: keyof ConnectionLimits): number => {
+    const row = serverSetting(name);
+    const value = options[name];
+    if (value === undefined) return row.default as number;
+    try {
+      return check(row.kind, value) as number;
+    } catch (error) {
+      if (error instanceof Invalid) throw new OptionError(name, error.message);
+      throw error;
+    }
+  };
+  return {
+    requestTimeout: setting("requestTimeout"),
+    keepAliveTimeout: setting("keepAliveTimeout"),
+    maxConnections: setting("maxConnections"),
+  };
+}
+
+/**
+ * The Node server under Fastify, built here because Fastify's own options leave Node's request
+ * timeout off and cannot set the connection cap or how often timeouts are checked. Used for every
+ * address Fastify listens on (`localhost` is two), so the cap holds per address.
+ *
+ * - `requestTimeout` (and `headersTimeout`, the same): from a request's first byte to its last.
+ *   A socket that sends nothing, or trickles its headers or body, is cut when it runs out; Node
+ *   raises ERR_HTTP_REQUEST_TIMEOUT and client-error.ts answers 408 problem+json, then closes.
+ *   Node checks these deadlines on a timer (default every 30 s, which would double the allowance):
+ *   here a tenth of the timeout, at most 1 s.
+ * - `keepAliveTimeout`: an idle connection between requests is closed after this.
+ * - The socket inactivity timeout (`server.setTimeout`) is twice the request timeout, at least a
+ *   minute: a connection on which nothing moves either way for that long (a client that stopped
+ *   reading a large response) is dropped. Longer than the request timeout, so that a slow request
+ *   gets its 408, and than any handler takes (statements time out after 10 s).
+ * - `maxConnections`: connections over the cap are closed as soon as they are accepted, without a
+ *   response (answering would cost what the cap saves); idle ones free their place after the
+ *   keep-alive timeout.
+ */
+function createLimitedServer(handler: (request: any, response: any) => void, limits: ConnectionLimits): Server {
+  const requestMs = limits.requestTimeout * 1000;
+  const server = createServer(
+    {
+      requestTimeout: requestMs,
+      headersTimeout: requestMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, requestMs / 10)),
+    },
+    handler,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeout * 1000;
+  server.setTimeout(Math.max(2 * requestMs, 60_000));
+  server.maxConnections = limits.maxConnections;
+  return server;
 }
 
 /** A hop count becomes the function Fastify's types ask for (trust the nearest `hops` proxies). */

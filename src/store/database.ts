@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
@@ -22,14 +22,19 @@ function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
   return { dialect: "postgres", target: url };
 }
 
-/** Another tokenver process holds this SQLite file. */
+/**
+ * This SQLite file cannot be served by this process: another tokenver process holds it, or it has
+ * several names. The message completes "databaseUrl ...".
+ */
 export class DatabaseInUseError extends Error {}
+
+const IN_USE = "is in use by another tokenver process: SQLite serves one process; use PostgreSQL for several";
 
 /**
  * Opens the database. `exclusive` (SQLite files only) takes a lock that a second tokenver process
  * on the same file cannot get, so it fails at start-up rather than serve from a revocation cache
  * that would never see the first one's revocations. Other readers (the sqlite3 shell, backups)
- * are not affected: the lock is on a file of its own, `<file>.lock`.
+ * are not affected: the locks are on files of their own (see lockSqliteFile()).
  */
 export async function openStore(url: string, options: { exclusive?: boolean } = {}): Promise<Store> {
   const { dialect, target } = parseDatabaseUrl(url);
@@ -47,7 +52,7 @@ function realPathOf(file: string): string {
 }
 
 function lockFile(file: string): SQLite.Database {
-  const lock = new SQLite(`${file}.lock`, { timeout: 0 });
+  const lock = new SQLite(file, { timeout: 0 });
   try {
     lock.pragma("journal_mode = OFF");
     // EXCLUSIVE locking mode keeps the lock from the first write until the connection closes;
@@ -57,21 +62,68 @@ function lockFile(file: string): SQLite.Database {
     return lock;
   } catch (error) {
     lock.close();
-    throw new DatabaseInUseError("another tokenver process serves this SQLite file", { cause: error });
+    throw new DatabaseInUseError(IN_USE, { cause: error });
+  }
+}
+
+/**
+ * The locks that make a SQLite file this process's alone, held until close. A file is one inode,
+ * whatever its names; SQLite keeps the write-ahead log and its index by name (`<name>-wal`,
+ * `<name>-shm`), so two processes on two names of one file would not even share a WAL. Three
+ * layers, because Node offers no lock on the database file itself (no flock/fcntl; SQLite's own
+ * locks on it are the ones the shell and backups share, so taking one would shut them out):
+ *
+ * 1. `<real path>.lock`: by name, symlinks resolved. Taken before the file is opened, so two
+ *    processes creating a new file race on it; it is also the lock earlier versions took.
+ * 2. `tokenver-<dev>-<ino>.lock` in the file's real directory: by identity (device and inode),
+ *    so a hard link in the same directory, or the file renamed while served, meets the same lock.
+ *    The directory is the database's own, where only those who may write the database can write:
+ *    not the temporary directory, which is cleaned, private per service or container, and open
+ *    to any local user who could squat the name.
+ * 3. The file must have one name (st_nlink 1). A hard link in another directory could have no
+ *    lock place in common with this one, so a file with several links is refused outright (it
+ *    is also what SQLite's own documentation lists as a way to corrupt a database).
+ */
+function lockSqliteFile(file: string, open: () => SQLite.Database): { sqlite: SQLite.Database; locks: SQLite.Database[] } {
+  const real = realPathOf(file);
+  const locks = [lockFile(`${real}.lock`)];
+  let sqlite: SQLite.Database | undefined;
+  try {
+    // Opening reads nothing yet (no -wal or -shm file appears); it creates a missing file, so
+    // that it has an inode to lock.
+    sqlite = open();
+    const { dev, ino, nlink } = statSync(real, { bigint: true });
+    locks.push(lockFile(join(dirname(real), `tokenver-${dev}-${ino}.lock`)));
+    if (nlink > 1n) {
+      throw new DatabaseInUseError(
+        `has ${nlink} hard links: SQLite keeps its journal by name, so a second name would be a second database to it; remove the other links`,
+      );
+    }
+    return { sqlite, locks };
+  } catch (error) {
+    sqlite?.close();
+    for (const lock of locks) lock.close();
+    throw error;
   }
 }
 
 function openSqlite(target: string, exclusive: boolean): Store {
   const file = target === ":memory:" ? ":memory:" : resolve(target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-  // The lock is named after the real file, so a symlink or another spelling cannot dodge it.
-  const lock = exclusive && file !== ":memory:" ? lockFile(realPathOf(file)) : undefined;
-  const sqlite = new SQLite(file);
-  sqlite.pragma("journal_mode = WAL");
-  // FULL: a revocation that returned survives a crash or power loss, not only a process kill.
-  sqlite.pragma("synchronous = FULL");
-  sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
+  const { sqlite, locks } =
+    exclusive && file !== ":memory:" ? lockSqliteFile(file, () => new SQLite(file)) : { sqlite: new SQLite(file), locks: [] };
+  try {
+    sqlite.pragma("journal_mode = WAL");
+    // FULL: a revocation that returned survives a crash or power loss, not only a process kill.
+    sqlite.pragma("synchronous = FULL");
+    sqlite.pragma("foreign_keys = ON");
+    sqlite.pragma("busy_timeout = 5000");
+  } catch (error) {
+    // Not a database, or not readable: nothing stays open or locked.
+    sqlite.close();
+    for (const lock of locks) lock.close();
+    throw error;
+  }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return {
     dialect: "sqlite",
@@ -79,7 +131,7 @@ function openSqlite(target: string, exclusive: boolean): Store {
     sqlite,
     close: async () => {
       await db.destroy();
-      lock?.close();
+      for (const lock of locks) lock.close();
     },
   };
 }

@@ -54,6 +54,38 @@ export function createAccessTokenSigner(config: AccessTokenConfig) {
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/** The 6-bit value of each base64url character (the alphabet is checked by COMPACT_JWS). */
+const BASE64URL_VALUE = new Uint8Array(128);
+for (const [index, char] of [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"].entries()) {
+  BASE64URL_VALUE[char.charCodeAt(0)] = index;
+}
+
+/** By a segment's length mod 4: the unused low bits of its last character (-1: no encoding). */
+const UNUSED_BITS = [0, -1, 0b1111, 0b11];
+
+/**
+ * Whether `token[start, end)` is the one base64url spelling of its bytes (RFC 7515 2, RFC 4648
+ * 3.5): decoding ignores the unused low bits of the last character (2 bits after 2 bytes, 4 after
+ * 1), so `...Q` and `...R` would decode alike and one token could be sent as several strings.
+ * Without padding and of the alphabet (COMPACT_JWS), only the length and the last character
+ * remain: a length of 1 mod 4 is no encoding at all, and the unused bits must be zero.
+ */
+function isCanonicalBase64url(token: string, start: number, end: number): boolean {
+  const mask = UNUSED_BITS[(end - start) & 3]!;
+  return mask === 0 || (mask > 0 && (BASE64URL_VALUE[token.charCodeAt(end - 1)]! & mask) === 0);
+}
+
+/** All three segments of a token that matched COMPACT_JWS are canonical base64url. */
+function isCanonicalJws(token: string): boolean {
+  const first = token.indexOf(".");
+  const second = token.indexOf(".", first + 1);
+  return (
+    isCanonicalBase64url(token, 0, first) &&
+    isCanonicalBase64url(token, first + 1, second) &&
+    isCanonicalBase64url(token, second + 1, token.length)
+  );
+}
+
 /** How many verified tokens a verifier remembers (about 1 KiB each). */
 export const VERIFIED_TOKEN_CACHE_SIZE = 20_000;
 
@@ -80,6 +112,9 @@ export function createAccessTokenVerifier(config: AccessTokenConfig, cacheSize =
   const verifyUncached = (token: string): AccessTokenClaims => {
     // Compact JWS only: JWE (five parts), JSON serialisation and stray characters are refused early.
     if (token.length > 8192 || !COMPACT_JWS.test(token)) throw invalid("The token is not a compact JWS.");
+    // One token, one string: the cache below is keyed by the string, and so is anything a client
+    // or a log compares. A token with another spelling of the same bytes is not ours.
+    if (!isCanonicalJws(token)) throw invalid("The token is not canonical base64url.");
     let claims: AccessTokenClaims;
     try {
       claims = verifySignature(token) as AccessTokenClaims;

@@ -6,6 +6,7 @@ import { AuthError } from "../../core/errors.js";
 import { BODY_LIMIT_BYTES } from "../../core/limits.js";
 import type { Principal, RequestContext } from "../../core/types.js";
 import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
+import { clientAddress } from "../client-address.js";
 import { compileBodyCheck, validationError } from "../body-validator.js";
 import { authorizationOf } from "../authorization.js";
 import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
@@ -127,7 +128,7 @@ function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[]): Router {
     if (row.body !== undefined) handlers.push(json(schemaFor(row.body, auth.profileSchema), { optional: row.bodyOptional === true }));
     if (row.params !== undefined) handlers.push(checkParams(row.params));
     handlers.push((req, res) => {
-      runEndpoint(row, { auth, principal: req.user, body: req.body, params: req.params, client: contextOf(req) })
+      runEndpoint(row, { auth, principal: req.user, body: req.body, params: req.params, query: req.query, client: contextOf(req) })
         .then((result) => {
           res.status(row.status);
           if (result === undefined) res.end();
@@ -188,7 +189,7 @@ function hasBody(req: Request): boolean {
 }
 
 function contextOf(req: Request): RequestContext {
-  return { userAgent: req.get("user-agent"), ip: req.ip };
+  return { userAgent: req.get("user-agent"), ip: clientAddress(req.ip, req.socket.remoteAddress) };
 }
 
 export type { Principal, RoutesOption };

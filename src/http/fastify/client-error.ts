@@ -19,7 +19,10 @@ export function problemClientErrorHandler(error: Error & { code?: string }, sock
         : [400, "The request could not be parsed."];
   const { headers, body } = toProblem(new AuthError("bad_request", detail, { status }));
   const json = JSON.stringify(body);
-  if (socket.writable) {
+  // Node's own rule: never write into a response under way (one that began before the request's
+  // trickled body timed out); then the connection is only closed.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && inFlight?.headersSent !== true) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${headers["content-type"]}\r\n` +
         `Content-Length: ${Buffer.byteLength(json)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${json}`,

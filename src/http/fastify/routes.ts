@@ -2,6 +2,7 @@ import type {} from "@fastify/swagger";
 import type { FastifyInstance, FastifySchema } from "fastify";
 import type { TObject } from "typebox";
 import type { Auth } from "../../core/auth.js";
+import { clientAddress } from "../client-address.js";
 import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
 
 const BEARER = [{ bearerAuth: [] }];
@@ -37,7 +38,8 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
           principal: request.user,
           body: request.body,
           params: request.params,
-          client: { userAgent: request.headers["user-agent"], ip: request.ip },
+          query: request.query,
+          client: { userAgent: request.headers["user-agent"], ip: clientAddress(request.ip, request.socket.remoteAddress) },
         });
         return reply.code(row.status).send(result);
       },
@@ -54,6 +56,7 @@ function routeSchema(row: AnyEndpoint, profile: TObject): FastifySchema {
     ...(row.access === "public" ? {} : { security: BEARER }),
     ...(row.body === undefined ? {} : { body: schemaFor(row.body, profile) }),
     ...(row.params === undefined ? {} : { params: row.params }),
+    ...(row.query === undefined ? {} : { querystring: row.query }),
     response: { [row.status]: schemaFor(row.response, profile), ...row.errors },
   };
 }

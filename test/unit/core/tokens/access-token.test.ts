@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import { AuthError, type ErrorCode } from "../../../../src/core/errors.js";
 import { createAccessTokenSigner, createAccessTokenVerifier } from "../../../../src/core/tokens/access-token.js";
-import { b64url, decodePart, forge, type Json } from "../../../support/tokens-forge.js";
+import { b64url, decodePart, forge, hmac, type Json } from "../../../support/tokens-forge.js";
 
 type AccessTokenConfig = Parameters<typeof createAccessTokenSigner>[0];
 type AccessTokenClaims = ReturnType<ReturnType<typeof createAccessTokenVerifier>>;
@@ -198,6 +198,66 @@ describe("shape: compact JWS only", () => {
     const big = signed(claims({ pad: "x".repeat(6500) }));
     assert.ok(big.length > 8192, `${big.length} characters`);
     assertRefused(verify, big, "token_invalid", "oversized");
+  });
+});
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** The segment with the lowest unused bit of its last character set: other text, the same bytes. */
+function withUnusedBitSet(segment: string): string {
+  assert.ok(segment.length % 4 === 2 || segment.length % 4 === 3, `segment of ${segment.length} characters has unused bits`);
+  const last = ALPHABET.indexOf(segment.at(-1)!);
+  assert.equal(last & 1, 0, "a canonical segment ends with its unused bits zero");
+  const variant = segment.slice(0, -1) + ALPHABET[last | 1];
+  assert.deepEqual(Buffer.from(variant, "base64url"), Buffer.from(segment, "base64url"), "decodes to the same bytes");
+  return variant;
+}
+
+/** A header and claims whose encoded segments both end in a character with unused bits. */
+function segmentsWithUnusedBits(): { header: string; payload: string } {
+  for (let pad = 0; ; pad++) {
+    const header = b64url(JSON.stringify({ alg: "HS256", typ: "at+jwt", pad: "x".repeat(pad) }));
+    const payload = b64url(JSON.stringify(claims({ pad: "x".repeat(pad) })));
+    if (header.length % 4 >= 2 && payload.length % 4 >= 2) return { header, payload };
+  }
+}
+
+const signInput = (header: string, payload: string) => `${header}.${payload}.${hmac(`${header}.${payload}`, SECRET)}`;
+
+// Base64url decoders ignore the unused low bits of a segment's last character, so without this
+// check one token has several spellings that all verify (and the verified-token cache, keyed by
+// the string, would hold each). Every segment must be the one canonical encoding of its bytes.
+describe("shape: canonical base64url in every segment", () => {
+  test("a signature whose last character differs only in its unused bits is refused", () => {
+    const { sign, verify } = setup(0);
+    const token = sign("user-1", "session-1", 0);
+    const [h, p, s] = token.split(".") as [string, string, string];
+    assert.equal(verify(token).sub, "user-1");
+    assertRefused(verify, `${h}.${p}.${withUnusedBitSet(s)}`, "token_invalid", "signature with an unused bit set");
+  });
+
+  test("the same after the canonical token was cached", () => {
+    const { sign, verify } = setup();
+    const token = sign("user-1", "session-1", 0);
+    const [h, p, s] = token.split(".") as [string, string, string];
+    assert.equal(verify(token).sub, "user-1");
+    assertRefused(verify, `${h}.${p}.${withUnusedBitSet(s)}`, "token_invalid", "variant of a cached token");
+    assert.equal(verify(token).sub, "user-1", "the canonical token still verifies");
+  });
+
+  test("a header or payload segment with an unused bit set is refused, even signed over that text", () => {
+    const { verify } = setup(0);
+    const { header, payload } = segmentsWithUnusedBits();
+    assert.equal(verify(signInput(header, payload)).sub, "user-1", "baseline: the canonical segments verify");
+    assertRefused(verify, signInput(withUnusedBitSet(header), payload), "token_invalid", "header with an unused bit set");
+    assertRefused(verify, signInput(header, withUnusedBitSet(payload)), "token_invalid", "payload with an unused bit set");
+  });
+
+  test("a segment of 1 mod 4 characters (no encoding at all) is refused, signed or not", () => {
+    const { verify } = setup(0);
+    const { header, payload } = segmentsWithUnusedBits();
+    assertRefused(verify, signInput(`${header}${"A".repeat(5 - (header.length % 4))}`, payload), "token_invalid", "header");
+    assertRefused(verify, signInput(header, `${payload}${"A".repeat(5 - (payload.length % 4))}`), "token_invalid", "payload");
   });
 });
 
