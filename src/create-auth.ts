@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseInUseError, openStore, type Store } from "./store/database.js";
 import { getOrInsertMeta } from "./store/queries/meta.js";
+import { emailKeyWarnings } from "./store/queries/users.js";
 import { migrateToLatest } from "./store/migrations/index.js";
 import { MemoryCounterStore, type CounterStore } from "./store/counters/counter-store.js";
 import { DatabaseRevocationState } from "./store/revocation/database-state.js";
@@ -23,10 +24,12 @@ export type { Auth };
  */
 export async function createAuth<F extends UserFields = {}>(options: AuthOptions<F> = {}): Promise<Auth<F>> {
   const resolved = resolveOptions(options as AuthOptions<UserFields>);
+  checkConsistency(resolved);
   const store = await connect(resolved);
   let redis: RedisParts | undefined;
   try {
     const secret = await loadSecret(store, resolved);
+    for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);
     redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved);
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
@@ -36,6 +39,21 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Refuses, before connecting anything, a combination that cannot keep the rule of docs/api.md
+ * section 2 (no node accepts a token another node revoked): node caches on PostgreSQL without
+ * Redis. Each node would answer from its own copy and never hear of the revocations the others
+ * commit; SQLite is one process (its file is locked), and Redis tells every caching node.
+ */
+function checkConsistency(options: ResolvedOptions): void {
+  if (options.localCache === true && options.redisUrl === undefined && !options.databaseUrl.startsWith("sqlite:")) {
+    throw new OptionError(
+      "localCache",
+      "cannot be true with PostgreSQL and no Redis: each node's cache would miss the revocations of the others; set a Redis URL (TOKENVER_REDIS_URL, redisUrl) or set it to false",
+    );
   }
 }
 
@@ -55,9 +73,7 @@ async function connect(options: ResolvedOptions): Promise<Store> {
   } catch (error) {
     await store?.close().catch(() => {});
     if (error instanceof DatabaseInUseError) {
-      throw new OptionError("databaseUrl", "is in use by another tokenver process: SQLite serves one process; use PostgreSQL for several", {
-        cause: error,
-      });
+      throw new OptionError("databaseUrl", error.message, { cause: error });
     }
     // The driver's message may carry the URL or its password: name the option, not the error.
     throw new OptionError("databaseUrl", "could not be opened: the database did not answer or is not a tokenver database", {

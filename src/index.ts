@@ -19,6 +19,8 @@ export type {
   TokenPair,
   SignIn,
   SessionInfo,
+  SessionPage,
+  ListSessionsOptions,
   RequestContext,
   RegisterInput,
   ProfilePatch,

@@ -22,6 +22,60 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       visit(document);
     },
   },
+  {
+    // Issue 19: /register throttled per address (429); on the routes that hash a password, a 503
+    // also comes when the hashing queue is full, then with Retry-After; POST /password counts its
+    // failures per session (a 5th revokes it: 401), so it no longer answers 429.
+    name: "registration throttle, bounded hashing queue, per-session password re-checks",
+    apply: (document) => {
+      const paths = document.paths;
+      paths["/register"].post.description =
+        "Throttled per client address (`429` with `Retry-After`); `503` with `Retry-After` when the password-hashing queue is full.";
+      paths["/register"].post.responses[429] = structuredClone(paths["/login"].post.responses[429]);
+      for (const path of ["/register", "/login", "/password"]) {
+        const unavailable = paths[path].post.responses[503];
+        unavailable.headers = {
+          "Retry-After": {
+            schema: { type: "integer", minimum: 1 },
+            description: "Seconds to wait, when the password-hashing queue was full (absent when a store did not answer).",
+          },
+        };
+      }
+      delete paths["/password"].post.responses[429];
+    },
+  },
+  {
+    // Issue 19: GET /sessions is paginated: ?limit=&cursor=, and next_cursor beside the contract's sessions.
+    name: "GET /sessions pages",
+    apply: (document) => {
+      const operation = document.paths["/sessions"].get;
+      operation.description =
+        "Oldest first, a page at a time: pass `next_cursor` back as `cursor` for the next page; it is `null` on the last.";
+      operation.parameters = [
+        {
+          schema: { type: "string", pattern: "^[0-9]{1,3}$" },
+          in: "query",
+          name: "limit",
+          required: false,
+          description: "Sessions per page, 1 to 100; default 50.",
+        },
+        {
+          schema: { type: "string", maxLength: 256 },
+          in: "query",
+          name: "cursor",
+          required: false,
+          description: "The `next_cursor` of the previous page; omit it for the first.",
+        },
+      ];
+      const list = operation.responses[200].content["application/json"].schema;
+      list.required.push("next_cursor");
+      list.properties.next_cursor = {
+        anyOf: [{ type: "string" }, { type: "null" }],
+        description: "Pass it as `cursor` for the next page; `null` on the last page.",
+      };
+      operation.responses[400] = structuredClone(document.paths["/profile"].patch.responses[400]);
+    },
+  },
 ];
 
 let server: TestServer;

@@ -30,7 +30,7 @@ const ENDPOINTS: Endpoint[] = [
     bearer: false,
     body: ["email", "password"],
     success: 201,
-    errors: { ...BODY_ERRORS, 409: ["email_taken"], ...UNAVAILABLE },
+    errors: { ...BODY_ERRORS, 409: ["email_taken"], 429: ["rate_limited"], ...UNAVAILABLE },
   },
   {
     method: "post",
@@ -64,9 +64,15 @@ const ENDPOINTS: Endpoint[] = [
     bearer: true,
     body: ["current_password", "new_password"],
     success: 200,
-    errors: { ...BODY_ERRORS, 401: TOKEN_ERRORS, 403: ["invalid_credentials"], 429: ["rate_limited"], ...UNAVAILABLE },
+    errors: { ...BODY_ERRORS, 401: TOKEN_ERRORS, 403: ["invalid_credentials"], ...UNAVAILABLE },
   },
-  { method: "get", path: "/sessions", bearer: true, success: 200, errors: { 401: TOKEN_ERRORS, ...UNAVAILABLE } },
+  {
+    method: "get",
+    path: "/sessions",
+    bearer: true,
+    success: 200,
+    errors: { 400: ["validation_failed"], 401: TOKEN_ERRORS, ...UNAVAILABLE },
+  },
   {
     method: "delete",
     path: "/sessions/{id}",
@@ -185,6 +191,19 @@ describe("GET /openapi.json", () => {
       });
     }
   }
+
+  test("the routes that hash a password document Retry-After on 503 (a full hashing queue)", () => {
+    for (const path of ["/register", "/login", "/password"]) {
+      assert.ok(doc.paths[path].post.responses[503].headers?.["Retry-After"], `POST ${path}: 503 documents Retry-After`);
+    }
+  });
+
+  test("GET /sessions documents its query parameters and next_cursor", () => {
+    const operation = doc.paths["/sessions"].get;
+    const names = (operation.parameters ?? []).filter((p: any) => p.in === "query" && !p.required).map((p: any) => p.name);
+    assert.deepEqual(names.sort(), ["cursor", "limit"]);
+    assert.ok(operation.responses[200].content["application/json"].schema.properties.next_cursor);
+  });
 
   test("the Swagger UI's own spec URL serves the same document", async () => {
     const response = await server.api.get("/docs/json");

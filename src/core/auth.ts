@@ -12,21 +12,23 @@ import type { CoreConfig, UserFields } from "./config.js";
 import type { Core } from "./context.js";
 import { failClosed } from "./errors.js";
 import { changePassword } from "./passwords/change-password.js";
+import { HashQueue } from "./passwords/hashing.js";
 import { Revoker } from "./revoke.js";
 import { logout } from "./sessions/logout.js";
 import { listSessions, revokeSession } from "./sessions/manage.js";
 import { refresh } from "./sessions/refresh.js";
-import { LoginThrottle } from "./throttle.js";
+import { Throttle } from "./throttle.js";
 import { createAccessTokenSigner, createAccessTokenVerifier } from "./tokens/access-token.js";
 import type {
   ChangePasswordInput,
+  ListSessionsOptions,
   LogoutInput,
   Principal,
   ProfileOf,
   ProfilePatch,
   RegisterInput,
   RequestContext,
-  SessionInfo,
+  SessionPage,
   SignIn,
   TokenPair,
   User,
@@ -62,7 +64,7 @@ export class Auth<F extends UserFields = {}> {
   readonly #core: Core;
   readonly #store: Store;
   readonly #revocation: RevocationState;
-  readonly #throttle: LoginThrottle;
+  readonly #throttle: Throttle;
   readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -79,7 +81,7 @@ export class Auth<F extends UserFields = {}> {
     };
     this.#store = store;
     this.#revocation = revocation;
-    this.#throttle = new LoginThrottle(counters, config.rateLimit);
+    this.#throttle = new Throttle(counters, config.rateLimit);
     this.#verify = createVerify(createAccessTokenVerifier(tokenConfig), revocation);
     this.#core = {
       db: store.db,
@@ -87,6 +89,7 @@ export class Auth<F extends UserFields = {}> {
       config,
       revoker: new Revoker(store.db, revocation, config.clock),
       throttle: this.#throttle,
+      hashQueue: new HashQueue(config.hashQueue),
       sign: createAccessTokenSigner(tokenConfig),
       schemas: profileSchemas(config.userFields),
     };
@@ -138,7 +141,8 @@ export class Auth<F extends UserFields = {}> {
   }
 
   getUser(principal: Principal): Promise<User<ProfileOf<F>>> {
-    return getUser(this.#core, principal);
+    // The store's driver handles: the hot read is a prepared statement (store/queries/user-row.ts).
+    return getUser(this.#core, principal, this.#store);
   }
 
   /** Updates `username` and custom fields; every other key is ignored. */
@@ -146,9 +150,12 @@ export class Auth<F extends UserFields = {}> {
     return updateProfile(this.#core, principal, input as Record<string, unknown>);
   }
 
-  /** The caller's live sessions, oldest first. */
-  listSessions(principal: Principal): Promise<SessionInfo[]> {
-    return listSessions(this.#core, principal);
+  /**
+   * The caller's live sessions, oldest first, a page at a time: at most `limit` (1 to 100,
+   * default 50) after `cursor` (the previous page's `nextCursor`); `nextCursor` is null on the last page.
+   */
+  listSessions(principal: Principal, options: ListSessionsOptions = {}): Promise<SessionPage> {
+    return listSessions(this.#core, principal, options);
   }
 
   /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */

@@ -4,7 +4,8 @@ import type { Dialect } from "../store/database.js";
 import type { Database } from "../store/schema.js";
 import type { CoreConfig } from "./config.js";
 import type { Revoker } from "./revoke.js";
-import type { LoginThrottle } from "./throttle.js";
+import type { HashQueue } from "./passwords/hashing.js";
+import type { Throttle } from "./throttle.js";
 
 /** What every operation of the domain works with: built once by the facade (auth.ts). */
 export interface Core {
@@ -13,7 +14,9 @@ export interface Core {
   readonly config: CoreConfig;
   /** The one revocation protocol (revoke.ts). */
   readonly revoker: Revoker;
-  readonly throttle: LoginThrottle;
+  readonly throttle: Throttle;
+  /** The bounded hashing queue: every argon2 run of a request goes through a ticket of it. */
+  readonly hashQueue: HashQueue;
   /** Signs an access token for a session at a token version. */
   readonly sign: (userId: string, sessionId: string, tokenVersion: number) => string;
   /** The custom user fields: the whole profile (registration) and a patch of it. */

@@ -19,5 +19,9 @@ export const USER_AGENT_MAX_LENGTH = 512;
 export const IP_MAX_LENGTH = 64;
 /** Session ids are UUIDs; anything longer is no session of ours. */
 export const SESSION_ID_MAX_LENGTH = 64;
+/** GET /sessions pages: `limit` from 1 to this, this default; a cursor longer than this is no cursor of ours. */
+export const SESSIONS_PAGE_MAX = 100;
+export const SESSIONS_PAGE_DEFAULT = 50;
+export const SESSIONS_CURSOR_MAX_LENGTH = 256;
 /** Request bodies of the endpoints (docs/api.md section 3: over 64 KiB is 413). */
 export const BODY_LIMIT_BYTES = 64 * 1024;

@@ -3,10 +3,32 @@ import type { RateLimitOptions } from "./config.js";
 import { AuthError, failClosed } from "./errors.js";
 
 /**
- * Throttling of password checks (logins, and the current password of a password change): per
- * account and per client address, in fixed windows, on the shared counters when there are any.
+ * Re-checks of the password by a signed-in user (docs/api.md section 8): this many failures of
+ * one session within the window revoke that session. Fixed by the contract.
  */
-export class LoginThrottle {
+export const RECHECK_FAILURES = 5;
+export const RECHECK_WINDOW_SECONDS = 15 * 60;
+
+/** What a session's re-check counter said about one attempt. */
+export type RecheckAttempt =
+  /** Counted; `failuresIfWrong` is how many failures the window holds if this one is wrong too. */
+  | { allowed: true; failuresIfWrong: number }
+  /** The session already spent its allowance (failures, or attempts still in flight): revoke it. */
+  | { allowed: false };
+
+/**
+ * Throttling in fixed windows, on the shared counters when there are any:
+ * - logins, per account and per client address: failures against `accountFailures` and
+ *   `addressFailures`, successes per address against the higher `addressLogins`;
+ * - registrations per client address (`registrations`): each one costs an argon2id hash;
+ * - re-checks of the password by a signed-in user (`POST /password`, and later `POST /email`,
+ *   `DELETE /profile`, the second-factor changes), per session only, so failed logins that
+ *   others make against the account never block them.
+ *
+ * Every attempt is counted before its password is checked (or hashed), so parallel attempts
+ * cannot all pass a check made before any of them ended.
+ */
+export class Throttle {
   readonly #counters: CounterStore;
   readonly #limits: RateLimitOptions;
 
@@ -16,34 +38,81 @@ export class LoginThrottle {
   }
 
   /**
-   * Counts this attempt before the password is checked, so parallel guesses cannot all pass a
-   * check made before any of them failed; 429 once the account or the address is over its limit.
+   * Counts a login attempt before the password is checked; 429 once the account or the address
+   * is over a limit. The attempt is counted both as a failure and as a success of its address
+   * (and as a failure of its account); its outcome (`succeeded` or `failed`) then gives back the
+   * count that does not apply. So parallel attempts cannot overtake either address limit, and
+   * successes never use up the failures' allowance nor failures the successes'.
    */
   async countAttempt(email: string, ip: string | undefined): Promise<void> {
-    const { accountFailures, addressFailures, windowSeconds } = this.#limits;
+    const { accountFailures, addressFailures, addressLogins, windowSeconds } = this.#limits;
     // The address first: once it is over its limit it cannot create (or flush) account counters.
-    // A refused attempt counts nothing (it checks no password): a burst of correct logins from one
-    // address (a NAT, a proxy) that filled the window while in flight leaves it usable once they
-    // have succeeded and given their counts back.
+    // A refused attempt counts nothing (it checks no password): whatever it counted on the way
+    // is given back before it answers 429.
     if (ip !== undefined) {
-      const address = await failClosed(() => this.#counters.hit(addressKey(ip), windowSeconds, addressFailures));
-      if (!address.counted) throw rateLimited(address.retryAfter);
+      const failures = await this.#hit(addressFailuresKey(ip), windowSeconds, addressFailures);
+      if (!failures.counted) throw rateLimited(failures.retryAfter);
+      const logins = await this.#hit(addressLoginsKey(ip), windowSeconds, addressLogins);
+      if (!logins.counted) {
+        await this.#release(addressFailuresKey(ip));
+        throw rateLimited(logins.retryAfter, "Too many logins from this address; try again later.");
+      }
     }
-    const account = await failClosed(() => this.#counters.hit(accountKey(email), windowSeconds, accountFailures));
+    const account = await this.#hit(accountKey(email), windowSeconds, accountFailures);
     if (!account.counted) {
-      if (ip !== undefined) await failClosed(() => this.#counters.release(addressKey(ip)));
+      if (ip !== undefined) await Promise.all([this.#release(addressFailuresKey(ip)), this.#release(addressLoginsKey(ip))]);
       throw rateLimited(account.retryAfter);
     }
   }
 
-  /** The password was right: the account starts afresh and the address gets its attempt back (only failures count). */
+  /** The password was right: the account starts afresh, and the address keeps this as a success only. */
   async succeeded(email: string, ip: string | undefined): Promise<void> {
     await failClosed(() => this.#counters.reset(accountKey(email)));
-    if (ip !== undefined) await failClosed(async () => this.#counters.release(addressKey(ip)));
+    if (ip !== undefined) await this.#release(addressFailuresKey(ip));
+  }
+
+  /** The password was wrong: it stays a failure of the account and the address, and is no success. */
+  async failed(ip: string | undefined): Promise<void> {
+    if (ip !== undefined) await this.#release(addressLoginsKey(ip));
+  }
+
+  /**
+   * Counts a registration of the address before its password is hashed; 429 beyond
+   * `registrations` per window. Without an address (a library call without a context) there is
+   * nothing to count by.
+   */
+  async countRegistration(ip: string | undefined): Promise<void> {
+    if (ip === undefined) return;
+    const { registrations, windowSeconds } = this.#limits;
+    const hit = await this.#hit(registrationsKey(ip), windowSeconds, registrations);
+    if (!hit.counted) throw rateLimited(hit.retryAfter, "Too many registrations from this address; try again later.");
+  }
+
+  /**
+   * Counts a re-check of the password by the signed-in user of `sessionId`, before the password is
+   * checked. Only the session's own failures count: neither the account's failed logins nor the
+   * address's, which others can cause, take part.
+   */
+  async countRecheck(sessionId: string): Promise<RecheckAttempt> {
+    const hit = await this.#hit(recheckKey(sessionId), RECHECK_WINDOW_SECONDS, RECHECK_FAILURES);
+    return hit.counted ? { allowed: true, failuresIfWrong: hit.count } : { allowed: false };
+  }
+
+  /** The re-check was right (or got no answer): it gives its count back, as only failures count. */
+  async releaseRecheck(sessionId: string): Promise<void> {
+    await this.#release(recheckKey(sessionId));
   }
 
   close(): Promise<void> {
     return this.#counters.close();
+  }
+
+  #hit(key: string, windowSeconds: number, limit: number) {
+    return failClosed(() => this.#counters.hit(key, windowSeconds, limit));
+  }
+
+  #release(key: string): Promise<void> {
+    return failClosed(() => this.#counters.release(key));
   }
 }
 
@@ -51,10 +120,22 @@ function accountKey(email: string): string {
   return `login:account:${email}`;
 }
 
-function addressKey(ip: string): string {
+function addressFailuresKey(ip: string): string {
   return `login:address:${ip}`;
 }
 
-function rateLimited(retryAfter: number): AuthError {
-  return new AuthError("rate_limited", "Too many failed attempts; try again later.", { retryAfter: Math.max(1, retryAfter) });
+function addressLoginsKey(ip: string): string {
+  return `login:address-success:${ip}`;
+}
+
+function registrationsKey(ip: string): string {
+  return `register:address:${ip}`;
+}
+
+function recheckKey(sessionId: string): string {
+  return `recheck:session:${sessionId}`;
+}
+
+function rateLimited(retryAfter: number, detail = "Too many failed attempts; try again later."): AuthError {
+  return new AuthError("rate_limited", detail, { retryAfter: Math.max(1, retryAfter) });
 }

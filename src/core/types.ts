@@ -45,6 +45,20 @@ export interface SessionInfo {
   current: boolean;
 }
 
+/** Which page of `listSessions`: at most `limit` sessions (1 to 100, default 50) after `cursor`. */
+export interface ListSessionsOptions {
+  limit?: number | undefined;
+  /** The `nextCursor` of the previous page; none (or null) for the first page. */
+  cursor?: string | null | undefined;
+}
+
+/** One page of the caller's live sessions, oldest first; `nextCursor` is null on the last page. */
+export interface SessionPage {
+  sessions: SessionInfo[];
+  /** Opaque: pass it back as `cursor` for the next page. */
+  nextCursor: string | null;
+}
+
 /** Where a request came from; stored on sessions and used for throttling. */
 export interface RequestContext {
   userAgent?: string | undefined;

@@ -2,6 +2,7 @@ import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { Value } from "typebox/value";
 import { AuthError, type FieldError } from "../core/errors.js";
+import { illFormedPaths, NOT_WELL_FORMED } from "../core/validation.js";
 import { fieldOf } from "./problem.js";
 
 /** One validation failure, in the shape Fastify (and `fromFrameworkError`) expect from Ajv. */
@@ -20,15 +21,31 @@ export type BodyCheck = (value: unknown) => { value: unknown; errors?: undefined
  * never coerce (`{"email": 123}` is a type error, not "123") and drop unknown keys before the
  * handler sees the body. Used for the endpoints mounted into an application, whose own Ajv
  * (Fastify's default coerces types) must not decide what the auth endpoints accept, and by the
- * Express adapter, so both adapters accept exactly the same bodies.
+ * Express adapter, so both adapters accept exactly the same bodies. Strings that are not
+ * well-formed UTF-16 (lone surrogates) fail in every field (docs/api.md section 3).
  */
 export function compileBodyCheck(schema: TSchema): BodyCheck {
   const validator = Compile(schema);
   return (value) => {
     // Clean mutates: the parsed body belongs to this request only.
     const cleaned = Value.Clean(schema, value);
-    if (validator.Check(cleaned)) return { value: cleaned };
-    return { errors: oneErrorPerUnion(validator.Errors(cleaned).flatMap(toAjvShape)) };
+    const illFormed = illFormedPaths(cleaned).map(notWellFormed);
+    if (validator.Check(cleaned)) return illFormed.length === 0 ? { value: cleaned } : { errors: illFormed };
+    return { errors: [...oneErrorPerUnion(validator.Errors(cleaned).flatMap(toAjvShape)), ...illFormed] };
+  };
+}
+
+/**
+ * Every string the handler would get (unknown keys are dropped first) must be well-formed text:
+ * one rule for every field of every endpoint, the domain's (core/validation.ts).
+ */
+function notWellFormed(path: string[]): SchemaError {
+  return {
+    keyword: "wellFormed",
+    instancePath: path.map((key) => `/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`).join(""),
+    schemaPath: "#",
+    params: {},
+    message: NOT_WELL_FORMED,
   };
 }
 

@@ -2,6 +2,7 @@ import { Type, type Static, type TObject, type TSchema } from "typebox";
 import type { Auth } from "../core/auth.js";
 import { AuthError } from "../core/errors.js";
 import type { Principal, RegisterInput, RequestContext } from "../core/types.js";
+import { compileBodyCheck, validationError, type BodyCheck } from "./body-validator.js";
 import * as S from "./schemas.js";
 import * as wire from "./wire.js";
 
@@ -20,16 +21,18 @@ export type Method = "GET" | "POST" | "PATCH" | "DELETE";
 export type SchemaOf<T extends TSchema = TSchema> = T | ((profile: TObject) => T);
 
 /** What a handler gets, whatever the framework: the body validated and converted to core's names. */
-export interface EndpointCall<A extends Access = Access, B = unknown, P = unknown> {
+export interface EndpointCall<A extends Access = Access, B = unknown, P = unknown, Q = unknown> {
   auth: Auth<any>;
   /** The authenticated caller; `null` on a public endpoint, which is not authenticated. */
   principal: A extends "public" ? null : Principal;
   body: B;
   params: P;
+  /** The query string's parameters, checked against the row's `query` schema (`{}` when it has none). */
+  query: Q;
   client: RequestContext;
 }
 
-export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unknown> {
+export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unknown, Q = unknown> {
   method: Method;
   /** Express style (`/sessions/:id`); OpenAPI shows `{id}`. */
   path: string;
@@ -45,21 +48,27 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
   /** How the wire body becomes the handler's `body`, and how core's error fields map back (wire.ts). */
   input?: wire.WireInput<W, B>;
   params?: TSchema;
+  /**
+   * The query string's parameters: an object of optional strings (query values are strings; the
+   * handler converts them, nothing is coerced). Checked by `runEndpoint` for every adapter alike,
+   * and shown by OpenAPI; unknown parameters are dropped.
+   */
+  query?: TSchema;
   /** The success status; its response schema (a `Type.Null` for no body). */
   status: number;
   response: SchemaOf;
   /** The error responses, from `problems(...)`. */
   errors: Record<number, object>;
   /** Answers the wire body, or `undefined` for none (204). */
-  handler(call: EndpointCall<A, B, P>): Promise<object | undefined>;
+  handler(call: EndpointCall<A, B, P, Q>): Promise<object | undefined>;
 }
 
 /** Any row of the table, for the adapters that loop over it. */
-export type AnyEndpoint = Endpoint<Access, any, any, any>;
+export type AnyEndpoint = Endpoint<Access, any, any, any, any>;
 
 /** Types one row: the handler's body follows the body schema, or the row's `input` conversion. */
-function endpoint<A extends Access, T extends TSchema = TSchema, B = Static<T>, P extends TSchema = TSchema>(
-  row: Omit<Endpoint<A, Static<T>, B, Static<P>>, "body" | "params"> & { body?: SchemaOf<T>; params?: P },
+function endpoint<A extends Access, T extends TSchema = TSchema, B = Static<T>, P extends TSchema = TSchema, Q extends TSchema = TSchema>(
+  row: Omit<Endpoint<A, Static<T>, B, Static<P>, Static<Q>>, "body" | "params" | "query"> & { body?: SchemaOf<T>; params?: P; query?: Q },
 ): AnyEndpoint {
   return row as AnyEndpoint;
 }
@@ -76,10 +85,12 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     access: "public",
     tags: ["auth"],
     summary: "Create an account and its first session",
+    description:
+      "Throttled per client address (`429` with `Retry-After`); `503` with `Retry-After` when the password-hashing queue is full.",
     body: S.registerBody,
     status: 201,
     response: S.authResult,
-    errors: S.problems(400, 409, 413, 415, 503),
+    errors: S.problems(400, 409, 413, 415, 429, S.HASHING_UNAVAILABLE),
     // The body passed registerBody(profile): the built-in fields and the custom ones.
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.register(body as RegisterInput, client)),
   }),
@@ -92,7 +103,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     body: S.LoginBody,
     status: 200,
     response: S.authResult,
-    errors: S.problems(400, S.LOGIN_FAILED, 413, 415, 429, 503),
+    errors: S.problems(400, S.LOGIN_FAILED, 413, 415, 429, S.HASHING_UNAVAILABLE),
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.login(body, client)),
   }),
   endpoint({
@@ -158,7 +169,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     input: wire.changePasswordInput,
     status: 200,
     response: S.TokenPair,
-    errors: S.problems(400, 401, 403, 413, 415, 429, 503),
+    errors: S.problems(400, 401, 403, 413, 415, S.HASHING_UNAVAILABLE),
     handler: async ({ auth, principal, body, client }) => wire.tokenPairView(await auth.changePassword(principal, body, client)),
   }),
   endpoint({
@@ -167,10 +178,12 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     access: "user",
     tags: ["sessions"],
     summary: "The caller's live sessions",
+    description: "Oldest first, a page at a time: pass `next_cursor` back as `cursor` for the next page; it is `null` on the last.",
+    query: S.SessionsQuery,
     status: 200,
     response: S.SessionList,
-    errors: S.problems(401, 503),
-    handler: async ({ auth, principal }) => wire.sessionListView(await auth.listSessions(principal)),
+    errors: S.problems(400, 401, 503),
+    handler: async ({ auth, principal, query }) => wire.sessionListView(await auth.listSessions(principal, wire.sessionsQueryInput(query))),
   }),
   endpoint({
     method: "DELETE",
@@ -223,6 +236,8 @@ export interface AdapterCall {
   principal: Principal | null | undefined;
   body: unknown;
   params: unknown;
+  /** The parsed query string (Fastify's `request.query`, Express's `req.query`); none counts as `{}`. */
+  query?: unknown;
   client: RequestContext;
 }
 
@@ -234,11 +249,28 @@ export async function runEndpoint(row: AnyEndpoint, call: AdapterCall): Promise<
   // A protected row without a principal is a bug of the adapter: fail closed.
   const principal = row.access === "public" ? null : (call.principal ?? null);
   if (row.access !== "public" && principal === null) throw new AuthError("token_missing", "A bearer token is required.");
+  const query = checkQuery(row, call.query);
   const input = row.input;
   try {
     const body = input === undefined ? call.body : input.toCore(call.body);
-    return await row.handler({ auth: call.auth, principal, body, params: call.params, client: call.client });
+    return await row.handler({ auth: call.auth, principal, body, params: call.params, query, client: call.client });
   } catch (error) {
     throw input === undefined ? error : wire.toWireError(error, input.fields);
   }
+}
+
+const queryChecks = new WeakMap<AnyEndpoint, BodyCheck>();
+
+/** The row's query parameters, checked without coercion (`400 validation_failed` otherwise); `{}` for a row without any. */
+function checkQuery(row: AnyEndpoint, query: unknown): unknown {
+  if (row.query === undefined) return {};
+  let check = queryChecks.get(row);
+  if (check === undefined) {
+    check = compileBodyCheck(row.query);
+    queryChecks.set(row, check);
+  }
+  // A copy: cleaning drops unknown keys, and the framework's object is not ours to change.
+  const result = check({ ...((query ?? {}) as object) });
+  if (result.errors !== undefined) throw validationError(result.errors);
+  return result.value;
 }

@@ -6,6 +6,9 @@ import {
   PASSWORD_MAX_LENGTH,
   PASSWORD_MIN_LENGTH,
   REFRESH_TOKEN_MAX_LENGTH,
+  SESSIONS_CURSOR_MAX_LENGTH,
+  SESSIONS_PAGE_DEFAULT,
+  SESSIONS_PAGE_MAX,
   USERNAME_MAX_LENGTH,
 } from "../core/limits.js";
 
@@ -35,6 +38,19 @@ export const PasswordBody = Type.Object({ current_password: AnyPassword, new_pas
 // No length limit here: any id that is not one of the caller's sessions is the same 404 (the
 // service refuses odd lengths itself), never a 400 that would tell ids apart.
 export const SessionParams = Type.Object({ id: Type.String({ description: "A session id from GET /sessions." }) });
+// Query values are strings (nothing is coerced): the digits are read by wire.ts, the range and the
+// cursor checked by the domain (core/sessions/manage.ts), each a 400 validation_failed.
+export const SessionsQuery = Type.Object({
+  limit: Type.Optional(
+    Type.String({
+      pattern: "^[0-9]{1,3}$",
+      description: `Sessions per page, 1 to ${SESSIONS_PAGE_MAX}; default ${SESSIONS_PAGE_DEFAULT}.`,
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({ maxLength: SESSIONS_CURSOR_MAX_LENGTH, description: "The `next_cursor` of the previous page; omit it for the first." }),
+  ),
+});
 
 /** Register: the built-in fields plus the application's custom fields (unknown keys are dropped). */
 export function registerBody(profile: TObject): TObject {
@@ -80,7 +96,10 @@ export const Session = Type.Object({
   user_agent: Type.Union([Type.String(), Type.Null()]),
   current: Type.Boolean(),
 });
-export const SessionList = Type.Object({ sessions: Type.Array(Session) });
+export const SessionList = Type.Object({
+  sessions: Type.Array(Session),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: "Pass it as `cursor` for the next page; `null` on the last page." }),
+});
 
 export const Health = Type.Object({ status: Type.Literal("ok") });
 
@@ -131,15 +150,31 @@ const STATUS_HEADERS: Record<number, Record<string, object>> = {
   429: { "Retry-After": { type: "integer", minimum: 1, description: "Seconds until the throttling window ends." } },
 };
 
+/** 503 on a route that hashes a password: also when the hashing queue is full, then with `Retry-After`. */
+export const HASHING_UNAVAILABLE = [
+  503,
+  ["service_unavailable"],
+  {
+    "Retry-After": {
+      type: "integer",
+      minimum: 1,
+      description: "Seconds to wait, when the password-hashing queue was full (absent when a store did not answer).",
+    },
+  },
+] as const;
+
 /**
  * Error responses of a route, for the OpenAPI document: each status with the codes it can carry
- * (a number uses the default codes; `[status, codes]` names the route's own) and its headers.
+ * (a number uses the default codes; `[status, codes]` names the route's own, `[status, codes,
+ * headers]` its headers too) and its headers.
  */
-export function problems(...entries: Array<number | readonly [number, readonly ErrorCode[]]>) {
+export function problems(
+  ...entries: Array<number | readonly [number, readonly ErrorCode[]] | readonly [number, readonly ErrorCode[], Record<string, object>]>
+) {
   return Object.fromEntries(
     entries.map((entry) => {
-      const [status, codes] = typeof entry === "number" ? [entry, DEFAULT_CODES[entry] ?? []] : entry;
-      const headers = STATUS_HEADERS[status];
+      const [status, codes, ownHeaders] = typeof entry === "number" ? [entry, DEFAULT_CODES[entry] ?? [], undefined] : entry;
+      const headers = ownHeaders ?? STATUS_HEADERS[status];
       return [
         status,
         {

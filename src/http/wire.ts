@@ -1,6 +1,6 @@
 import type { Static, TObject } from "typebox";
 import { AuthError, type FieldError } from "../core/errors.js";
-import type { ChangePasswordInput, LogoutInput, SessionInfo, SignIn, TokenPair, User } from "../core/types.js";
+import type { ChangePasswordInput, ListSessionsOptions, LogoutInput, SessionPage, SignIn, TokenPair, User } from "../core/types.js";
 import type * as S from "./schemas.js";
 
 /**
@@ -55,15 +55,17 @@ export function signInView(profile: TObject, result: SignIn<object>): WireSignIn
   return { user: userView(profile)(result.user), ...tokenPairView(result) };
 }
 
-export function sessionListView(sessions: SessionInfo[]): WireSessionList {
+/** A page of sessions: the contract's `{sessions}`, plus `next_cursor` (null on the last page). */
+export function sessionListView(page: SessionPage): WireSessionList {
   return {
-    sessions: sessions.map((s) => ({
+    sessions: page.sessions.map((s) => ({
       id: s.id,
       created_at: s.createdAt,
       last_used_at: s.lastUsedAt,
       user_agent: s.userAgent,
       current: s.current,
     })),
+    next_cursor: page.nextCursor,
   };
 }
 
@@ -88,6 +90,14 @@ export const logoutInput: WireInput<Static<typeof S.LogoutBody>, LogoutInput> = 
   toCore: (body) => ({ refreshToken: body.refresh, scope: body.scope }),
   fields: { refreshToken: "refresh" },
 };
+
+/** GET /sessions' query: `limit` as a number (its digits passed the schema), `cursor` as it is. */
+export function sessionsQueryInput(query: Static<typeof S.SessionsQuery>): ListSessionsOptions {
+  return {
+    ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  };
+}
 
 export const refreshInput: WireInput<Static<typeof S.RefreshBody>, string> = {
   toCore: (body) => body.refresh,

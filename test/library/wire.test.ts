@@ -30,9 +30,13 @@ test("token pairs and sessions in wire names", () => {
   const pair = { accessToken: "a", refreshToken: "r", tokenType: "Bearer" as const, expiresIn: 900 };
   assert.deepStrictEqual(wire.tokenPairView(pair), { access: "a", refresh: "r", token_type: "Bearer", expires_in: 900 });
   const session = { id: "s", createdAt: "c", lastUsedAt: "l", userAgent: null, current: true };
-  assert.deepStrictEqual(wire.sessionListView([session]), {
+  assert.deepStrictEqual(wire.sessionListView({ sessions: [session], nextCursor: "n" }), {
     sessions: [{ id: "s", created_at: "c", last_used_at: "l", user_agent: null, current: true }],
+    next_cursor: "n",
   });
+  assert.deepStrictEqual(wire.sessionListView({ sessions: [], nextCursor: null }), { sessions: [], next_cursor: null });
+  assert.deepStrictEqual(wire.sessionsQueryInput({ limit: "007", cursor: "c" }), { limit: 7, cursor: "c" });
+  assert.deepStrictEqual(wire.sessionsQueryInput({}), {});
 });
 
 test("request bodies in core's names", () => {

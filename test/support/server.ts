@@ -25,7 +25,10 @@ export async function startServer(
   const database = options.databaseUrl
     ? { name: dialect, url: options.databaseUrl, drop: async () => {} }
     : await createTestDatabase(dialect);
-  const auth = await createAuth({ secret: TEST_SECRET, ...authOptions, databaseUrl: database.url });
+  // Suites register a user per test from one address: the registration throttle (20 per window by
+  // default) is off unless a test sets it (test/register-throttle.test.ts tests the default itself).
+  const rateLimit = { registrations: 1_000_000, ...authOptions.rateLimit };
+  const auth = await createAuth({ secret: TEST_SECRET, ...authOptions, rateLimit, databaseUrl: database.url });
   const app = await buildServer(auth, { trustProxy: resolveTrustProxy(trustProxy) });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -1,7 +1,7 @@
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
-import { verifyDummyPassword, verifyPassword } from "../passwords/hashing.js";
+import { upgradePasswordHash, verifyWithForms } from "../passwords/form.js";
 import { planSession, tokenPair } from "../sessions/issue.js";
 import type { RequestContext, SignIn } from "../types.js";
 import { checkLookupEmail, normalizeEmail, requireStrings } from "../validation.js";
@@ -21,12 +21,38 @@ export async function login<P extends object>(
   if (errors.length === 0) errors.push(...checkLookupEmail(input.email));
   if (errors.length > 0) throw validationFailed(errors);
   const email = normalizeEmail(input.email);
-  await core.throttle.countAttempt(email, context.ip);
-  const user = await failClosed(() => users.findUserByEmail(core.db, email));
-  const ok = user !== undefined ? await verifyPassword(user.password_hash, input.password) : await verifyDummyPassword(input.password);
-  if (!ok || user === undefined) throw new AuthError("invalid_credentials", "The email or password is incorrect.");
-  await core.throttle.succeeded(email, context.ip);
+  const user = await checkCredentials(core, email, input, context);
   const session = planSession(core, user.id, user.token_version, core.config.clock(), context);
   await failClosed(() => core.db.transaction().execute((trx) => session.persist(trx)));
   return { user: toUser<P>(user), ...tokenPair(core, user.id, session.sessionId, user.token_version, session.refreshToken) };
+}
+
+/**
+ * The account of `email` if the password is right, else `invalid_credentials`. A place in the
+ * hashing queue is reserved first, before the throttle and the account lookup: a full queue
+ * answers 503 at once for every email alike, and the dummy hash of an unknown account waits in
+ * the same queue as a real verification.
+ */
+async function checkCredentials(
+  core: Core,
+  email: string,
+  input: { email: string; password: string },
+  context: RequestContext,
+): Promise<users.UserRow> {
+  const ticket = core.hashQueue.reserve();
+  try {
+    await core.throttle.countAttempt(email, context.ip);
+    const user = await failClosed(() => users.findUserByEmail(core.db, email));
+    // An unknown account burns the dummy hash; a hash from before the NFKC rule is checked in both forms.
+    const check = await ticket.run(() => verifyWithForms(user?.password_hash, input.password));
+    if (!check.ok || user === undefined) {
+      await core.throttle.failed(context.ip);
+      throw new AuthError("invalid_credentials", "The email or password is incorrect.");
+    }
+    await core.throttle.succeeded(email, context.ip);
+    if (check.rehash) await upgradePasswordHash(core.db, ticket.run, user, input.password);
+    return user;
+  } finally {
+    ticket.release();
+  }
 }

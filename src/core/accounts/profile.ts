@@ -1,3 +1,4 @@
+import { createUserRowReader, type UserRowReader, type UserRowSource } from "../../store/queries/user-row.js";
 import * as users from "../../store/queries/users.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
@@ -6,8 +7,28 @@ import type { Principal, User } from "../types.js";
 import { checkUsername, pickFields, schemaErrors } from "../validation.js";
 import { toUser } from "./user.js";
 
-export async function getUser<P extends object>(core: Core, principal: Principal): Promise<User<P>> {
-  const row = await failClosed(() => users.findUserById(core.db, principal.userId));
+/** One reader per store (a prepared statement on SQLite), built on the first call. */
+const readers = new WeakMap<object, UserRowReader>();
+
+function userRowReader(core: Core, store: UserRowSource | undefined): UserRowReader {
+  const source = store ?? { dialect: core.dialect, db: core.db };
+  const key = store ?? core.db;
+  let reader = readers.get(key);
+  if (reader === undefined) {
+    reader = createUserRowReader(source);
+    readers.set(key, reader);
+  }
+  return reader;
+}
+
+/**
+ * The caller's user, read from the database on every call (no cache: a profile change on any
+ * node shows at once). `store` carries the driver handles of the hot read (store/queries/user-row.ts);
+ * without it the read goes through Kysely with a precompiled query.
+ */
+export async function getUser<P extends object>(core: Core, principal: Principal, store?: UserRowSource): Promise<User<P>> {
+  const read = userRowReader(core, store);
+  const row = await failClosed(() => read(principal.userId));
   if (row === undefined) throw unknownUser();
   return toUser<P>(row);
 }

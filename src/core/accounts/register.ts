@@ -5,13 +5,16 @@ import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, unavailable, validationFailed, type FieldError } from "../errors.js";
 import { checkPasswordPolicy } from "../passwords/policy.js";
-import { hashPassword } from "../passwords/hashing.js";
+import { hashNewPassword } from "../passwords/form.js";
 import { planSession, tokenPair } from "../sessions/issue.js";
 import type { RegisterInput, RequestContext, SignIn } from "../types.js";
 import { checkNewEmail, checkUsername, pickFields, schemaErrors } from "../validation.js";
 import { toUser } from "./user.js";
 
-/** Creates the account (version 0) and its first session; `email_taken` for a known address. */
+/**
+ * Creates the account (version 0) and its first session; `email_taken` for a known address.
+ * Throttled per client address (each registration costs an argon2id hash).
+ */
 export async function register<P extends object>(core: Core, input: RegisterInput, context: RequestContext): Promise<SignIn<P>> {
   const { email, errors: emailErrors } = checkNewEmail(input?.email);
   const errors: FieldError[] = [...emailErrors];
@@ -23,7 +26,7 @@ export async function register<P extends object>(core: Core, input: RegisterInpu
   errors.push(...schemaErrors(core.schemas.profile, profile));
   if (errors.length > 0) throw validationFailed(errors);
 
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashOf(core, input.password, context);
   const nowMs = core.config.clock();
   const userId = randomUUID();
   const session = planSession(core, userId, 0, nowMs, context);
@@ -46,4 +49,19 @@ export async function register<P extends object>(core: Core, input: RegisterInpu
     throw unavailable(error);
   }
   return { user: toUser<P>(row), ...tokenPair(core, userId, session.sessionId, 0, session.refreshToken) };
+}
+
+/**
+ * The password's hash, once the request has a place in the hashing queue (503 at once when it is
+ * full) and the address a registration left in its window (429 otherwise). The place comes first,
+ * so a request the queue refuses uses up no registration of its address.
+ */
+async function hashOf(core: Core, password: string, context: RequestContext): Promise<string> {
+  const ticket = core.hashQueue.reserve();
+  try {
+    await core.throttle.countRegistration(context.ip);
+    return await ticket.run(() => hashNewPassword(password));
+  } finally {
+    ticket.release();
+  }
 }

@@ -5,35 +5,44 @@ import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { tokenPair } from "../sessions/issue.js";
+import { recheckPassword } from "../sessions/manage.js";
 import { generateRefreshToken } from "../tokens/refresh-token.js";
 import type { ChangePasswordInput, Principal, RequestContext, TokenPair } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { checkPasswordPolicy } from "./policy.js";
-import { hashPassword, verifyPassword } from "./hashing.js";
+import { hashNewPassword, verifyWithForms } from "./form.js";
 
 /**
- * Changes the password after checking the current one (403 `invalid_credentials` when wrong,
- * throttled like logins). Increments the token version, revokes every other session, and
- * returns a new pair for the caller's session.
+ * Changes the password after checking the current one (403 `invalid_credentials` when wrong;
+ * the 5th wrong one of the session within 15 minutes revokes it: sessions/manage.ts).
+ * Increments the token version, revokes every other session, and returns a new pair for the
+ * caller's session.
  */
 export async function changePassword(
   core: Core,
   principal: Principal,
   input: ChangePasswordInput,
-  context: RequestContext,
+  _context: RequestContext,
 ): Promise<TokenPair> {
   const typeErrors = requireStrings(input, ["currentPassword", "newPassword"]);
   if (typeErrors.length > 0) throw validationFailed(typeErrors);
   const user = await failClosed(() => users.findUserById(core.db, principal.userId));
   if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
-  await core.throttle.countAttempt(user.email, context.ip);
-  if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
-    throw new AuthError("invalid_credentials", "The current password is incorrect.", { status: 403 });
+  // A place in the hashing queue first (503 at once when it is full), for both argon2 runs.
+  const ticket = core.hashQueue.reserve();
+  let passwordHash: string;
+  try {
+    // Counted per session, never per account or address: others' failed logins cannot block it.
+    const right = await recheckPassword(core, principal, () =>
+      ticket.run(async () => (await verifyWithForms(user.password_hash, input.currentPassword)).ok),
+    );
+    if (!right) throw new AuthError("invalid_credentials", "The current password is incorrect.", { status: 403 });
+    const errors = await checkPasswordPolicy(input.newPassword, "newPassword");
+    if (errors.length > 0) throw validationFailed(errors);
+    passwordHash = await ticket.run(() => hashNewPassword(input.newPassword));
+  } finally {
+    ticket.release();
   }
-  await core.throttle.succeeded(user.email, context.ip);
-  const errors = await checkPasswordPolicy(input.newPassword, "newPassword");
-  if (errors.length > 0) throw validationFailed(errors);
-  const passwordHash = await hashPassword(input.newPassword);
   const next = generateRefreshToken();
   const change = await core.revoker.revoke({ userId: user.id }, async (trx, now, nowMs) => {
     // Only if the caller's version and session are still current: a session revoked while

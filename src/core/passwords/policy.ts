@@ -1,5 +1,7 @@
 import type { FieldError } from "../errors.js";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../limits.js";
+import { isWellFormed, NOT_WELL_FORMED } from "../validation.js";
+import { normalizePassword } from "./form.js";
 
 let commonPasswords: Set<string> | undefined;
 
@@ -19,18 +21,29 @@ export async function loadPasswordPolicy(): Promise<void> {
 
 /**
  * NIST SP 800-63B / OWASP ASVS: length in code points, no composition rules, refuse the commonest.
+ * Judged on the form that is hashed (form.ts): the NFKC normalisation, so the limits count its
+ * code points. Refused first: text that is not well-formed (a lone surrogate would hash as
+ * U+FFFD), and unassigned code points (RFC 8265 section 4.2: NFKC promises to stay the same
+ * across Unicode versions only for assigned characters, so a password holding one could
+ * normalise differently once a later Node assigns it, and stop matching its hash).
  * Returns the problems found (empty when the password is acceptable).
  */
 export async function checkPasswordPolicy(password: string, field = "password"): Promise<FieldError[]> {
-  const length = [...password].length;
+  if (!isWellFormed(password)) return [{ field, message: NOT_WELL_FORMED }];
+  if (UNASSIGNED.test(password)) return [{ field, message: "must not contain unassigned Unicode code points" }];
+  const normalized = normalizePassword(password);
+  const length = [...normalized].length;
   if (length < PASSWORD_MIN_LENGTH) return [{ field, message: `must be at least ${PASSWORD_MIN_LENGTH} characters` }];
   if (length > PASSWORD_MAX_LENGTH) return [{ field, message: `must be at most ${PASSWORD_MAX_LENGTH} characters` }];
   const common = await loadCommonPasswords();
-  if (common.has(password.toLowerCase()) || (length <= MAX_PATTERN_LENGTH && isTrivialPattern(password))) {
+  if (common.has(normalized.toLowerCase()) || (length <= MAX_PATTERN_LENGTH && isTrivialPattern(normalized))) {
     return [{ field, message: "is too common; choose a less guessable password" }];
   }
   return [];
 }
+
+/** General_Category Cn: code points this Node's Unicode has not assigned (noncharacters too). */
+const UNASSIGNED = /\p{Cn}/u;
 
 const REPEATED_UNIT = /^(.{1,4})\1+$/su;
 /**

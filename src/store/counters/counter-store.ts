@@ -10,9 +10,10 @@ export interface CounterStore {
    * Adds one to `key` unless its open window has reached `limit` (then `counted` is false and
    * nothing changes: a refused attempt checks no password, so it uses up nothing), starting a
    * window of `windowSeconds` if none is open. Check and add are one step: parallel attempts
-   * cannot overtake the limit.
+   * cannot overtake the limit. `count` is the window's count after this call (at least the limit when
+   * refused), `retryAfter` the seconds until the window ends.
    */
-  hit(key: string, windowSeconds: number, limit: number): Promise<{ counted: boolean; retryAfter: number }>;
+  hit(key: string, windowSeconds: number, limit: number): Promise<CounterHit>;
   reset(key: string): Promise<void>;
   /**
    * Takes back one hit of `key`'s open window (never below zero): an attempt counted up front
@@ -20,6 +21,12 @@ export interface CounterStore {
    */
   release(key: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CounterHit {
+  counted: boolean;
+  count: number;
+  retryAfter: number;
 }
 
 export class MemoryCounterStore implements CounterStore {
@@ -31,7 +38,7 @@ export class MemoryCounterStore implements CounterStore {
     this.#windows = new BoundedMap(maxKeys);
   }
 
-  async hit(key: string, windowSeconds: number, limit: number) {
+  async hit(key: string, windowSeconds: number, limit: number): Promise<CounterHit> {
     const now = this.#clock();
     let w = this.#windows.get(key);
     if (w === undefined || w.resetAt <= now) {
@@ -42,7 +49,7 @@ export class MemoryCounterStore implements CounterStore {
     }
     const counted = w.count < limit;
     if (counted) w.count++;
-    return { counted, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
+    return { counted, count: w.count, retryAfter: Math.ceil((w.resetAt - now) / 1000) };
   }
 
   async reset(key: string) {

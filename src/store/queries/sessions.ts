@@ -88,18 +88,33 @@ export async function touchSession(db: Kysely<Database>, sessionId: string, now:
   await db.updateTable("sessions").set({ last_used_at: now, expires_at: expiresAt }).where("id", "=", sessionId).execute();
 }
 
-/** Sessions a user can still use: not revoked, not expired, not left behind by a version bump. */
-export function listLiveSessions(db: Kysely<Database>, userId: string, now: string) {
-  return db
+/** Where a page of sessions starts: after this session, in (created_at, id) order. */
+export interface SessionKey {
+  created_at: string;
+  id: string;
+}
+
+/**
+ * Sessions a user can still use: not revoked, not expired, not left behind by a version bump;
+ * oldest first, ties by id, at most `limit` of them after `after` (keyset pagination: a session
+ * created meanwhile sorts after every older one, so pages neither repeat nor skip).
+ */
+export function listLiveSessions(db: Kysely<Database>, userId: string, now: string, page: { limit: number; after?: SessionKey }) {
+  let q = db
     .selectFrom("sessions as s")
     .innerJoin("users as u", "u.id", "s.user_id")
     .select(["s.id", "s.created_at", "s.last_used_at", "s.user_agent"])
     .where("s.user_id", "=", userId)
     .where("s.revoked_at", "is", null)
     .where("s.expires_at", ">", now)
-    .whereRef("s.token_version", "=", "u.token_version")
-    .orderBy("s.created_at", "asc")
-    .execute();
+    .whereRef("s.token_version", "=", "u.token_version");
+  const after = page.after;
+  if (after !== undefined) {
+    q = q.where((eb) =>
+      eb.or([eb("s.created_at", ">", after.created_at), eb.and([eb("s.created_at", "=", after.created_at), eb("s.id", ">", after.id)])]),
+    );
+  }
+  return q.orderBy("s.created_at", "asc").orderBy("s.id", "asc").limit(page.limit).execute();
 }
 
 /**

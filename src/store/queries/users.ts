@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
+import { emailKey } from "../../lib/email-key.js";
 import type { Dialect } from "../database.js";
 import type { Database, UsersTable } from "../schema.js";
 
@@ -83,4 +84,108 @@ export async function selectProfileForUpdate(db: Kysely<Database>, dialect: Dial
   let query = db.selectFrom("users").select("profile").where("id", "=", userId);
   if (dialect === "postgres") query = query.forUpdate();
   return (await query.executeTakeFirst())?.profile;
+}
+
+/**
+ * Replaces a password hash with the same password in another form (core/passwords/form.ts), only
+ * if the stored hash is still `expected`: one conditional UPDATE, so a password change that
+ * landed meanwhile is never overwritten. Not a revocation: the password is the same.
+ */
+export async function replacePasswordHash(db: Kysely<Database>, userId: string, expected: string, next: string): Promise<boolean> {
+  const result = await db
+    .updateTable("users")
+    .set({ password_hash: next })
+    .where("id", "=", userId)
+    .where("password_hash", "=", expected)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Accounts whose emails are one lookup key (lib/email-key.ts): left as they were, never merged. */
+export interface EmailKeyCollision {
+  key: string;
+  ids: string[];
+}
+
+/** The `tokenver_meta` row that lists the collisions still to resolve (JSON `EmailKeyCollision[]`). */
+export const EMAIL_KEY_COLLISIONS = "email_key_collisions";
+
+/**
+ * Rewrites each email of `rows` to its lookup key, except where two accounts would share one: an
+ * email whose key another of `rows` has too, or another account already holds, stays as it is,
+ * and the group is returned. Only changed rows are written, each only if its email is still the
+ * one read.
+ */
+export async function rekeyEmails(db: Kysely<Database>, rows: ReadonlyArray<{ id: string; email: string }>): Promise<EmailKeyCollision[]> {
+  const groups = new Map<string, Array<{ id: string; email: string }>>();
+  for (const row of rows) {
+    const key = emailKey(row.email);
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  const collisions: EmailKeyCollision[] = [];
+  for (const [key, members] of groups) {
+    if (members.length > 1) {
+      collisions.push({ key, ids: members.map((m) => m.id).sort() });
+      continue;
+    }
+    const row = members[0]!;
+    if (row.email === key) continue;
+    const holder = await db.selectFrom("users").select("id").where("email", "=", key).where("id", "<>", row.id).executeTakeFirst();
+    if (holder !== undefined) {
+      collisions.push({ key, ids: [row.id, holder.id].sort() });
+      continue;
+    }
+    await db.updateTable("users").set({ email: key }).where("id", "=", row.id).where("email", "=", row.email).execute();
+  }
+  return collisions;
+}
+
+/** Records the collisions to report (none: removes the record). */
+export async function recordEmailKeyCollisions(db: Kysely<Database>, collisions: EmailKeyCollision[]): Promise<void> {
+  if (collisions.length === 0) {
+    await db.deleteFrom("tokenver_meta").where("key", "=", EMAIL_KEY_COLLISIONS).execute();
+    return;
+  }
+  const value = JSON.stringify(collisions);
+  await db
+    .insertInto("tokenver_meta")
+    .values({ key: EMAIL_KEY_COLLISIONS, value })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+    .execute();
+}
+
+/**
+ * The recorded collisions that still hold, at start-up (create-auth.ts warns about them). The
+ * accounts of a group an operator has resolved (all but one email changed, or accounts removed)
+ * are re-keyed now, so the one left is found by its key again; the record shrinks to what is left.
+ */
+export async function settleEmailKeyCollisions(db: Kysely<Database>): Promise<EmailKeyCollision[]> {
+  const record = await db.selectFrom("tokenver_meta").select("value").where("key", "=", EMAIL_KEY_COLLISIONS).executeTakeFirst();
+  if (record === undefined) return [];
+  const recorded = JSON.parse(record.value) as EmailKeyCollision[];
+  const ids = [...new Set(recorded.flatMap((c) => c.ids))];
+  const rows = ids.length === 0 ? [] : await db.selectFrom("users").select(["id", "email"]).where("id", "in", ids).execute();
+  const left = await rekeyEmails(db, rows);
+  await recordEmailKeyCollisions(db, left);
+  return left;
+}
+
+/**
+ * What createAuth() tells `onWarning` at start-up about the recorded collisions (after settling
+ * them): nothing when there are none. User ids only, never the addresses.
+ */
+export async function emailKeyWarnings(db: Kysely<Database>): Promise<string[]> {
+  let left: EmailKeyCollision[];
+  try {
+    left = await settleEmailKeyCollisions(db);
+  } catch {
+    return ["could not check the accounts whose emails collide under the Unicode email rules (tokenver_meta email_key_collisions)"];
+  }
+  if (left.length === 0) return [];
+  const groups = left.map((c) => c.ids.join(" = ")).join("; ");
+  return [
+    `${left.length} group(s) of accounts have emails that are one address under the Unicode email rules ` +
+      `(NFKC, case, IDNA) and were left as they were, not merged: user ids ${groups}. Change the email of all ` +
+      `but one account of each group (or remove accounts); the rest is re-keyed at the next start.`,
+  ];
 }

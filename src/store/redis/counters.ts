@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { MemoryCounterStore, type CounterStore } from "../counters/counter-store.js";
+import { MemoryCounterStore, type CounterHit, type CounterStore } from "../counters/counter-store.js";
 
 /**
  * Fixed-window counters shared by every node. When Redis does not answer, counting continues in
@@ -31,12 +31,12 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  async hit(key: string, windowSeconds: number, limit: number) {
+  async hit(key: string, windowSeconds: number, limit: number): Promise<CounterHit> {
     const result = (await this.#redisCall(() =>
       (this.#redis as unknown as CounterCommands).tokenverHit(this.#prefix + key, String(windowSeconds), String(limit)),
-    )) as [number, number] | undefined;
+    )) as [number, number, number] | undefined;
     if (result === undefined) return this.#fallback.hit(key, windowSeconds, limit);
-    return { counted: result[0] === 1, retryAfter: Math.max(1, result[1]) };
+    return { counted: result[0] === 1, count: Number(result[2]), retryAfter: Math.max(1, result[1]) };
   }
 
   async release(key: string) {
@@ -68,9 +68,10 @@ local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count > 0 then redis.call('DECR', KEYS[1]) end
 return 1`;
 
-/** Counts one attempt unless the window is full: returns {1 counted | 0 refused, seconds left}. */
+/** Counts one attempt unless the window is full: returns {1 counted | 0 refused, seconds left, count}. */
 const HIT_SCRIPT = `
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[2]) then return {0, redis.call('TTL', KEYS[1])} end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current >= tonumber(ARGV[2]) then return {0, redis.call('TTL', KEYS[1]), current} end
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {1, redis.call('TTL', KEYS[1])}`;
+return {1, redis.call('TTL', KEYS[1]), count}`;

@@ -1,9 +1,11 @@
 // Unit tests for src/http/body-validator.ts (compileBodyCheck, validationError): no coercion,
-// unknown keys dropped, one error per missing property, union errors collapsed to one line per field.
+// unknown keys dropped, one error per missing property, union errors collapsed to one line per field,
+// and strings that are not well-formed UTF-16 refused in every field.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Type } from "typebox";
 import { compileBodyCheck, validationError } from "../../../src/http/body-validator.js";
+import { NOT_WELL_FORMED } from "../../../src/core/validation.js";
 import { toProblem } from "../../../src/http/problem.js";
 
 const check = compileBodyCheck(
@@ -137,5 +139,25 @@ describe("compileBodyCheck: unions", () => {
   // branches' schema path, so the four branch errors still collapse into one line.
   test("one line per field even when the validator's error list is long", () => {
     assert.deepEqual(fieldsOf({ ...valid, email: 1, username: "x".repeat(5), scope: 5 }).sort(), ["email", "scope", "username"]);
+  });
+});
+
+describe("compileBodyCheck: well-formed text (docs/api.md section 3)", () => {
+  test("a lone surrogate in any string field fails, naming the field, at any depth", () => {
+    assert.deepEqual(fieldsOf({ ...valid, email: "a\ud800@example.com" }), ["email"]);
+    assert.deepEqual(fieldsOf({ ...valid, password: "\udfff my long pass" }), ["password"]);
+    assert.deepEqual(fieldsOf({ ...valid, username: "b\ud83d" }), ["username"]);
+    assert.deepEqual(fieldsOf({ ...valid, profile: { name: "n", city: "\ud800" } }), ["profile.city"]);
+  });
+
+  test("every such field is named, with the schema's own errors beside them", () => {
+    assert.deepEqual(fieldsOf({ email: "\ud800", password: "\udfff", age: "5" }).sort(), ["age", "email", "password"]);
+    const problem = toProblem(validationError(errorsOf({ ...valid, password: "\ud800" })));
+    assert.deepEqual(problem.body.errors, [{ field: "password", message: NOT_WELL_FORMED }]);
+  });
+
+  test("a key that is dropped is not checked; U+FFFD and astral characters are text", () => {
+    assert.equal(check({ ...valid, unknown: "\ud800", ["k\ud800"]: 1 }).errors, undefined);
+    assert.equal(check({ ...valid, password: "\ufffd 🦊 \u{10ffff}" }).errors, undefined);
   });
 });

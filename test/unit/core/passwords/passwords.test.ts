@@ -5,6 +5,7 @@ import { before, describe, test } from "node:test";
 import { dictionary } from "@zxcvbn-ts/language-common";
 import type { FieldError } from "../../../../src/core/errors.js";
 import { checkPasswordPolicy } from "../../../../src/core/passwords/policy.js";
+import { NOT_WELL_FORMED } from "../../../../src/core/validation.js";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "../../../../src/core/passwords/hashing.js";
 import { loadPasswordPolicy } from "../../../../src/core/passwords/policy.js";
 
@@ -75,6 +76,38 @@ describe("checkPasswordPolicy: length in code points", () => {
   test("the field name is the one given", async () => {
     assert.equal((await only("short", "new_password")).field, "new_password");
     assert.deepEqual(await checkPasswordPolicy("k7#Qp2xL", "new_password"), []);
+  });
+});
+
+describe("checkPasswordPolicy: Unicode (NFKC, unassigned code points, lone surrogates)", () => {
+  test("a lone surrogate, of either half, is not well-formed text: refused on the field given", async () => {
+    for (const password of ["\ud800 my long pass", "\udfff my long pass", "my long pass \ud83d"]) {
+      assert.deepEqual(await checkPasswordPolicy(password, "newPassword"), [{ field: "newPassword", message: NOT_WELL_FORMED }]);
+    }
+    await assertAccepted("\ufffd my long pass", "U+FFFD itself is a character");
+  });
+
+  test("unassigned code points are refused (RFC 8265); private use is not", async () => {
+    const unassigned = (await only("my long pass \u0378")).message;
+    assert.ok(![TOO_SHORT, TOO_LONG, TOO_COMMON, NOT_WELL_FORMED].includes(unassigned));
+    for (const password of ["my long pass \u{e01f0}", "my long pass \ufdd0", "my long pass \uffff", "my long pass \u{10ffff}"]) {
+      await assertRefused(password, unassigned, "unassigned or a noncharacter");
+    }
+    await assertAccepted("my long pass \ue000", "private use is assigned");
+  });
+
+  test("the length counts code points of the NFKC form", async () => {
+    // 8 code points as sent, 6 once each e + combining acute becomes é.
+    await assertRefused("k7#Q" + "e\u0301".repeat(2), TOO_SHORT, "8 sent, 6 normalised");
+    await assertAccepted("k7#Qp2x" + "e\u0301", "9 sent, 8 normalised");
+    // U+FDFA is one code point and 18 once normalised: 15 of them are 270.
+    await assertRefused("\ufdfa".repeat(15), TOO_LONG, "15 sent, 270 normalised");
+    await assertAccepted("\ufdfa", "1 sent, 18 normalised");
+  });
+
+  test("the common list and the patterns judge the NFKC form", async () => {
+    await assertRefused("ｐａｓｓｗｏｒｄ", TOO_COMMON, "full-width password");
+    await assertRefused("８８８８８８８８", TOO_COMMON, "full-width repeat");
   });
 });
 
