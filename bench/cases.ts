@@ -1,7 +1,8 @@
 /**
- * The cases of the benchmark (docs/benchmark.md, "The cases"): which servers each one drives and
- * on which route. Starts those servers, and the PostgreSQL database and Redis prefix of cases 3
- * when the services answer; a case that cannot run is listed as skipped, with the reason.
+ * The cases of the benchmark (docs/benchmark.md, "The cases"): which servers each one drives, on
+ * which route, and which case is its ceiling. Starts those servers, and the PostgreSQL database
+ * and Redis prefix of cases 3 when the services answer; a case that cannot run is listed as
+ * skipped, with the reason.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +20,13 @@ export interface Case {
   measures: string;
   servers: Server[];
   path: string;
+  /** The case whose req/s and CPU per request this one is compared with (the same work without tokenver). */
+  baseline: string;
+  /** Its tokens file, when not the tokens of the seeded sessions ("-": no Authorization header). */
+  tokens?: { json: string; text: string };
   storm?: { server: Server; loginPath: string };
+  /** The server answers GET /bench/event-loop (bench/app-server.ts): its event-loop delay is read around each round. */
+  eventLoop?: boolean;
 }
 
 export interface Skipped {
@@ -33,6 +40,10 @@ export interface CaseSet {
   skipped: Skipped[];
   /** When the Redis nodes trust Redis (one entry lifetime after start); 0 without them. */
   redisTrustedAt: number;
+  /** The bench app (tokenver's server, SQLite): the write paths are measured there. */
+  benchApp: Server;
+  /** The prepared-read ceiling (the peer is compared with it too). */
+  ceiling: Server;
 }
 
 export interface CaseContext {
@@ -46,8 +57,16 @@ export interface CaseContext {
   log: (message: string) => void;
 }
 
+/** Generous limits: the bench logs thousands of users in from one address; the throttles are tested elsewhere. */
+const UNTHROTTLED: Record<string, string> = {
+  TOKENVER_RATE_LIMIT_ACCOUNT: "1000000",
+  TOKENVER_RATE_LIMIT_ADDRESS: "1000000",
+  TOKENVER_RATE_LIMIT_REGISTER: "1000000",
+  TOKENVER_RATE_LIMIT_ADDRESS_LOGINS: "1000000",
+};
+
 export async function setUpCases({ options, files, seedSpec, servers, cleanups, log }: CaseContext): Promise<CaseSet> {
-  const common: Record<string, string> = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL) };
+  const common: Record<string, string> = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL), ...UNTHROTTLED };
   if (options.threadpool !== undefined) common.UV_THREADPOOL_SIZE = String(options.threadpool);
   const cases: Case[] = [];
   const skipped: Skipped[] = [];
@@ -57,33 +76,87 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
     servers.push(server);
     return server;
   };
+  const wanted = (prefix: string) => options.only === undefined || options.only.some((id) => id.startsWith(prefix));
 
-  const limit = await start("limit", tsxArgs("bench/limit-server.ts"), {});
+  const limit = await start("limit", tsxArgs("bench/limit-server.ts"), { LIMIT_VERIFIER: "fast-jwt" });
   cases.push({
     id: "hello",
-    label: "0 hello: no auth at all",
-    measures: "the same Fastify server, a public route: the ceiling of server + load generator",
+    label: "0 hello: static route, no auth",
+    measures: "the limit server's public route: Fastify and the load generator (the load generator's ceiling here)",
     servers: [limit],
     path: "/hello",
+    baseline: "hello",
+    tokens: { json: "-", text: "-" },
   });
   cases.push({
     id: "limit",
-    label: "1 limit: signature only",
-    measures: "Fastify + fast-jwt verify, no revocation check",
+    label: "1 limit: Fastify + fast-jwt verify",
+    measures: "fast-jwt's HS256 verifier on every request, no revocation check, a constant body",
     servers: [limit],
     path: "/notes",
+    baseline: "limit",
   });
+  if (wanted("limit-cache")) {
+    const limitCache = await start("limit-cache", tsxArgs("bench/limit-server.ts"), { LIMIT_VERIFIER: "fast-jwt-cache" });
+    cases.push({
+      id: "limit-cache",
+      label: "1b limit, fast-jwt's own cache",
+      measures: "as 1, with fast-jwt's verified-token cache (20,000 entries, like tokenver's)",
+      servers: [limitCache],
+      path: "/notes",
+      baseline: "limit",
+    });
+  }
+  if (wanted("limit-tokenver")) {
+    const limitOwn = await start("limit-tokenver", tsxArgs("bench/limit-server.ts"), { LIMIT_VERIFIER: "tokenver" });
+    cases.push({
+      id: "limit-tokenver",
+      label: "1d limit, tokenver's verifier",
+      measures: "as 1, with tokenver's own verifier (the same checks, its exact-token-string cache): the stricter limit",
+      servers: [limitOwn],
+      path: "/notes",
+      baseline: "limit",
+    });
+  }
+  const ceiling = await start("prepared-read", tsxArgs("bench/prepared-read-server.ts"), {
+    TOKENVER_DATABASE_URL: `sqlite:${files.ceiling}`,
+  });
+  cases.push({
+    id: "prepared-read",
+    label: "1c ceiling: fast-jwt + prepared user read",
+    measures: "as 1, plus the user row by primary key (better-sqlite3 prepared statement) answered through a response schema",
+    servers: [ceiling],
+    path: "/profile",
+    baseline: "prepared-read",
+  });
+
+  if (wanted("prepared-read-tokenver")) {
+    const ceilingOwn = await start("prepared-read-tokenver", tsxArgs("bench/prepared-read-server.ts"), {
+      TOKENVER_DATABASE_URL: `sqlite:${files.ceiling}`,
+      LIMIT_VERIFIER: "tokenver",
+    });
+    cases.push({
+      id: "prepared-read-tokenver",
+      label: "1e ceiling, tokenver's verifier",
+      measures: "as 1c, with tokenver's own verifier and its cache: the stricter ceiling",
+      servers: [ceilingOwn],
+      path: "/profile",
+      baseline: "prepared-read",
+    });
+  }
 
   // The example app when it exists (another team's code, used as a user would), else bench/app-server.ts.
   const example = existsSync(join(ROOT, EXAMPLE));
   const app = example
     ? await start("example-app", tsxArgs(EXAMPLE), { TOKENVER_DATABASE_URL: `sqlite:${files.app}` })
-    : await start("sqlite-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${files.app}` });
-  const appLogin = example ? "/auth/login" : "/login";
+    : await start("sqlite-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${files.app}`, TOKENVER_BENCH_ELD: "1" });
   // The same route and body as the limit, on the tokenver server (buildServer + plugin): the
   // difference to case 1 is exactly the revocation check and tokenver's plumbing.
   const benchApp = example
-    ? await start("sqlite-bench-app", tsxArgs("bench/app-server.ts"), { TOKENVER_DATABASE_URL: `sqlite:${files.bench}` })
+    ? await start("sqlite-bench-app", tsxArgs("bench/app-server.ts"), {
+        TOKENVER_DATABASE_URL: `sqlite:${files.bench}`,
+        TOKENVER_BENCH_ELD: "1",
+      })
     : app;
   const cliArgs = options.dist ? [join(ROOT, "dist/cli.js"), "serve"] : tsxArgs("src/cli.ts", "serve");
   const cli = await start("sqlite-cli", cliArgs, { TOKENVER_DATABASE_URL: `sqlite:${files.cli}` });
@@ -93,6 +166,8 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
     measures: `verify + revocation check (local cache over a prepared statement); ${example ? EXAMPLE : "bench/app-server.ts"}`,
     servers: [app],
     path: "/notes",
+    baseline: "limit",
+    eventLoop: !example,
   });
   if (example) {
     cases.push({
@@ -101,17 +176,19 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
       measures: "verify + revocation check; bench/app-server.ts: tokenver's server with the limit's route and body",
       servers: [benchApp],
       path: "/notes",
+      baseline: "limit",
+      eventLoop: true,
     });
   }
   cases.push({
     id: "sqlite-profile",
     label: "2b SQLite, GET /profile (CLI)",
-    measures: "verify + revocation check + the user-row read /profile does by design",
+    measures: "verify + revocation check + the user-row read (prepared statement) /profile does to return the user",
     servers: [cli],
     path: "/profile",
+    baseline: "prepared-read",
   });
 
-  const wanted = (prefix: string) => options.only === undefined || options.only.some((id) => id.startsWith(prefix));
   const pgProblem = wanted("pg") ? await reachablePostgres(options.pg) : "not selected (--only)";
   const redisProblem = pgProblem ?? (await reachableRedis(options.redis));
   if (pgProblem === undefined) {
@@ -131,6 +208,7 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
       measures: "verify + one PostgreSQL query per request",
       servers: [pgOnly],
       path: "/notes",
+      baseline: "limit",
     });
 
     if (redisProblem === undefined) {
@@ -155,6 +233,7 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
           measures: "verify + node cache kept exact over Redis",
           servers: [nodeA],
           path: "/notes",
+          baseline: "limit",
         });
         cases.push({
           id: "pgredis-2",
@@ -162,33 +241,46 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
           measures: "as 3b, load split over two processes",
           servers: [nodeA, nodeB],
           path: "/notes",
+          baseline: "limit",
+        });
+        cases.push({
+          id: "pgredis-profile",
+          label: "3d PostgreSQL + Redis, GET /profile",
+          measures: "as 3b, plus the user row read from PostgreSQL on every request (no user cache)",
+          servers: [nodeA],
+          path: "/profile",
+          baseline: "prepared-read",
         });
       } catch (error) {
         skipped.push({
           id: "pgredis",
-          label: "3b/3c PostgreSQL + Redis",
+          label: "3b/3c/3d PostgreSQL + Redis",
           reason: `the server did not start: ${(error as Error).message}`,
         });
       }
     } else {
-      skipped.push({ id: "pgredis", label: "3b/3c PostgreSQL + Redis", reason: redisProblem });
+      skipped.push({ id: "pgredis", label: "3b/3c/3d PostgreSQL + Redis", reason: redisProblem });
     }
   } else {
     skipped.push({ id: "pg", label: "3 PostgreSQL (+ Redis)", reason: pgProblem });
   }
 
   cases.push({
-    id: "sqlite-notes-storm",
-    label: `4 as 2a + ${options.stormRate} logins/s`,
-    measures: "2a while another process logs seeded users in (argon2 on the thread pool)",
-    servers: [app],
+    id: "sqlite-bench-storm",
+    label: `4 as ${example ? "2c" : "2a"} + ${options.stormRate} logins/s`,
+    measures: "the bench app while another process logs seeded users in (argon2 on the thread pool of the same server)",
+    servers: [benchApp],
     path: "/notes",
-    storm: { server: app, loginPath: appLogin },
+    baseline: "limit",
+    storm: { server: benchApp, loginPath: "/login" },
+    eventLoop: true,
   });
 
   if (options.only !== undefined) {
-    const keep = new Set(["hello", "limit", ...options.only]);
+    const keep = new Set(["hello", "limit", "prepared-read", ...options.only]);
+    // A case's baseline always runs with it.
+    for (const c of cases) if (keep.has(c.id)) keep.add(c.baseline);
     cases.splice(0, cases.length, ...cases.filter((c) => keep.has(c.id)));
   }
-  return { cases, skipped, redisTrustedAt };
+  return { cases, skipped, redisTrustedAt, benchApp, ceiling };
 }

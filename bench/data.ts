@@ -15,6 +15,8 @@ export interface SqliteFiles {
   cli: string;
   /** The bench app's copy, when the example app has the first file. */
   bench: string;
+  /** The prepared-read ceiling's copy (bench/prepared-read-server.ts). */
+  ceiling: string;
 }
 
 /**
@@ -30,8 +32,10 @@ export async function seedSqliteFiles(dir: string, spec: SeedSpec, log: (message
   copyFileSync(app, cli);
   const bench = join(dir, "bench-app.db");
   copyFileSync(app, bench);
+  const ceiling = join(dir, "bench-ceiling.db");
+  copyFileSync(app, ceiling);
   log(`seeded SQLite in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return { app, cli, bench };
+  return { app, cli, bench, ceiling };
 }
 
 /** A random sample of session indices (with their users), so load spreads over many sessions. */
@@ -46,8 +50,13 @@ export function mintTokens(sessions: number[]): string[] {
   return sessions.map((k) => sign(userId(Math.floor(k / 2)), sessionId(k), 0));
 }
 
-/** Writes the token list the load generator cycles through and the e-mails the storm logs in with. */
-export function writeLoadFiles(files: { tokensFile: string; emailsFile: string }, sessions: number[]): void {
-  writeFileSync(files.tokensFile, JSON.stringify(mintTokens(sessions)));
+/**
+ * Writes the token list the load generator cycles through (JSON for autocannon, one per line for
+ * wrk) and the e-mails the storm and the login measurement log in with.
+ */
+export function writeLoadFiles(files: { tokensFile: string; tokensText: string; emailsFile: string }, sessions: number[]): void {
+  const tokens = mintTokens(sessions);
+  writeFileSync(files.tokensFile, JSON.stringify(tokens));
+  writeFileSync(files.tokensText, `${tokens.join("\n")}\n`);
   writeFileSync(files.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
 }

@@ -1,14 +1,16 @@
 /**
  * Measuring: one case for some seconds (the load, the login storm beside it, the servers' CPU
- * time), the probe that every server accepts a benchmark token, the uncounted warm-up, the rounds
- * in turns (A B C A B C ...) so drift cancels, and what one argon2id verification costs alone.
+ * time, the event-loop delay of servers that report it), the probe that every server accepts a
+ * benchmark token, the uncounted warm-up, the rounds in turns (A B C A B C ...) so drift cancels,
+ * and what one argon2id verification costs alone.
  */
+import { availableParallelism } from "node:os";
 import { verifyPassword } from "../src/core/passwords/hashing.js";
 import type { Case } from "./cases.js";
 import { CONNECTIONS, PASSWORD } from "./constants.js";
-import type { LoadResult, LoadSpec } from "./load.js";
+import type { LoadEngine, LoadResult, LoadSpec } from "./load.js";
 import type { Options } from "./options.js";
-import { runJson, serversCpuMs, sleep, tsxArgs, type LoadGenerator } from "./processes.js";
+import { runJson, serversCpuMs, sleep, tsxArgs, type LoadGenerator, type Server } from "./processes.js";
 import { median } from "./stats.js";
 
 /** What bench/storm.ts prints. */
@@ -24,32 +26,67 @@ export interface StormResult {
   max: number;
 }
 
-export type Measured = LoadResult & { cpuUsPerRequest: number | undefined };
+/** What GET /bench/event-loop answers (bench/app-server.ts), over one round. */
+export interface EventLoop {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+  /** CPU the whole process used in the round (every thread), ms. */
+  processCpuMs: number;
+  /** CPU the main thread used in the round, ms (undefined off Linux). */
+  mainThreadCpuMs: number | undefined;
+}
+
+export type Measured = LoadResult & { cpuUsPerRequest: number | undefined; seconds: number; eventLoop?: EventLoop };
 
 export interface Work {
   dir: string;
   tokensFile: string;
+  tokensText: string;
   emailsFile: string;
   stormRate: number;
+  engine: LoadEngine;
   load: LoadGenerator;
 }
 
 export async function runCase(c: Case, seconds: number, work: Work): Promise<{ load: Measured; storm?: StormResult }> {
+  const before = c.eventLoop ? await readEventLoop(c.servers[0]!, true) : undefined;
   const cpuBefore = serversCpuMs(c.servers);
   const { load, storm } = await driveCase(c, seconds, work);
   const cpuAfter = serversCpuMs(c.servers);
+  const after = c.eventLoop ? await readEventLoop(c.servers[0]!, false) : undefined;
   const cpuUsPerRequest =
     cpuBefore === undefined || cpuAfter === undefined || load.requests === 0 ? undefined : ((cpuAfter - cpuBefore) * 1000) / load.requests;
-  return { load: { ...load, cpuUsPerRequest }, ...(storm === undefined ? {} : { storm }) };
+  const eventLoop =
+    before && after
+      ? {
+          ...after,
+          processCpuMs: after.processCpuMs - before.processCpuMs,
+          mainThreadCpuMs:
+            after.mainThreadCpuMs === undefined || before.mainThreadCpuMs === undefined
+              ? undefined
+              : after.mainThreadCpuMs - before.mainThreadCpuMs,
+        }
+      : undefined;
+  return { load: { ...load, cpuUsPerRequest, seconds, ...(eventLoop ? { eventLoop } : {}) }, ...(storm === undefined ? {} : { storm }) };
+}
+
+async function readEventLoop(server: Server, reset: boolean): Promise<EventLoop> {
+  const response = await fetch(`${server.url}/bench/event-loop${reset ? "?reset" : ""}`);
+  if (response.status !== 200) throw new Error(`${server.name}: GET /bench/event-loop answered ${response.status}`);
+  return (await response.json()) as EventLoop;
 }
 
 async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: LoadResult; storm?: StormResult }> {
   const connections = Math.max(1, Math.floor(CONNECTIONS / c.servers.length));
   const spec: LoadSpec = {
+    engine: work.engine,
     targets: c.servers.map((s) => ({ url: s.url, connections })),
     path: c.path,
     durationSeconds: seconds,
-    tokensFile: work.tokensFile,
+    tokensFile: c.tokens?.json ?? work.tokensFile,
+    tokensText: c.tokens?.text ?? work.tokensText,
   };
   if (c.storm === undefined) return { load: await work.load.measure(spec) };
   // The storm starts with the load and runs slightly longer, so every measured second has logins.
@@ -73,7 +110,8 @@ async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: 
 export async function probeCases(cases: Case[], token: string): Promise<void> {
   for (const c of cases) {
     for (const s of c.servers) {
-      const response = await fetch(`${s.url}${c.path}`, { headers: { authorization: `Bearer ${token}` } });
+      const headers: Record<string, string> = c.tokens?.text === "-" ? {} : { authorization: `Bearer ${token}` };
+      const response = await fetch(`${s.url}${c.path}`, { headers });
       if (response.status !== 200) throw new Error(`${c.label}: a seeded token got ${response.status} from ${s.name}`);
     }
   }
@@ -136,4 +174,20 @@ export async function timeArgon2(passwordHash: string): Promise<number> {
     samples.push(performance.now() - started);
   }
   return median(samples);
+}
+
+/** How many argon2 runs the server lets run at once: one core is left to the event loop (src/core/passwords/hashing.ts). */
+export const ARGON2_THREADS = Math.max(1, availableParallelism() - 1);
+
+/** Logins per second the server's argon2 threads can hash (one verification each). */
+export function hashCapacity(argon2Ms: number): number {
+  return (ARGON2_THREADS * 1000) / argon2Ms;
+}
+
+/**
+ * The storm's default rate: half of what the argon2 threads can hash (at most 50/s), so logins
+ * run at a rate the cores can hash and never queue without bound.
+ */
+export function stormRateFor(argon2Ms: number): number {
+  return Math.max(1, Math.min(50, Math.floor(hashCapacity(argon2Ms) / 2)));
 }

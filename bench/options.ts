@@ -1,12 +1,20 @@
 /** The command line of `npm run bench` (see docs/benchmark.md): parsing, defaults, `--help`. */
 import { parseArgs } from "node:util";
+import type { LoadEngine } from "./load.js";
 
 export interface Options {
   rounds: number;
   duration: number;
   users: number;
   tokens: number;
-  stormRate: number;
+  /** Logins per second of the storm; undefined: what the cores can hash (measure.ts, stormRateFor). */
+  stormRate: number | undefined;
+  /** The load generator; undefined: wrk when it is on PATH, else autocannon. */
+  load: LoadEngine | undefined;
+  /** Seconds of each write-path measurement (register, login, refresh); 0 skips them. */
+  flows: number;
+  /** Run the better-auth peer (bench/peers/) when it is installed. */
+  peers: boolean;
   out: string | undefined;
   pg: string;
   redis: string;
@@ -32,13 +40,17 @@ export function readOptions(): Options {
       dist: { type: "boolean", default: false },
       only: { type: "string" },
       threadpool: { type: "string" },
+      load: { type: "string" },
+      flows: { type: "string" },
+      "no-peers": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      "npm run bench -- [--rounds N=5] [--duration S=4] [--users N=10000] [--tokens N=20000] [--storm-rate N=50]\n" +
-        "                 [--out DIR] [--pg URL] [--redis URL] [--quick] [--dist] [--only sqlite-notes,pgredis-1,...] [--threadpool N]\n",
+      "npm run bench -- [--rounds N=3] [--duration S=5] [--users N=10000] [--tokens N=20000] [--storm-rate N|auto]\n" +
+        "                 [--out DIR] [--pg URL] [--redis URL] [--quick] [--dist] [--only sqlite-notes,pgredis-1,...] [--threadpool N]\n" +
+        "                 [--load wrk|autocannon] [--flows S=5 (0: skip)] [--no-peers]\n",
     );
     process.exit(0);
   }
@@ -51,11 +63,15 @@ export function readOptions(): Options {
   };
   const users = Math.floor(number(values.users, quick ? 2000 : 10_000, "users"));
   return {
-    rounds: Math.floor(number(values.rounds, quick ? 2 : 5, "rounds")),
-    duration: number(values.duration, quick ? 2 : 4, "duration"),
+    rounds: Math.floor(number(values.rounds, quick ? 2 : 3, "rounds")),
+    duration: number(values.duration, quick ? 2 : 5, "duration"),
     users,
     tokens: Math.min(2 * users, Math.floor(number(values.tokens, quick ? 2000 : 20_000, "tokens"))),
-    stormRate: number(values["storm-rate"], 50, "storm-rate"),
+    stormRate:
+      values["storm-rate"] === undefined || values["storm-rate"] === "auto" ? undefined : number(values["storm-rate"], 50, "storm-rate"),
+    load: loadEngine(values.load),
+    flows: values.flows === "0" ? 0 : number(values.flows, quick ? 2 : 5, "flows"),
+    peers: !values["no-peers"],
     out: values.out,
     pg: values.pg ?? process.env.TOKENVER_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
     redis: values.redis ?? process.env.TOKENVER_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -66,4 +82,9 @@ export function readOptions(): Options {
       .map((id) => id.trim())
       .filter((id) => id.length > 0),
   };
+}
+
+function loadEngine(value: string | undefined): LoadEngine | undefined {
+  if (value === undefined || value === "wrk" || value === "autocannon") return value;
+  throw new Error("--load must be wrk or autocannon");
 }

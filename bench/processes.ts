@@ -2,12 +2,24 @@
  * The processes of a run: server processes (started, health-checked, stopped), one-shot scripts
  * that print JSON, the forked load generator, and the CPU time each process has used.
  */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ROOT } from "./constants.js";
-import type { LoadResult, LoadSpec } from "./load.js";
+import type { LoadEngine, LoadResult, LoadSpec } from "./load.js";
+
+/** The engine to use: wrk when it runs here, else autocannon; with the version line of wrk. */
+export function detectEngine(wanted?: LoadEngine): { engine: LoadEngine; version: string } {
+  if (wanted !== "autocannon") {
+    const probe = spawnSync("wrk", ["-v"], { encoding: "utf8" });
+    const line = `${probe.stdout ?? ""}${probe.stderr ?? ""}`.split("\n")[0]!.trim();
+    if (probe.error === undefined && line.startsWith("wrk")) return { engine: "wrk", version: line.split(" Copyright")[0]! };
+    if (wanted === "wrk") throw new Error("--load wrk: wrk is not on PATH (apt-get install wrk)");
+  }
+  const version = (JSON.parse(readFileSync(join(ROOT, "node_modules/autocannon/package.json"), "utf8")) as { version: string }).version;
+  return { engine: "autocannon", version: `autocannon ${version}` };
+}
 
 export interface Server {
   name: string;
@@ -72,9 +84,9 @@ export async function stopServer(server: Server): Promise<void> {
 }
 
 /** Runs a node script to completion and returns its last stdout line, parsed as JSON. */
-export function runJson<T>(args: string[]): Promise<T> {
+export function runJson<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
