@@ -19,7 +19,7 @@ export default {
   },
   // The heart of the security core: where a request is decided, the revocation protocol, logout
   // and refresh rotation, and the node revocation cache. `npm run mutate:all`
-  // (stryker.all.config.mjs) widens it to all of src/core/ and the invalidation protocol: hours on
+  // (scripts/mutation/stryker.all.config.mjs) widens it to all of src/core/ and the invalidation protocol: hours on
   // two cores (docs/mutation.md).
   mutate: [
     "src/core/verify.ts",
