@@ -21,7 +21,16 @@ export interface Node {
 export async function startNode(env: Record<string, string>): Promise<Node> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "serve"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", TOKENVER_LOG_LEVEL: "info", ...env },
+    // Suites register and log in many users from one address: those throttles are off unless set.
+    env: {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      TOKENVER_LOG_LEVEL: "info",
+      TOKENVER_RATE_LIMIT_REGISTER: "1000000",
+      TOKENVER_RATE_LIMIT_ADDRESS_LOGINS: "1000000",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

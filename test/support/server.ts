@@ -27,7 +27,7 @@ export async function startServer(
     : await createTestDatabase(dialect);
   // Suites register a user per test from one address: the registration throttle (20 per window by
   // default) is off unless a test sets it (test/register-throttle.test.ts tests the default itself).
-  const rateLimit = { registrations: 1_000_000, ...authOptions.rateLimit };
+  const rateLimit = { registrations: 1_000_000, addressLogins: 1_000_000, ...authOptions.rateLimit };
   const auth = await createAuth({ secret: TEST_SECRET, ...authOptions, rateLimit, databaseUrl: database.url });
   const app = await buildServer(auth, { trustProxy: resolveTrustProxy(trustProxy) });
   await app.listen({ port: 0, host: "127.0.0.1" });
