@@ -40,7 +40,7 @@ if (filter.length > 0) files = files.filter((f) => filter.some((p) => f.includes
 console.log(`run-tests: ${files.length} test files; PostgreSQL ${pgUrl ? "on" : "off"}, Redis ${redisUrl ? "on" : "off"}`);
 for (const s of skipped) console.log(`run-tests: SKIPPED ${s}`);
 
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files], {
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=240000", ...files], {
   stdio: "inherit",
   env: process.env,
 });
