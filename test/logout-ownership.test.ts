@@ -199,4 +199,41 @@ describe("logout with another user's refresh token: what the revocation state is
       ["after", expected],
     ]);
   });
+
+  test("scope all (the default): the user's new version and every session are named, and every token of the user dies", async () => {
+    for (const input of [{ scope: "all" as const }, {}]) {
+      const registered = await auth.register({ email: email("spy-all"), password: PASSWORD });
+      const second = await auth.login({ email: registered.user.email, password: PASSWORD });
+      const principal = await auth.verify(bearer(registered.accessToken));
+      const secondSession = (await auth.verify(bearer(second.accessToken))).sessionId;
+      changes.length = 0;
+      await auth.logout(principal, input);
+      assert.deepEqual(changes[0], ["before", { userId: principal.userId }], "a bump of the user is announced");
+      const [, after] = changes[1]!;
+      assert.equal(after.userId, principal.userId);
+      assert.equal(after.tokenVersion, 1);
+      assert.deepEqual([...after.sessionIds!].sort(), [principal.sessionId, secondSession].sort());
+      for (const token of [registered.accessToken, second.accessToken]) {
+        await assert.rejects(auth.verify(bearer(token)), { code: "token_revoked" });
+      }
+      await assert.rejects(auth.refresh(second.refreshToken), { code: "token_revoked" });
+    }
+  });
+
+  test("an unknown scope is validation_failed naming scope, and nothing is revoked", async () => {
+    const registered = await auth.register({ email: email("spy-scope"), password: PASSWORD });
+    const principal = await auth.verify(bearer(registered.accessToken));
+    changes.length = 0;
+    await assert.rejects(auth.logout(principal, { scope: "everything" as never }), (error: any) => {
+      assert.equal(error.code, "validation_failed");
+      assert.deepEqual(
+        error.errors.map((e: { field: string; message: string }) => e.field),
+        ["scope"],
+      );
+      assert.ok(error.errors[0].message.length > 0);
+      return true;
+    });
+    assert.deepEqual(changes, []);
+    assert.equal((await auth.verify(bearer(registered.accessToken))).userId, registered.user.id);
+  });
 });

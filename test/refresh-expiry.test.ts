@@ -48,6 +48,8 @@ for (const dialect of dialects()) {
       await assert.rejects(auth.refresh(onTime), (error: any) => {
         assert.equal(error.code, "token_expired");
         assert.equal(error.status, 401);
+        assert.equal(error.tokenPresented, true, "RFC 6750: the challenge carries error attributes");
+        assert.ok(error.message.length > 0, "a detail");
         return true;
       });
       // Not reuse, not a revocation: the token was merely presented too late.

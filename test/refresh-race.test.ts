@@ -72,6 +72,8 @@ for (const dialect of dialects()) {
       test(`${racers} refreshes that all read the token before any rotates: one 200, the rest refresh_reused, the session revoked`, async () => {
         const user = await auth.register({ email: email(), password: PASSWORD });
         const other = await auth.login({ email: user.user.email, password: PASSWORD });
+        // Known to the node cache before the race: the reuse must make the cache forget it too.
+        assert.equal((await auth.verify(`Bearer ${user.accessToken}`)).userId, user.user.id);
         hold = holdTransactions(racers);
         const results = await Promise.allSettled(Array.from({ length: racers }, () => auth.refresh(user.refreshToken)));
         assert.equal(hold.arrived, racers, "every refresh reached its rotation: the race was forced");
@@ -81,13 +83,18 @@ for (const dialect of dialects()) {
         const won = results.filter((r) => r.status === "fulfilled");
         const lost = results.filter((r) => r.status === "rejected");
         assert.equal(won.length, 1, `exactly one rotation: ${results.map((r) => r.status).join(", ")}`);
-        for (const r of lost) assert.equal((r.reason as { code?: string }).code, "refresh_reused");
+        for (const r of lost) {
+          const error = r.reason as { code?: string; tokenPresented?: boolean; message?: string };
+          assert.equal(error.code, "refresh_reused");
+          assert.equal(error.tokenPresented, true);
+          assert.ok(error.message && error.message.length > 0);
+        }
 
         // The loser's reuse revoked the session: the winner's new pair dies with it.
         const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Auth["refresh"]>>>).value;
         await assert.rejects(auth.verify(`Bearer ${winner.accessToken}`), { code: "token_revoked" });
         await assert.rejects(auth.verify(`Bearer ${user.accessToken}`), { code: "token_revoked" });
-        await assert.rejects(auth.refresh(winner.refreshToken), { code: "token_revoked" });
+        await assert.rejects(auth.refresh(winner.refreshToken), { code: "token_revoked", tokenPresented: true });
         // Only that session: the user's other session and version are untouched.
         assert.equal((await auth.verify(`Bearer ${other.accessToken}`)).tokenVersion, 0);
         assert.equal(typeof (await auth.refresh(other.refreshToken)).accessToken, "string");
@@ -107,6 +114,49 @@ for (const dialect of dialects()) {
         const winner = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Auth["refresh"]>>>).value;
         await assert.rejects(auth.verify(`Bearer ${winner.accessToken}`), { code: "token_revoked" });
       }
+    });
+  });
+
+  describe(`refresh refusals: the code, and that a token was presented (${dialect})`, () => {
+    let database: TestDatabase;
+    let auth: Auth;
+    before(async () => {
+      database = await createTestDatabase(dialect);
+      auth = await createAuth({ databaseUrl: database.url, secret: TEST_SECRET });
+    });
+    after(async () => {
+      await auth?.close();
+      await database?.drop();
+    });
+
+    const refused = (code: string) => (error: any) => {
+      assert.equal(error.code, code);
+      assert.equal(error.tokenPresented, true, "RFC 6750: the challenge carries error attributes");
+      assert.ok(typeof error.message === "string" && error.message.length > 0, "a detail");
+      return true;
+    };
+
+    test("an unknown or malformed refresh token is token_invalid", async () => {
+      const user = await auth.register({ email: email(), password: PASSWORD });
+      const [id] = user.refreshToken.split(".");
+      for (const token of ["not-a-refresh-token", `${id}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`]) {
+        await assert.rejects(auth.refresh(token), refused("token_invalid"));
+      }
+    });
+
+    test("after a password change, the caller's previous refresh token is token_revoked, though its session lives on", async () => {
+      const user = await auth.register({ email: email(), password: PASSWORD });
+      const principal = await auth.verify(`Bearer ${user.accessToken}`);
+      const changed = await auth.changePassword(principal, { currentPassword: PASSWORD, newPassword: "another fine passphrase" });
+      await assert.rejects(auth.refresh(user.refreshToken), refused("token_revoked"));
+      assert.equal((await auth.verify(`Bearer ${changed.accessToken}`)).sessionId, principal.sessionId, "the same session, re-keyed");
+      assert.equal(typeof (await auth.refresh(changed.refreshToken)).accessToken, "string");
+    });
+
+    test("the refresh token of a session logged out is token_revoked", async () => {
+      const user = await auth.register({ email: email(), password: PASSWORD });
+      await auth.logout(await auth.verify(`Bearer ${user.accessToken}`), { scope: "session" });
+      await assert.rejects(auth.refresh(user.refreshToken), refused("token_revoked"));
     });
   });
 }

@@ -14,6 +14,7 @@ export default {
       "test/refresh-expiry.test.ts",
       "test/refresh-race.test.ts",
       "test/refresh.test.ts",
+      "test/revoke-deadline.test.ts",
     ],
     nodeArgs: ["--import", "tsx", "--test-reporter=tap", "-r", "{{hookFile}}", "{{testFile}}"],
   },
