@@ -18,6 +18,18 @@ export const ERRORS = {
   rate_limited: { status: 429, title: "Too many requests" },
   internal_error: { status: 500, title: "Internal error" },
   service_unavailable: { status: 503, title: "Service unavailable" },
+  // v2 (docs/api.md section 4). `code_invalid` is 400 while enrolling, 401 at sign-in and 403 when
+  // turning the factor off: the default here, the others passed as `status`.
+  link_invalid: { status: 400, title: "Link invalid" },
+  code_invalid: { status: 400, title: "Code invalid" },
+  csrf_failed: { status: 403, title: "CSRF check failed" },
+  mfa_required: { status: 403, title: "Second factor required" },
+  email_unverified: { status: 403, title: "Email not verified" },
+  account_disabled: { status: 403, title: "Account disabled" },
+  forbidden: { status: 403, title: "Forbidden" },
+  mfa_token_invalid: { status: 401, title: "Second-factor token invalid" },
+  invalid_client: { status: 401, title: "Invalid client" },
+  mfa_enabled: { status: 409, title: "Second factor already enabled" },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -22,6 +22,16 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
+  link_invalid: 400,
+  code_invalid: 400,
+  csrf_failed: 403,
+  mfa_required: 403,
+  email_unverified: 403,
+  account_disabled: 403,
+  forbidden: 403,
+  mfa_token_invalid: 401,
+  invalid_client: 401,
+  mfa_enabled: 409,
 };
 
 const PLAIN_CHALLENGE = 'Bearer realm="tokenver"';
