@@ -1,3 +1,4 @@
+import { deriveKey } from "../lib/derive-key.js";
 import type { TObject } from "typebox";
 import type { CounterStore } from "../store/counters/counter-store.js";
 import type { Store } from "../store/database.js";
@@ -90,6 +91,7 @@ export class Auth<F extends UserFields = {}> {
       revoker: new Revoker(store.db, revocation, config.clock),
       throttle: this.#throttle,
       hashQueue: new HashQueue(config.hashQueue),
+      deriveKey: (label, length) => deriveKey(secret, label, length),
       sign: createAccessTokenSigner(tokenConfig),
       schemas: profileSchemas(config.userFields),
     };

@@ -17,6 +17,11 @@ export interface Core {
   readonly throttle: Throttle;
   /** The bounded hashing queue: every argon2 run of a request goes through a ticket of it. */
   readonly hashQueue: HashQueue;
+  /**
+   * A key for one purpose derived from the server secret (HKDF-SHA-256; `label` names the purpose,
+   * e.g. "tokenver csrf v1"). The secret itself stays out of `Core`.
+   */
+  readonly deriveKey: (label: string, length?: number) => Buffer;
   /** Signs an access token for a session at a token version. */
   readonly sign: (userId: string, sessionId: string, tokenVersion: number) => string;
   /** The custom user fields: the whole profile (registration) and a patch of it. */
