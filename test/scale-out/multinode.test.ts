@@ -91,6 +91,29 @@ describe("three nodes over PostgreSQL + Redis", () => {
     }
   });
 
+  test("refresh-token reuse on one node revokes the session's access tokens on every node at once", async () => {
+    // The reuse revocation must name the session (its in-flight marker and invalidation reach
+    // the other nodes' caches); a revocation naming none is invisible on one node. The reused
+    // token's successor was itself used, so no refresh grace window can apply.
+    for (let round = 0; round < 6; round++) {
+      const user = await nodes[round % 3]!.api.register();
+      const second = await nodes[(round + 1) % 3]!.api.post("/token/refresh", { refresh: user.refresh });
+      assert.equal(second.status, 200);
+      const third = await nodes[(round + 2) % 3]!.api.post("/token/refresh", { refresh: second.body.refresh });
+      assert.equal(third.status, 200);
+      const access = third.body.access as string;
+      for (let i = 0; i < 2; i++) for (const n of nodes) assert.equal((await n.api.get("/profile", access)).status, 200);
+      const reuse = await nodes[round % 3]!.api.post("/token/refresh", { refresh: user.refresh });
+      assert.equal(reuse.status, 401);
+      assert.equal(reuse.body.code, "refresh_reused");
+      const checks = await Promise.all(nodes.map((n) => n.api.get("/profile", access)));
+      for (const r of checks) {
+        assert.equal(r.status, 401, `round ${round}: the reused session's access token was accepted`);
+        assert.equal(r.body.code, "token_revoked");
+      }
+    }
+  });
+
   test("throttling counts failures across nodes", async () => {
     const user = await nodes[0]!.api.register();
     for (let i = 0; i < 4; i++) {

@@ -29,16 +29,23 @@ function toSessionState(row: SessionStateRow | undefined): SessionState | undefi
  */
 export class DatabaseRevocationState implements RevocationState {
   readonly #db: Kysely<Database>;
+  readonly #sqlite: SQLite.Database | undefined;
   readonly #statement: SQLite.Statement<[string], SessionStateRow> | undefined;
+  readonly #sql: string;
 
   constructor(db: Kysely<Database>, sqlite?: SQLite.Database) {
     this.#db = db;
+    this.#sqlite = sqlite;
     this.#statement = sqlite?.prepare(SESSION_STATE_SQL("?"));
+    this.#sql = sqlite === undefined ? POSTGRES_SESSION_STATE_SQL : SESSION_STATE_SQL("?");
   }
 
   async get(sessionId: string): Promise<SessionState | undefined> {
-    if (this.#statement !== undefined) return toSessionState(this.#statement.get(sessionId));
-    const result = await this.#db.executeQuery<SessionStateRow>(CompiledQuery.raw(POSTGRES_SESSION_STATE_SQL, [sessionId]));
+    // SQLite has one connection: while a Kysely transaction is open on it (a revocation between its
+    // write and COMMIT), the prepared statement would read its uncommitted rows, and a node cache
+    // could keep a version that then rolls back. Kysely waits for the transaction to end.
+    if (this.#statement !== undefined && !this.#sqlite!.inTransaction) return toSessionState(this.#statement.get(sessionId));
+    const result = await this.#db.executeQuery<SessionStateRow>(CompiledQuery.raw(this.#sql, [sessionId]));
     return toSessionState(result.rows[0]);
   }
 
