@@ -13,6 +13,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { hashNewPassword } from "../src/core/passwords/form.js";
 import { hashPassword } from "../src/core/passwords/hashing.js";
 import { setUpCases } from "./cases.js";
 import { CONNECTIONS, PASSWORD, ROOT } from "./constants.js";
@@ -50,15 +51,16 @@ async function main(): Promise<void> {
       log(`memory measurement failed: ${error.message}`);
       return undefined;
     });
-    const passwordHash = await hashPassword(PASSWORD);
-    const argon2Ms = await timeArgon2(passwordHash);
+    const argon2Ms = await timeArgon2(await hashPassword(PASSWORD));
     const stormRate = parsed.stormRate ?? stormRateFor(argon2Ms);
     const options = { ...parsed, stormRate };
     log(
       `argon2id verify: ${argon2Ms.toFixed(1)} ms alone (median of ${ARGON2_SAMPLES}); storm rate ${stormRate}/s` +
         (parsed.stormRate === undefined ? ` (half of what ${ARGON2_THREADS} hashing thread(s) can do)` : ""),
     );
-    const seedSpec = { users: options.users, passwordHash, expiresAt: Date.now() + 14 * 86_400_000 };
+    // Seeded in today's form (NFKC marker): a pre-NFKC hash would send every storm login down the
+    // legacy path, which verifies up to twice and rewrites the hash.
+    const seedSpec = { users: options.users, passwordHash: await hashNewPassword(PASSWORD), expiresAt: Date.now() + 14 * 86_400_000 };
     const files = await seedSqliteFiles(dir, seedSpec, log);
 
     const sessions = sampleSessions(options.users, options.tokens);
