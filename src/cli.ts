@@ -36,7 +36,9 @@ function loadConfig(overrides: AuthOptions = {}): ServerConfig {
 }
 
 async function serve(): Promise<void> {
-  const config = loadConfig();
+  const loaded = loadConfig();
+  // docs/api.md section 1: the public URL defaults to this server's own address.
+  const config = { ...loaded, auth: { ...loaded.auth, publicUrl: loaded.auth.publicUrl ?? `http://127.0.0.1:${loaded.port}` } };
   const [{ createAuth }, { buildServer }] = await Promise.all([import("./create-auth.js"), import("./server.js")]);
   // Warnings raised while starting (a generated secret) wait for the server's logger.
   let warn: ((message: string) => void) | undefined;

@@ -14,6 +14,7 @@ import { type AuthOptions, type ResolvedOptions, type UserFields } from "./setti
 import type { RedisSettings } from "./store/redis/connect.js";
 import { prepareDummyHash } from "./core/passwords/hashing.js";
 import { loadPasswordPolicy } from "./core/passwords/policy.js";
+import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
 
 export type { Auth };
 
@@ -34,7 +35,8 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);
-    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret });
+    const mail = { transport: mailTransportOf(resolved), from: resolved.mailFrom };
+    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, mail });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});
@@ -57,10 +59,24 @@ function checkConsistency(options: ResolvedOptions): void {
   }
 }
 
+/**
+ * Where the outbox worker hands mail: the application's `sendMail`, SMTP, or (neither set) `.eml`
+ * files, with a warning at start-up that mail is not being delivered.
+ */
+function mailTransportOf(options: ResolvedOptions): MailTransport {
+  if (options.sendMail !== undefined) return customTransport(options.sendMail);
+  if (options.smtpUrl !== undefined) return smtpTransport(options.smtpUrl);
+  options.onWarning(
+    `no SMTP server configured (TOKENVER_SMTP_URL): mail is not delivered, each one is written as an .eml file under ${options.mailOutboxDir}`,
+  );
+  return fileTransport(options.mailOutboxDir);
+}
+
 /** Only what the domain reads: the secret and the store settings stay here. */
 function coreConfigOf(options: ResolvedOptions): CoreConfig {
   const { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock } = options;
-  return { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock };
+  const publicUrl = options.publicUrl.replace(/\/+$/, "");
+  return { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock, publicUrl };
 }
 
 async function connect(options: ResolvedOptions): Promise<Store> {

@@ -53,7 +53,12 @@ for (const dialect of dialects()) {
             "username",
           ]);
           const applied = await sql<{ name: string }>`select name from tokenver_migration`.execute(db);
-          assert.deepEqual(applied.rows.map((r) => r.name).sort(), ["0001_initial", "0002_refresh_token_revoked_at", "0003_email_keys"]);
+          assert.deepEqual(applied.rows.map((r) => r.name).sort(), [
+            "0001_initial",
+            "0002_refresh_token_revoked_at",
+            "0003_email_keys",
+            "0004_mail_outbox",
+          ]);
         } finally {
           await db.destroy();
         }

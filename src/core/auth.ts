@@ -14,6 +14,8 @@ import type { Core } from "./context.js";
 import { failClosed } from "./errors.js";
 import { changePassword } from "./passwords/change-password.js";
 import { HashQueue } from "./passwords/hashing.js";
+import { Outbox } from "./mail/outbox.js";
+import { fileTransport, type MailTransport } from "./mail/transport.js";
 import { Revoker } from "./revoke.js";
 import { logout } from "./sessions/logout.js";
 import { listSessions, revokeSession } from "./sessions/manage.js";
@@ -45,6 +47,8 @@ export interface AuthParts {
   config: CoreConfig;
   /** Goes to the signer and the verifier only; nothing keeps or exposes it. */
   secret: string;
+  /** Where the outbox worker hands mail, and the `From` of every mail; default: `.eml` files under ./data/outbox. */
+  mail?: { transport: MailTransport; from: string };
 }
 
 const parts = Symbol("tokenver.parts");
@@ -68,10 +72,11 @@ export class Auth<F extends UserFields = {}> {
   readonly #throttle: Throttle;
   readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
+  readonly #outbox: Outbox;
   #closed = false;
 
   /** @internal Use `createAuth()`. */
-  constructor(token: typeof parts, { store, revocation, counters, config, secret }: AuthParts) {
+  constructor(token: typeof parts, { store, revocation, counters, config, secret, mail = defaultMail() }: AuthParts) {
     if (token !== parts) throw new TypeError("tokenver: use createAuth() to create the auth service");
     const tokenConfig = {
       secret,
@@ -84,6 +89,15 @@ export class Auth<F extends UserFields = {}> {
     this.#revocation = revocation;
     this.#throttle = new Throttle(counters, config.rateLimit);
     this.#verify = createVerify(createAccessTokenVerifier(tokenConfig), revocation);
+    this.#outbox = new Outbox({
+      db: store.db,
+      transport: mail.transport,
+      key: deriveKey(secret, "tokenver mail outbox v1"),
+      from: mail.from,
+      clock: config.clock,
+      onWarning: config.onWarning,
+      deliver: true,
+    });
     this.#core = {
       db: store.db,
       dialect: store.dialect,
@@ -94,6 +108,7 @@ export class Auth<F extends UserFields = {}> {
       deriveKey: (label, length) => deriveKey(secret, label, length),
       sign: createAccessTokenSigner(tokenConfig),
       schemas: profileSchemas(config.userFields),
+      mail: this.#outbox,
     };
     if (config.pruneInterval > 0) {
       this.#pruneTimer = setInterval(() => {
@@ -184,9 +199,14 @@ export class Auth<F extends UserFields = {}> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    await this.#outbox.close().catch(() => {});
     await Promise.allSettled([this.#revocation.close(), this.#throttle.close()]);
     await this.#store.close();
   }
+}
+
+function defaultMail(): { transport: MailTransport; from: string } {
+  return { transport: fileTransport("./data/outbox"), from: "tokenver <no-reply@localhost>" };
 }
 
 /** For the composition root only (not exported from the package). */

@@ -30,4 +30,6 @@ export interface CoreConfig {
   hashQueue: number;
   onWarning: (message: string) => void;
   clock: Clock;
+  /** The address users reach the server at (no trailing slash): the base of links in mail. */
+  publicUrl: string;
 }

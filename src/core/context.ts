@@ -6,6 +6,7 @@ import type { CoreConfig } from "./config.js";
 import type { Revoker } from "./revoke.js";
 import type { HashQueue } from "./passwords/hashing.js";
 import type { Throttle } from "./throttle.js";
+import type { MailQueue } from "./mail/message.js";
 
 /** What every operation of the domain works with: built once by the facade (auth.ts). */
 export interface Core {
@@ -26,4 +27,9 @@ export interface Core {
   readonly sign: (userId: string, sessionId: string, tokenVersion: number) => string;
   /** The custom user fields: the whole profile (registration) and a patch of it. */
   readonly schemas: { readonly profile: TObject; readonly patch: TObject };
+  /**
+   * The durable mail outbox (core/mail/): `core.mail.enqueue({ to, template, data }, trx)`, or
+   * `queueNotice(core, userId, template, data, trx)` (core/mail/notice.ts) for the stored address.
+   */
+  readonly mail: MailQueue;
 }

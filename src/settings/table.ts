@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from "../core/clock.js";
 import type { CoreConfig, RateLimitOptions, UserFields } from "../core/config.js";
+import { MAIL_SETTINGS, type MailOptions, type ResolvedMailOptions } from "./rows/mail.js";
 
 export type { RateLimitOptions, UserFields };
 
@@ -8,7 +9,7 @@ export type { RateLimitOptions, UserFields };
  * `SETTINGS` below, the one description of every setting: `configurationTable()` renders it as the
  * README's configuration table (docs/api.md section 1 names the server's variables).
  */
-export interface AuthOptions<F extends UserFields = {}> {
+export interface AuthOptions<F extends UserFields = {}> extends MailOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisEntryTtl?: number;
@@ -30,7 +31,7 @@ export interface AuthOptions<F extends UserFields = {}> {
   clock?: Clock;
 }
 
-export interface ResolvedOptions extends CoreConfig {
+export interface ResolvedOptions extends CoreConfig, ResolvedMailOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -328,6 +329,7 @@ export const SETTINGS = [
     defaultText: "the system clock",
     doc: "milliseconds since the epoch; injectable for tests",
   },
+  ...MAIL_SETTINGS,
 ] as const satisfies readonly Setting[];
 
 /** The row of a server-only setting. */

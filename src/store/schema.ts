@@ -54,4 +54,24 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   tokenver_meta: MetaTable;
+  mail_outbox: MailOutboxTable;
+}
+
+/** A mail not yet handed to the transport (core/mail/outbox.ts). */
+export interface MailOutboxTable {
+  id: string;
+  /** The template's name: what the logs may say about a mail (never its address or content). */
+  template: string;
+  /** The rendered mail, sealed (core/mail/seal.ts); emptied when the mail is given up. */
+  payload: string;
+  /** `pending` until sent (then the row is deleted) or given up (`failed`). */
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: string;
+  /** The node holding the row while it sends it, until `lease_until`. */
+  lease_owner: string | null;
+  lease_until: string | null;
+  /** The last failure's code (never a server's message, which may quote the address). */
+  last_error: string | null;
+  created_at: string;
 }

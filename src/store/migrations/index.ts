@@ -2,12 +2,14 @@ import { Kysely, Migrator, type Migration, type MigrationProvider } from "kysely
 import { initial } from "./0001_initial.js";
 import { refreshTokenRevokedAt } from "./0002_refresh_token_revoked_at.js";
 import { emailKeys } from "./0003_email_keys.js";
+import { mailOutbox } from "./0004_mail_outbox.js";
 
 /** Migrations as code, one file per schema change, never edited once released. */
 const migrations: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_refresh_token_revoked_at": refreshTokenRevokedAt,
   "0003_email_keys": emailKeys,
+  "0004_mail_outbox": mailOutbox,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
