@@ -39,43 +39,62 @@ async function serve(): Promise<void> {
   const loaded = loadConfig();
   // docs/api.md section 1: the public URL defaults to this server's own address.
   const config = { ...loaded, auth: { ...loaded.auth, publicUrl: loaded.auth.publicUrl ?? `http://127.0.0.1:${loaded.port}` } };
-  const [{ createAuth }, { buildServer }] = await Promise.all([import("./create-auth.js"), import("./server.js")]);
+  const [{ createAuth }, { buildServer, drainServer }] = await Promise.all([import("./create-auth.js"), import("./server.js")]);
   // Warnings raised while starting (a generated secret) wait for the server's logger.
   let warn: ((message: string) => void) | undefined;
   const pending: string[] = [];
   const onWarning = (message: string) => (warn === undefined ? pending.push(message) : warn(message));
-  const auth = await createAuth({ ...config.auth, onWarning }).catch(fail);
+  const metrics = config.metricsPort !== undefined;
+  const auth = await createAuth({ ...config.auth, metrics, onWarning }).catch(fail);
   const { trustProxy, requestTimeout, keepAliveTimeout, maxConnections } = config;
   const serverOptions = { trustProxy, requestTimeout, keepAliveTimeout, maxConnections };
-  const app = await buildServer(auth, { logger: { level: config.logLevel }, ...serverOptions }).catch(async (error) => {
+  // JSON lines for log collectors; readable lines for a person at a terminal.
+  const logger = { level: config.logLevel, ...(process.stdout.isTTY ? { transport: { target: "pino-pretty" } } : {}) };
+  const app = await buildServer(auth, { logger, ...serverOptions }).catch(async (error) => {
     await auth.close().catch(() => {});
     return fail(error);
   });
   warn = (message) => app.log.warn(message);
   for (const message of pending.splice(0)) warn(message);
 
+  let metricsServer: import("node:http").Server | undefined;
   let closing = false;
+  // docs/api.md section 10: stop accepting, /health 503, finish what is in flight (up to the
+  // timeout), close the stores; exit 0, or 1 when the timeout cut a request off.
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, "shutting down");
+    app.log.info({ signal, timeout: config.shutdownTimeout }, "shutting down: draining requests in flight");
+    const { cutOff } = await drainServer(app, config.shutdownTimeout * 1000);
+    if (cutOff > 0) app.log.error({ cutOff }, "shutdown timeout: requests in flight were cut off");
+    metricsServer?.closeAllConnections();
+    metricsServer?.close();
     await app.close().catch(() => {});
     await auth.close().catch(() => {});
-    process.exit(0);
+    app.log.info({ exitCode: cutOff > 0 ? 1 : 0 }, "stopped");
+    process.exit(cutOff > 0 ? 1 : 0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
-  try {
-    await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
+  const cannotListen = async (what: string, host: string, port: number, error: unknown): Promise<never> => {
+    await app.close().catch(() => {});
     await auth.close().catch(() => {});
     const code = (error as { code?: string }).code;
-    process.stderr.write(
-      `tokenver: invalid configuration: PORT/HOST: cannot listen on ${config.host}:${config.port}${code ? ` (${code})` : ""}\n`,
-    );
+    process.stderr.write(`tokenver: invalid configuration: ${what}: cannot listen on ${host}:${port}${code ? ` (${code})` : ""}\n`);
     process.exit(1);
+  };
+  if (auth.metrics !== undefined) {
+    const { listenMetrics } = await import("./metrics/server.js");
+    const { metricsHost, metricsPort } = config as { metricsHost: string; metricsPort: number };
+    metricsServer = await listenMetrics(auth.metrics, metricsPort, metricsHost).catch((error) =>
+      cannotListen("TOKENVER_METRICS_PORT/TOKENVER_METRICS_HOST", metricsHost, metricsPort, error),
+    );
+    const address = metricsServer.address() as import("node:net").AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    app.log.info(`Metrics listening at http://${host}:${address.port}/metrics`);
   }
+  await app.listen({ port: config.port, host: config.host }).catch((error) => cannotListen("PORT/HOST", config.host, config.port, error));
 }
 
 async function migrate(): Promise<void> {

@@ -15,6 +15,7 @@ import type { RedisSettings } from "./store/redis/connect.js";
 import { prepareDummyHash } from "./core/passwords/hashing.js";
 import { loadPasswordPolicy } from "./core/passwords/policy.js";
 import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
+import type { Metrics } from "./metrics/metrics.js";
 
 export type { Auth };
 
@@ -26,17 +27,19 @@ export type { Auth };
 export async function createAuth<F extends UserFields = {}>(options: AuthOptions<F> = {}): Promise<Auth<F>> {
   const resolved = resolveOptions(options as AuthOptions<UserFields>);
   checkConsistency(resolved);
+  // prom-client is loaded only for a service that keeps metrics.
+  const metrics = resolved.metrics ? new (await import("./metrics/metrics.js")).Metrics() : undefined;
   const store = await connect(resolved);
   let redis: RedisParts | undefined;
   try {
     const secret = await loadSecret(store, resolved);
     for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);
-    redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved);
-    const revocation = redis?.revocation ?? defaultRevocation(store, resolved);
+    redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics);
+    const revocation = redis?.revocation ?? defaultRevocation(store, resolved, metrics);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);
     const mail = { transport: mailTransportOf(resolved), from: resolved.mailFrom };
-    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, mail });
+    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, mail, metrics });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});
@@ -107,11 +110,11 @@ async function loadSecret(store: Store, options: ResolvedOptions): Promise<strin
   return value;
 }
 
-function defaultRevocation(store: Store, options: ResolvedOptions): RevocationState {
+function defaultRevocation(store: Store, options: ResolvedOptions, metrics: Metrics | undefined): RevocationState {
   const database = new DatabaseRevocationState(store.db, store.sqlite);
   const local = options.localCache ?? store.dialect === "sqlite";
   // Exact because every revocation goes through this process: the SQLite file is locked to it.
-  return local ? new LocalRevocationCache(database) : database;
+  return local ? new LocalRevocationCache(database, { onLookup: metrics?.observer.cacheLookup }) : database;
 }
 
 interface RedisParts {
@@ -119,10 +122,10 @@ interface RedisParts {
   counters: CounterStore;
 }
 
-async function connectRedis(store: Store, options: ResolvedOptions): Promise<RedisParts> {
+async function connectRedis(store: Store, options: ResolvedOptions, metrics: Metrics | undefined): Promise<RedisParts> {
   const { connectRedisState, RedisUnavailableError } = await import("./store/redis/connect.js");
   try {
-    return await connectRedisState(store, redisSettingsOf(options));
+    return await connectRedisState(store, { ...redisSettingsOf(options), onCacheLookup: metrics?.observer.cacheLookup });
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw new OptionError("redisUrl", error.message, { cause: error });
     throw error;

@@ -13,6 +13,20 @@ import { ENDPOINTS, openApiPath } from "./http/endpoints.js";
 import { serverSetting, type TrustProxy } from "./settings/table.js";
 import { check, Invalid, OptionError } from "./settings/resolve.js";
 import { docsPaths, openApiDocumentSchema } from "./http/schemas.js";
+import { Drain } from "./http/drain.js";
+import { registerOperations } from "./http/fastify/operations.js";
+import { requestIdOf } from "./http/request-id.js";
+
+const drains = new WeakMap<FastifyInstance, Drain>();
+
+/**
+ * The graceful shutdown of a server from buildServer() (docs/api.md section 10): stop accepting,
+ * answer the requests in flight for up to `timeoutMs`, close idle connections. `cutOff`: how many
+ * requests the timeout cut off. Then `app.close()` and `auth.close()`.
+ */
+export function drainServer(app: FastifyInstance, timeoutMs: number): Promise<{ cutOff: number }> {
+  return drains.get(app)!.drain(timeoutMs);
+}
 
 export interface BuildServerOptions {
   logger?: FastifyServerOptions["logger"];
@@ -29,6 +43,7 @@ export interface BuildServerOptions {
 /** The ready auth server: Fastify, hardened body parsing, the tokenver plugin, OpenAPI docs. */
 export async function buildServer(auth: Auth<any>, options: BuildServerOptions = {}): Promise<FastifyInstance> {
   const limits = connectionLimits(options);
+  const drain = new Drain();
   let lastDropWarning = -Infinity;
   const onDrop = () => {
     // Once a minute at most: a flood of refused connections must not become a flood of logs.
@@ -38,15 +53,20 @@ export async function buildServer(auth: Auth<any>, options: BuildServerOptions =
   };
   const app: FastifyInstance = Fastify({
     // Slow and idle clients cannot hold the server (docs/api.md section 3): see createLimitedServer().
-    serverFactory: (handler) => createLimitedServer(handler, limits).on("drop", onDrop),
+    serverFactory: (handler) => drain.track(createLimitedServer(handler, limits).on("drop", onDrop)),
     logger: options.logger ?? false,
-    // Request logs would carry URLs and timings of every call; errors are logged by sendProblem.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's request logs carry the URL, query string included: registerOperations() logs one
+    // line per request with the route's template instead. Errors are logged by sendProblem.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "request_id" }),
+    genReqId: (request) => requestIdOf(request.headers["x-request-id"]),
+    // While draining, requests on open connections are answered, not refused (drain.ts).
+    return503OnClosing: false,
     trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
     // Errors Fastify raises before routing (a malformed URL) get the same problem+json.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
+      reply.header("x-request-id", request.id);
       sendProblem(reply, error);
     },
     // And requests the HTTP parser refuses before Fastify sees them (client-error.ts).
@@ -62,6 +82,8 @@ export async function buildServer(auth: Auth<any>, options: BuildServerOptions =
     },
   });
 
+  drains.set(app, drain);
+  registerOperations(app, { metrics: auth.metrics, draining: () => drain.draining });
   acceptJsonOnly(app);
   app.setErrorHandler(problemErrorHandler);
   // No response of ours is meant to be sniffed into another type (ASVS 3.4.4).

@@ -126,9 +126,15 @@ describe("the environment of tokenver serve", () => {
       requestTimeout: 30,
       keepAliveTimeout: 5,
       maxConnections: 512,
+      metricsPort: undefined,
+      metricsHost: "127.0.0.1",
+      shutdownTimeout: 10,
       auth: { pruneInterval: 3600 },
     });
     assert.equal(configFromEnv({ TOKENVER_PRUNE_INTERVAL: "0" }).auth.pruneInterval, 0);
+    assert.equal(configFromEnv({ TOKENVER_METRICS_PORT: "9464" }).metricsPort, 9464);
+    assert.throws(() => configFromEnv({ TOKENVER_METRICS_PORT: "65536" }), /^Error: TOKENVER_METRICS_PORT: must be a port number/);
+    assert.throws(() => configFromEnv({ TOKENVER_SHUTDOWN_TIMEOUT: "-1" }), /^Error: TOKENVER_SHUTDOWN_TIMEOUT: must be a whole number/);
   });
 
   test("each variable reaches its option, typed", () => {

@@ -21,6 +21,8 @@ import { logout } from "./sessions/logout.js";
 import { listSessions, revokeSession } from "./sessions/manage.js";
 import { refresh } from "./sessions/refresh.js";
 import { Throttle } from "./throttle.js";
+import { NO_OBSERVER, observed } from "./observer.js";
+import type { Metrics } from "../metrics/metrics.js";
 import { createAccessTokenSigner, createAccessTokenVerifier } from "./tokens/access-token.js";
 import type {
   ChangePasswordInput,
@@ -49,6 +51,8 @@ export interface AuthParts {
   secret: string;
   /** Where the outbox worker hands mail, and the `From` of every mail; default: `.eml` files under ./data/outbox. */
   mail?: { transport: MailTransport; from: string };
+  /** With the `metrics` option: the registry of this service, whose observer the domain reports to. */
+  metrics?: Metrics;
 }
 
 const parts = Symbol("tokenver.parts");
@@ -71,12 +75,18 @@ export class Auth<F extends UserFields = {}> {
   readonly #revocation: RevocationState;
   readonly #throttle: Throttle;
   readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
+  readonly #login: typeof login;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   readonly #outbox: Outbox;
   #closed = false;
+  /**
+   * With the `metrics` option, this service's Prometheus series (docs/operations.md, "Metrics"):
+   * `await auth.metrics.registry.metrics()` is the text to serve. Undefined without it.
+   */
+  readonly metrics: Metrics | undefined;
 
   /** @internal Use `createAuth()`. */
-  constructor(token: typeof parts, { store, revocation, counters, config, secret, mail = defaultMail() }: AuthParts) {
+  constructor(token: typeof parts, { store, revocation, counters, config, secret, mail = defaultMail(), metrics }: AuthParts) {
     if (token !== parts) throw new TypeError("tokenver: use createAuth() to create the auth service");
     const tokenConfig = {
       secret,
@@ -88,7 +98,6 @@ export class Auth<F extends UserFields = {}> {
     this.#store = store;
     this.#revocation = revocation;
     this.#throttle = new Throttle(counters, config.rateLimit);
-    this.#verify = createVerify(createAccessTokenVerifier(tokenConfig), revocation);
     this.#outbox = new Outbox({
       db: store.db,
       transport: mail.transport,
@@ -98,17 +107,23 @@ export class Auth<F extends UserFields = {}> {
       onWarning: config.onWarning,
       deliver: true,
     });
+    const observer = metrics?.observer ?? NO_OBSERVER;
+    this.metrics = metrics;
+    // Without metrics these are the bare operations: nothing is added to the verify path.
+    this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation), observer, (o, r) => o.verified(r));
+    this.#login = observed(login, observer, (o, r) => o.loggedIn(r));
     this.#core = {
       db: store.db,
       dialect: store.dialect,
       config,
-      revoker: new Revoker(store.db, revocation, config.clock),
+      revoker: new Revoker(store.db, revocation, config.clock, observer),
       throttle: this.#throttle,
-      hashQueue: new HashQueue(config.hashQueue),
+      hashQueue: new HashQueue(config.hashQueue, undefined, observer),
       deriveKey: (label, length) => deriveKey(secret, label, length),
       sign: createAccessTokenSigner(tokenConfig),
       schemas: profileSchemas(config.userFields),
       mail: this.#outbox,
+      observer,
     };
     if (config.pruneInterval > 0) {
       this.#pruneTimer = setInterval(() => {
@@ -139,7 +154,7 @@ export class Auth<F extends UserFields = {}> {
 
   /** A new session for the right email and password; `invalid_credentials` otherwise; throttled. */
   login(input: { email: string; password: string }, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
-    return login(this.#core, input, context);
+    return this.#login(this.#core, input, context) as Promise<SignIn<ProfileOf<F>>>;
   }
 
   /** Rotates a refresh token. A used one presented again revokes its session (`refresh_reused`). */

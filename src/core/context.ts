@@ -7,6 +7,7 @@ import type { Revoker } from "./revoke.js";
 import type { HashQueue } from "./passwords/hashing.js";
 import type { Throttle } from "./throttle.js";
 import type { MailQueue } from "./mail/message.js";
+import type { Observer } from "./observer.js";
 
 /** What every operation of the domain works with: built once by the facade (auth.ts). */
 export interface Core {
@@ -32,4 +33,6 @@ export interface Core {
    * `queueNotice(core, userId, template, data, trx)` (core/mail/notice.ts) for the stored address.
    */
   readonly mail: MailQueue;
+  /** Where operations report outcomes and durations for metrics; NO_OBSERVER (observer.ts) by default. */
+  readonly observer: Observer;
 }

@@ -3,6 +3,7 @@ import type { RevocationChange, RevocationState } from "../store/revocation/stat
 import type { Database } from "../store/schema.js";
 import { isoAt, type Clock } from "./clock.js";
 import { failClosed } from "./errors.js";
+import { NO_OBSERVER, type Observer } from "./observer.js";
 
 /** A revoking write: runs in the transaction, returns what it revoked. */
 export type RevokingWrite = (trx: Kysely<Database>, now: string, nowMs: number) => Promise<RevocationChange>;
@@ -22,14 +23,17 @@ export class Revoker {
   readonly #db: Kysely<Database>;
   readonly #state: RevocationState;
   readonly #clock: Clock;
+  readonly #observer: Observer;
 
-  constructor(db: Kysely<Database>, state: RevocationState, clock: Clock) {
+  constructor(db: Kysely<Database>, state: RevocationState, clock: Clock, observer: Observer = NO_OBSERVER) {
     this.#db = db;
     this.#state = state;
     this.#clock = clock;
+    this.#observer = observer;
   }
 
   async revoke(intent: RevocationChange, write: RevokingWrite): Promise<RevocationChange> {
+    const started = performance.now();
     const deadline = await failClosed(() => this.#state.beforeRevoke(intent));
     const nowMs = this.#clock();
     const change = await failClosed(() =>
@@ -40,6 +44,8 @@ export class Revoker {
       }),
     );
     await failClosed(() => this.#state.afterRevoke(change));
+    // Timed from the announcement to the end of `after`: waiting for the other nodes included.
+    this.#observer.revoked(intent.sessionIds === undefined ? "user" : "session", (performance.now() - started) / 1000);
     return change;
   }
 }

@@ -19,6 +19,10 @@ export interface ServerConfig {
   requestTimeout: number;
   keepAliveTimeout: number;
   maxConnections: number;
+  /** Unset: no metrics endpoint. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  shutdownTimeout: number;
   auth: AuthOptions;
 }
 

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from "../core/clock.js";
 import type { CoreConfig, RateLimitOptions, UserFields } from "../core/config.js";
 import { MAIL_SETTINGS, type MailOptions, type ResolvedMailOptions } from "./rows/mail.js";
+import { OPERATIONS_SETTINGS } from "./rows/operations.js";
 
 export type { RateLimitOptions, UserFields };
 
@@ -29,6 +30,7 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions {
   migrate?: boolean;
   onWarning?: (message: string) => void;
   clock?: Clock;
+  metrics?: boolean;
 }
 
 export interface ResolvedOptions extends CoreConfig, ResolvedMailOptions {
@@ -51,6 +53,7 @@ export interface ResolvedOptions extends CoreConfig, ResolvedMailOptions {
   migrate: boolean;
   onWarning: (message: string) => void;
   clock: Clock;
+  metrics: boolean;
 }
 
 /** The built-in server's proxy trust: false, a hop count, or proxy addresses/CIDRs (comma-separated). */
@@ -60,7 +63,17 @@ export type TrustProxy = false | number | string;
 export type OptionPath = Exclude<keyof AuthOptions, "rateLimit"> | `rateLimit.${keyof RateLimitOptions}`;
 
 /** A setting of the built-in server only (`configFromEnv()` returns it beside `auth`). */
-export type ServerOption = "port" | "host" | "logLevel" | "trustProxy" | "requestTimeout" | "keepAliveTimeout" | "maxConnections";
+export type ServerOption =
+  | "port"
+  | "host"
+  | "logLevel"
+  | "trustProxy"
+  | "requestTimeout"
+  | "keepAliveTimeout"
+  | "maxConnections"
+  | "metricsPort"
+  | "metricsHost"
+  | "shutdownTimeout";
 
 /** What values a setting takes. The limits here are the only ones: validation and docs read them. */
 export type SettingKind =
@@ -330,6 +343,7 @@ export const SETTINGS = [
     doc: "milliseconds since the epoch; injectable for tests",
   },
   ...MAIL_SETTINGS,
+  ...OPERATIONS_SETTINGS,
 ] as const satisfies readonly Setting[];
 
 /** The row of a server-only setting. */

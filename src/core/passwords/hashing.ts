@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Algorithm, hash, verify } from "@node-rs/argon2";
 import { AuthError } from "../errors.js";
+import { NO_OBSERVER, type Observer } from "../observer.js";
 
 /** OWASP's argon2id parameters (m=19 MiB, t=2, p=1). Hashing runs on the libuv thread pool. */
 const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -41,10 +42,12 @@ export class HashQueue {
   #reserved = 0;
   #running = 0;
   readonly #waiting: Array<() => void> = [];
+  readonly #observer: Observer;
 
-  constructor(waiting: number, threads: number = ARGON2_THREADS) {
+  constructor(waiting: number, threads: number = ARGON2_THREADS, observer: Observer = NO_OBSERVER) {
     this.#threads = threads;
     this.#capacity = threads + waiting;
+    this.#observer = observer;
   }
 
   /** A place in the queue, or `503 service_unavailable` with `Retry-After` at once when it is full. */
@@ -73,9 +76,11 @@ export class HashQueue {
     // At most `#reserved` wait here, so this list is bounded by the capacity.
     if (this.#running >= this.#threads) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#running++;
+    const started = performance.now();
     try {
       return await work();
     } finally {
+      this.#observer.passwordHashed((performance.now() - started) / 1000);
       // Hand the thread straight to the next waiter, or give it back.
       const next = this.#waiting.shift();
       if (next !== undefined) next();

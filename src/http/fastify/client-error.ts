@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { AuthError } from "../../core/errors.js";
@@ -25,7 +26,9 @@ export function problemClientErrorHandler(error: Error & { code?: string }, sock
   if (socket.writable && inFlight?.headersSent !== true) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${headers["content-type"]}\r\n` +
-        `Content-Length: ${Buffer.byteLength(json)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${json}`,
+        `Content-Length: ${Buffer.byteLength(json)}\r\nX-Content-Type-Options: nosniff\r\n` +
+        // The request could not be read, so its own id cannot be trusted: a new one (docs/api.md section 10).
+        `X-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${json}`,
     );
   }
   socket.destroy();

@@ -18,6 +18,8 @@ export interface RedisSettings {
   localCache: boolean | undefined;
   clock: () => number;
   onWarning: (message: string) => void;
+  /** Told of every node-cache lookup, hit or miss (metrics); usually absent. */
+  onCacheLookup?: (hit: boolean) => void;
 }
 
 /** Redis could not be reached or subscribed to at start-up; the composition root names the setting. */
@@ -66,7 +68,12 @@ export async function connectRedisState(
     invalidation,
     onWarning: (m) => options.onWarning(m),
   });
-  if (caching) cache = new LocalRevocationCache(shared, { lease: invalidation, maxAgeSeconds: options.entryTtlSeconds });
+  if (caching)
+    cache = new LocalRevocationCache(shared, {
+      lease: invalidation,
+      maxAgeSeconds: options.entryTtlSeconds,
+      onLookup: options.onCacheLookup,
+    });
   try {
     await invalidation.start();
   } catch (error) {

@@ -21,6 +21,8 @@ export class LocalRevocationCache implements RevocationState {
   readonly #versions: BoundedMap<string, number>;
   /** Reads under way, by session: a burst of requests with one token waits for one read. */
   readonly #loading = new Map<string, Loading>();
+  /** Told of every lookup, answered from memory or not (metrics); usually absent. */
+  readonly #onLookup: ((hit: boolean) => void) | undefined;
   #epoch = 0;
 
   /**
@@ -28,8 +30,12 @@ export class LocalRevocationCache implements RevocationState {
    * `maxAgeSeconds` (with a lease): entries are read again after that long, so a revoking process
    * that broke the rules (no Redis, another prefix) is missed no longer than a Redis entry would be.
    */
-  constructor(inner: RevocationState, options: { maxEntries?: number; lease?: CacheLease; maxAgeSeconds?: number } = {}) {
+  constructor(
+    inner: RevocationState,
+    options: { maxEntries?: number; lease?: CacheLease; maxAgeSeconds?: number; onLookup?: (hit: boolean) => void } = {},
+  ) {
     this.#inner = inner;
+    this.#onLookup = options.onLookup;
     const max = options.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
     this.#sessions = new BoundedMap(max);
     this.#versions = new BoundedMap(max);
@@ -48,9 +54,11 @@ export class LocalRevocationCache implements RevocationState {
           session.answer = answer;
           session.answeredFor = tokenVersion;
         }
+        this.#onLookup?.(true);
         return answer;
       }
     }
+    this.#onLookup?.(false);
     return this.#load(sessionId, userId);
   }
 
