@@ -28,7 +28,8 @@ export class Drain {
   /** Counts the server's requests in flight; returns it, for the app's server factory. */
   track<S extends Server>(server: S): S {
     this.#servers.add(server);
-    server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+    // Before the app's own listener, which may answer at once (the 503 of /health does).
+    server.prependListener("request", (_request: IncomingMessage, response: ServerResponse) => {
       if (this.#draining) closeAfter(response);
       this.#inFlight.add(response);
       response.once("close", () => {
@@ -50,7 +51,8 @@ export class Drain {
       if (server.listening) NetServer.prototype.close.call(server);
     }
     for (const response of this.#inFlight) closeAfter(response);
-    await new Promise((resolve) => setImmediate(resolve));
+    // Two check phases apart: at least one poll phase reads whatever the sockets already hold.
+    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
     for (const server of this.#servers) server.closeIdleConnections();
     if (this.#inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

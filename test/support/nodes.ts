@@ -43,7 +43,8 @@ export async function startNode(env: Record<string, string>): Promise<Node> {
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
     child.once("exit", (code) => reject(new Error(`node exited with ${code}: ${output}`)));
-    setTimeout(() => reject(new Error(`node did not start: ${output}`)), 30_000).unref();
+    // Generous: each process compiles the sources with tsx, and a shared CI machine can be slow.
+    setTimeout(() => reject(new Error(`node did not start: ${output}`)), 90_000).unref();
   });
   return {
     url,
