@@ -86,13 +86,13 @@ describe("graceful shutdown of a server process (docs/api.md section 10)", () =>
     assert.equal(code, 0, node.output());
     assert.ok(took < 10_000, `exit took ${took} ms`);
     const before = load.outcomes.filter((o) => o.sentBeforeSignal);
-    assert.ok(before.length > 50, `only ${before.length} requests ran before the signal`);
+    assert.ok(before.length > 20, `only ${before.length} requests ran before the signal`);
     const unanswered = before.filter((o) => o.status !== 200);
     assert.deepEqual(unanswered, [], "requests sent before the signal were not answered");
     // After the signal: answered, refused, or (sent on a kept-alive connection as the server closed
     // it as idle) reset, which RFC 9110 9.2.2 lets a client retry. Nothing else.
     for (const o of load.outcomes.filter((o) => !o.sentBeforeSignal)) {
-      const retryable = o.error === "ECONNREFUSED" || (o.reusedSocket && o.error === "ECONNRESET");
+      const retryable = o.error === "ECONNREFUSED" || (o.reusedSocket && (o.error === "ECONNRESET" || o.error === "EPIPE"));
       assert.ok(o.status === 200 || retryable, `after the signal: ${JSON.stringify(o)}`);
     }
     assert.match(node.output(), /"exitCode":0/);

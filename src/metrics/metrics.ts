@@ -1,9 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 import type { Observer } from "../core/observer.js";
 
-/** The route label of a request that matched no route: one label, whatever the path was. */
-export const UNMATCHED_ROUTE = "unmatched";
-
 /**
  * The Prometheus series of docs/api.md section 10, in a registry of one auth service (never
  * prom-client's global one: several services in one process keep apart). Labels come from fixed
@@ -98,7 +95,7 @@ export class Metrics {
     };
   }
 
-  /** One answered request: `route` is the matched route's template, or UNMATCHED_ROUTE. */
+  /** One answered request: `route` is the matched route's template, or one label for all unmatched ones. */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.#requests.inc({ method, route, status });
     this.#requestSeconds.observe({ method, route }, seconds);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AuthError } from "../../core/errors.js";
-import { UNMATCHED_ROUTE, type Metrics } from "../../metrics/metrics.js";
+import type { Metrics } from "../../metrics/metrics.js";
 import { sendProblem } from "./reply.js";
 
 export interface OperationsHooks {
@@ -33,6 +33,9 @@ export function registerOperations(app: FastifyInstance, { metrics, draining }: 
     done();
   });
 }
+
+/** The route label of a request that matched no route: one label, whatever the path was. */
+export const UNMATCHED_ROUTE = "unmatched";
 
 /** The matched route's template (`/sessions/:id`), or one label for everything unmatched. */
 function routeOf(request: FastifyRequest): string {
