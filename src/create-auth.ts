@@ -132,7 +132,7 @@ async function connectRedis(store: Store, options: ResolvedOptions, metrics: Met
   }
 }
 
-/** The Redis parts' settings, from the resolved options. */
+/** @internal The Redis parts' settings, from the resolved options. */
 export function redisSettingsOf(options: ResolvedOptions): RedisSettings {
   return {
     url: options.redisUrl!,

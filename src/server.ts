@@ -1,7 +1,6 @@
 import { createServer, type Server } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { Auth } from "./core/auth.js";
 import { BODY_LIMIT_BYTES } from "./core/limits.js";
 import { sendProblem, problemErrorHandler } from "./http/fastify/reply.js";
@@ -114,15 +113,36 @@ export async function buildServer(auth: Auth<any>, options: BuildServerOptions =
   });
   // staticCSP: the docs page may load only its own scripts, styles, fonts and images (the
   // plugin's default also allows any https: style or font, and images from validator.swagger.io).
-  await app.register(swaggerUi, {
-    routePrefix: "/docs",
-    staticCSP: true,
-    transformStaticCSP: (header) => header.replace(/ validator\.swagger\.io| https:/g, ""),
-  });
+  const swaggerUi = await loadSwaggerUi();
+  if (swaggerUi === undefined) {
+    app.get("/docs", { config: { public: true } }, async () => {
+      throw new AuthError("not_found", "The docs page needs the @fastify/swagger-ui package: npm install @fastify/swagger-ui.");
+    });
+  } else {
+    await app.register(swaggerUi, {
+      routePrefix: "/docs",
+      staticCSP: true,
+      transformStaticCSP: (header) => header.replace(/ validator\.swagger\.io| https:/g, ""),
+    });
+  }
   await app.register(tokenverPlugin, { auth });
 
   app.get("/openapi.json", { config: { public: true }, schema: openApiDocumentSchema }, async () => app.swagger());
   return app;
+}
+
+/**
+ * The docs page's plugin, an optional peer dependency: it is the only user of @fastify/static,
+ * whose dependencies need a newer Node than tokenver's, and a library user never serves it.
+ * Installed in this repository (a devDependency); /openapi.json works without it.
+ */
+async function loadSwaggerUi(): Promise<typeof import("@fastify/swagger-ui").default | undefined> {
+  try {
+    return (await import("@fastify/swagger-ui")).default;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND") return undefined;
+    throw error;
+  }
 }
 
 interface OpenApiDocument {

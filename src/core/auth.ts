@@ -41,7 +41,7 @@ import type {
 import { profileSchemas } from "./validation.js";
 import { createVerify } from "./verify.js";
 
-/** What the composition root (create-auth.ts) hands the facade. */
+/** @internal What the composition root (create-auth.ts) hands the facade. */
 export interface AuthParts {
   store: Store;
   revocation: RevocationState;
@@ -224,7 +224,7 @@ function defaultMail(): { transport: MailTransport; from: string } {
   return { transport: fileTransport("./data/outbox"), from: "tokenver <no-reply@localhost>" };
 }
 
-/** For the composition root only (not exported from the package). */
+/** @internal For the composition root only (not exported from the package). */
 export function assembleAuth<F extends UserFields>(authParts: AuthParts): Auth<F> {
   return new Auth<F>(parts, authParts);
 }

@@ -70,6 +70,7 @@ export function orList(items: readonly string[]): string {
 export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOptions {
   if (options === null || typeof options !== "object") throw new OptionError("options", "must be an object");
   const given = options as Record<string, unknown>;
+  refuseUnknownOptions(given);
   const resolved: Record<string, unknown> = {};
   for (const setting of SETTINGS as readonly Setting[]) {
     if (setting.option === undefined) continue;
@@ -98,6 +99,50 @@ export function resolveOptions(options: AuthOptions<UserFields>): ResolvedOption
     }
   }
   return resolved as unknown as ResolvedOptions;
+}
+
+/**
+ * A typo (`databseUrl`, `rateLimit.acountFailures`) would otherwise be silently ignored and its
+ * default used: every option is a row of the settings table, so anything else is refused by name.
+ */
+function refuseUnknownOptions(given: Record<string, unknown>): void {
+  const known: string[] = (SETTINGS as readonly Setting[]).flatMap((setting) => (setting.option === undefined ? [] : [setting.option]));
+  const groups = new Set(known.filter((o) => o.includes(".")).map((o) => o.split(".")[0]!));
+  for (const [key, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    if (!known.includes(key) && !groups.has(key)) {
+      throw new OptionError(
+        key,
+        `is not an option of createAuth()${suggestion(key, known.filter((o) => !o.includes(".")).concat([...groups]))}`,
+      );
+    }
+    if (groups.has(key) && typeof value === "object" && value !== null) {
+      const children = known.filter((o) => o.startsWith(`${key}.`)).map((o) => o.slice(key.length + 1));
+      for (const [child, childValue] of Object.entries(value)) {
+        if (childValue !== undefined && !children.includes(child)) {
+          throw new OptionError(`${key}.${child}`, `is not an option of createAuth()${suggestion(child, children)}`);
+        }
+      }
+    }
+  }
+}
+
+/** `; did you mean X?` when one known name is close (same letters, case-insensitively, or one edit away). */
+function suggestion(name: string, known: readonly string[]): string {
+  const close = known.find((k) => k.toLowerCase() === name.toLowerCase() || editDistance(k.toLowerCase(), name.toLowerCase()) <= 2);
+  return close === undefined ? "" : `; did you mean ${close}?`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function checked(option: string, kind: SettingKind, value: unknown): unknown {

@@ -1,9 +1,10 @@
 import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import SQLite from "better-sqlite3";
+import type SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
+import type { SqliteHandle } from "./sqlite-handle.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -12,7 +13,7 @@ export interface Store {
   dialect: Dialect;
   db: Kysely<Database>;
   /** Set for SQLite: prepared statements on the per-request path skip the query builder. */
-  sqlite?: SQLite.Database;
+  sqlite?: SqliteHandle;
   close(): Promise<void>;
 }
 
@@ -51,7 +52,27 @@ function realPathOf(file: string): string {
   }
 }
 
-function lockFile(file: string): SQLite.Database {
+type SqliteBinding = typeof SQLite;
+
+/**
+ * better-sqlite3, loaded on the first SQLite URL: it is an optional dependency (a native binding),
+ * so an application on PostgreSQL may install without it.
+ */
+async function loadSqlite(): Promise<SqliteBinding> {
+  try {
+    return (await import("better-sqlite3")).default;
+  } catch (error) {
+    throw new DatabaseDriverMissingError(
+      "is a SQLite URL, but the better-sqlite3 package (an optional dependency of tokenver) is not installed: npm install better-sqlite3",
+      { cause: error },
+    );
+  }
+}
+
+/** The driver a URL needs is not installed. The message completes "databaseUrl ...". */
+export class DatabaseDriverMissingError extends Error {}
+
+function lockFile(SQLite: SqliteBinding, file: string): SQLite.Database {
   const lock = new SQLite(file, { timeout: 0 });
   try {
     lock.pragma("journal_mode = OFF");
@@ -84,16 +105,20 @@ function lockFile(file: string): SQLite.Database {
  *    lock place in common with this one, so a file with several links is refused outright (it
  *    is also what SQLite's own documentation lists as a way to corrupt a database).
  */
-function lockSqliteFile(file: string, open: () => SQLite.Database): { sqlite: SQLite.Database; locks: SQLite.Database[] } {
+function lockSqliteFile(
+  SQLite: SqliteBinding,
+  file: string,
+  open: () => SQLite.Database,
+): { sqlite: SQLite.Database; locks: SQLite.Database[] } {
   const real = realPathOf(file);
-  const locks = [lockFile(`${real}.lock`)];
+  const locks = [lockFile(SQLite, `${real}.lock`)];
   let sqlite: SQLite.Database | undefined;
   try {
     // Opening reads nothing yet (no -wal or -shm file appears); it creates a missing file, so
     // that it has an inode to lock.
     sqlite = open();
     const { dev, ino, nlink } = statSync(real, { bigint: true });
-    locks.push(lockFile(join(dirname(real), `tokenver-${dev}-${ino}.lock`)));
+    locks.push(lockFile(SQLite, join(dirname(real), `tokenver-${dev}-${ino}.lock`)));
     if (nlink > 1n) {
       throw new DatabaseInUseError(
         `has ${nlink} hard links: SQLite keeps its journal by name, so a second name would be a second database to it; remove the other links`,
@@ -107,11 +132,12 @@ function lockSqliteFile(file: string, open: () => SQLite.Database): { sqlite: SQ
   }
 }
 
-function openSqlite(target: string, exclusive: boolean): Store {
+async function openSqlite(target: string, exclusive: boolean): Promise<Store> {
+  const SQLite = await loadSqlite();
   const file = target === ":memory:" ? ":memory:" : resolve(target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const { sqlite, locks } =
-    exclusive && file !== ":memory:" ? lockSqliteFile(file, () => new SQLite(file)) : { sqlite: new SQLite(file), locks: [] };
+    exclusive && file !== ":memory:" ? lockSqliteFile(SQLite, file, () => new SQLite(file)) : { sqlite: new SQLite(file), locks: [] };
   try {
     sqlite.pragma("journal_mode = WAL");
     // FULL: a revocation that returned survives a crash or power loss, not only a process kill.
@@ -128,7 +154,9 @@ function openSqlite(target: string, exclusive: boolean): Store {
   return {
     dialect: "sqlite",
     db,
-    sqlite,
+    // better-sqlite3's Database has every member of SqliteHandle; its conditional generic
+    // `prepare` signature is what the structural check cannot follow.
+    sqlite: sqlite as unknown as SqliteHandle,
     close: async () => {
       await db.destroy();
       for (const lock of locks) lock.close();

@@ -13,7 +13,7 @@ export interface AppContext {
   auth: AppAuth;
   /** The endpoints, mounted under /auth. */
   api: Api;
-  /** The application: `/new-route` answers `{ user }` and needs a token; `/open` is public. */
+  /** The application: `/new-route` answers `{ user }` and needs a token; `/open` is public and answers `{ open: true, user }` with the status and code of the error that reading its user threw. */
   root: Api;
   register(extra?: Record<string, unknown>): ReturnType<Api["register"]>;
 }
@@ -86,10 +86,14 @@ export function describeAdapter(name: string, suite: AdapterSuite): void {
       }
     });
 
-    test("a public route needs no token and carries no principal", async () => {
+    test("a public route needs no token, verifies none, and reading its user throws a 401 token_missing", async () => {
+      // /open answers the code of the AuthError that reading the request's user threw.
       const response = await context.root.get("/open");
       assert.equal(response.status, 200);
-      assert.deepEqual(response.body, { open: true, user: null });
+      assert.deepEqual(response.body, { open: true, user: { status: 401, code: "token_missing" } });
+      // A token sent to a public route is not verified: there is still no principal.
+      const user = await context.register();
+      assert.deepEqual((await context.root.get("/open", user.access)).body.user, { status: 401, code: "token_missing" });
     });
 
     test("endpoints are mounted under the prefix only, never cached", async () => {

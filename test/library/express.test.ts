@@ -5,13 +5,13 @@ import { AuthError, createAuth, type Auth } from "../../src/index.js";
 import { problemHandler, tokenver } from "../../src/http/express/guard.js";
 import { Api, TEST_SECRET, uniqueEmail } from "../support/server.js";
 import { describeAdapter, type AppAuth } from "./adapter-suite.js";
-import { PASSWORD, listenExpress } from "./helpers.js";
+import { PASSWORD, listenExpress, userOrError } from "./helpers.js";
 
 function userApp(auth: AppAuth) {
   const app = express();
   const guard = tokenver({ auth, routes: { prefix: "/auth" } });
   guard.public.get("/open", (req, res) => {
-    res.json({ open: true, user: req.user ?? null });
+    res.json({ open: true, user: userOrError(() => req.user) });
   });
   app.use(guard);
   app.get("/new-route", (req, res) => {

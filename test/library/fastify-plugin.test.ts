@@ -6,7 +6,7 @@ import { createAuth, OptionError, type Auth } from "../../src/index.js";
 import tokenver from "../../src/http/fastify/plugin.js";
 import { Api, TEST_SECRET, uniqueEmail } from "../support/server.js";
 import { describeAdapter, type AppAuth } from "./adapter-suite.js";
-import { PASSWORD, listenFastify } from "./helpers.js";
+import { PASSWORD, listenFastify, userOrError } from "./helpers.js";
 
 // An application of its own, with Fastify's defaults (Ajv coerces types; no trailing-slash
 // folding; 1 MiB bodies) and its own error handler: the plugin must still behave as the server.
@@ -15,7 +15,7 @@ async function userApp(auth: AppAuth): Promise<FastifyInstance> {
   app.setErrorHandler((_error, _request, reply) => reply.code(418).send("the app's own error page"));
   await app.register(tokenver, { auth, routes: { prefix: "/auth" } });
   app.get("/new-route", async (request) => ({ user: request.user }));
-  app.get("/open", { config: { public: true } }, async (request) => ({ open: true, user: request.user }));
+  app.get("/open", { config: { public: true } }, async (request) => ({ open: true, user: userOrError(() => request.user) }));
   app.get("/fails", async () => {
     throw new Error("boom: SELECT secret FROM users");
   });

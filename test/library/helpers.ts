@@ -30,3 +30,13 @@ export const PASSWORD = "a long and unguessable passphrase";
 export function api(url: string, prefix = ""): Api {
   return new Api(url + prefix);
 }
+
+/** The principal a read returns, or the status and code of the AuthError it throws. */
+export function userOrError(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch (error) {
+    const { status, code } = error as { status: number; code: string };
+    return { status, code };
+  }
+}

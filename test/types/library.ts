@@ -102,6 +102,20 @@ export async function fastifyIsTyped(): Promise<void> {
   await app.register(tokenver, { auth, routes: "/auth" });
   const pluginOptions: TokenverPluginOptions = { auth };
   void pluginOptions;
+  // errors: the app's error handler, or a renderer typed by the problem it receives.
+  await app.register(tokenver, { auth, errors: "app" });
+  await app.register(tokenver, {
+    auth,
+    errors: (problem, error) => ({
+      status: problem.status,
+      headers: problem.headers,
+      body: { code: error.code, title: problem.body.title },
+    }),
+  });
+  // @ts-expect-error errors is "problem+json", "app" or a renderer
+  await app.register(tokenver, { auth, errors: "html" });
+  // @ts-expect-error a renderer returns { status, headers, body }
+  await app.register(tokenver, { auth, errors: () => "text" });
 
   app.get("/notes", async (request) => {
     expectTrue<Equal<typeof request.user, Principal>>();
@@ -140,6 +154,10 @@ export async function expressIsTyped(): Promise<void> {
   });
   app.use(problemHandler);
   tokenverExpress({ auth, routes: false });
+  tokenverExpress({ auth, errors: "app" });
+  tokenverExpress({ auth, errors: (problem) => ({ ...problem, body: { error: problem.body.code } }) });
+  // @ts-expect-error errors is "problem+json", "app" or a renderer
+  tokenverExpress({ auth, errors: true });
   // @ts-expect-error auth is required
   tokenverExpress({});
   // @ts-expect-error routes.prefix is a path string

@@ -9,17 +9,19 @@ import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-op
 import { clientAddress } from "../client-address.js";
 import { compileBodyCheck, validationError } from "../body-validator.js";
 import { authorizationOf } from "../authorization.js";
+import { principalOf, requirePrincipal, setPrincipal } from "../principal.js";
 import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
-import { toProblem } from "../problem.js";
+import { asAuthError, checkErrorsOption, protocolHeaders, renderError, type ErrorResponse, type ErrorsOption } from "../error-rendering.js";
 
 declare global {
   namespace Express {
     interface Request {
       /**
-       * The authenticated principal `{userId, sessionId, tokenVersion, claims}`: set for every
-       * request that passed the tokenver guard. Routes of `guard.public` are not authenticated,
-       * so there it is undefined (it is typed for the protected routes, which are the default).
-       * Custom user fields are loaded on demand, typed by your `auth`: `await auth.getUser(req.user)`.
+       * The authenticated principal `{userId, sessionId, tokenVersion, claims}` of every request
+       * that passed the tokenver guard. On the routes of `guard.public` no token was verified:
+       * reading it there throws a 401 `AuthError` (`token_missing`), so it is never an undefined
+       * typed as a principal. Custom user fields are loaded on demand, typed by your `auth`:
+       * `await auth.getUser(req.user)`.
        */
       user: Principal;
     }
@@ -31,6 +33,12 @@ export interface TokenverExpressOptions {
   auth: Auth<any>;
   /** The endpoints of docs/api.md section 3: `true` (default) at the mount point, `{ prefix: "/auth" }`, or `false`. */
   routes?: RoutesOption;
+  /**
+   * How tokenver's errors (the guard's 401s, the endpoints' errors) are answered:
+   * `"problem+json"` (default), `"app"` (passed to your error middleware as an `AuthError` with
+   * `next(error)`), or a function `(problem, error) => ({ status, headers, body })` rendering your format.
+   */
+  errors?: ErrorsOption;
 }
 
 /**
@@ -59,15 +67,17 @@ export interface TokenverGuard extends Router {
  * ```
  */
 export function tokenver(options: TokenverExpressOptions): TokenverGuard {
-  const { auth, routes, prefix } = checkOptions(options);
+  const { auth, routes, prefix, errors } = checkOptions(options);
+  const fail = failWith(errors);
   const guard = express.Router();
   const publicRoutes = express.Router();
   const mount = (router: Router) => (prefix === undefined ? guard.use(router) : guard.use(prefix, router));
+  guard.use(userAccessor);
   // Public rows before authentication, every other row after it: default deny for the endpoints too.
-  if (routes) mount(endpointRouter(auth, PUBLIC_ROWS));
+  if (routes) mount(endpointRouter(auth, PUBLIC_ROWS, fail));
   guard.use(publicRoutes);
-  guard.use(authenticate(auth));
-  if (routes) mount(endpointRouter(auth, PROTECTED_ROWS));
+  guard.use(authenticate(auth, fail));
+  if (routes) mount(endpointRouter(auth, PROTECTED_ROWS, fail));
   return Object.assign(guard, { public: publicRoutes });
 }
 
@@ -79,38 +89,72 @@ export const problemHandler: ErrorRequestHandler = (error: unknown, _req: Reques
 
 /** Sends any error as problem+json (RFC 9457): AuthError codes as they are, anything else 500. */
 export function sendProblem(res: Response, error: unknown): void {
+  sendRendered(res, error, "problem+json");
+}
+
+function sendRendered(res: Response, error: unknown, option: Exclude<ErrorsOption, "app">): void {
   // A failure after the response started cannot be reported to the client any more.
   if (res.headersSent) {
     res.end();
     return;
   }
-  const problem = toProblem(error);
-  res.status(problem.status).set(problem.headers).send(JSON.stringify(problem.body));
+  const rendered = renderError(option, error);
+  res.status(rendered.status).set(rendered.headers).send(rendered.payload);
 }
 
+/** Answers an error of the guard or an endpoint as the `errors` option says. */
+type Fail = (res: Response, next: NextFunction, error: unknown) => void;
+
+function failWith(option: ErrorsOption): Fail {
+  if (option !== "app") return (res, _next, error) => sendRendered(res, error, option);
+  return (res, next, error) => {
+    const authError = asAuthError(error);
+    if (!res.headersSent) res.set(protocolHeaders(authError));
+    next(authError);
+  };
+}
+
+/** `req.user`: the verified principal, or a 401 where none was verified (the public routes). */
+const userAccessor: RequestHandler = (req, _res, next) => {
+  Object.defineProperty(req, "user", {
+    configurable: true,
+    enumerable: true,
+    get: () => requirePrincipal(req),
+    set: (principal: Principal) => setPrincipal(req, principal),
+  });
+  next();
+};
+
 /** One `auth.verify()` per request: no user row is read unless a handler asks for it. */
-function authenticate(auth: Auth<any>): RequestHandler {
+function authenticate(auth: Auth<any>, fail: Fail): RequestHandler {
   return (req, res, next) => {
     new Promise<string | undefined>((resolve) => resolve(authorizationOf(req)))
       .then((authorization) => auth.verify(authorization))
       .then(
         (principal) => {
-          req.user = principal;
+          setPrincipal(req, principal);
           next();
         },
-        (error: unknown) => sendProblem(res, error),
+        (error: unknown) => fail(res, next, error),
       )
       .catch(next);
   };
 }
 
-function checkOptions(options: TokenverExpressOptions): { auth: Auth<any>; routes: boolean; prefix: string | undefined } {
+const KNOWN_KEYS = new Set(["auth", "routes", "errors"]);
+
+function checkOptions(options: TokenverExpressOptions): {
+  auth: Auth<any>;
+  routes: boolean;
+  prefix: string | undefined;
+  errors: ErrorsOption;
+} {
   if (options === null || typeof options !== "object") throw pluginError("tokenver() needs { auth } from createAuth()");
-  for (const key of Object.keys(options)) if (key !== "auth" && key !== "routes") throw pluginError(`unknown option ${key}`);
+  for (const key of Object.keys(options)) if (!KNOWN_KEYS.has(key)) throw pluginError(`unknown option ${key}`);
   const auth = options.auth;
   if (typeof auth !== "object" || auth === null || typeof auth.verify !== "function")
     throw pluginError("auth must be the service from createAuth()");
-  return { auth, ...checkRoutesOption(options.routes) };
+  return { auth, ...checkRoutesOption(options.routes), errors: checkErrorsOption(options.errors) };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -121,20 +165,20 @@ const PUBLIC_ROWS = ENDPOINTS.filter((row) => row.access === "public");
 const PROTECTED_ROWS = ENDPOINTS.filter((row) => row.access !== "public");
 
 /** Rows of the table as an Express router. */
-function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[]): Router {
+function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fail): Router {
   const router = express.Router();
   for (const row of rows) {
     const handlers: RequestHandler[] = [noStore];
-    if (row.body !== undefined) handlers.push(json(schemaFor(row.body, auth.profileSchema), { optional: row.bodyOptional === true }));
-    if (row.params !== undefined) handlers.push(checkParams(row.params));
-    handlers.push((req, res) => {
-      runEndpoint(row, { auth, principal: req.user, body: req.body, params: req.params, query: req.query, client: contextOf(req) })
+    if (row.body !== undefined) handlers.push(json(schemaFor(row.body, auth.profileSchema), fail, { optional: row.bodyOptional === true }));
+    if (row.params !== undefined) handlers.push(checkParams(row.params, fail));
+    handlers.push((req, res, next) => {
+      runEndpoint(row, { auth, principal: principalOf(req), body: req.body, params: req.params, query: req.query, client: contextOf(req) })
         .then((result) => {
           res.status(row.status);
           if (result === undefined) res.end();
           else res.json(result);
         })
-        .catch((error: unknown) => sendProblem(res, error));
+        .catch((error: unknown) => fail(res, next, error));
     });
     router[ROUTE_METHODS[row.method]](row.path, ...handlers);
   }
@@ -150,11 +194,11 @@ const noStore: RequestHandler = (_req, res, next) => {
 };
 
 /** Path parameters pass the row's schema as Fastify's do (they are strings: nothing is coerced). */
-function checkParams(schema: TSchema): RequestHandler {
+function checkParams(schema: TSchema, fail: Fail): RequestHandler {
   const check = compileBodyCheck(schema);
   return (req, res, next) => {
     const result = check({ ...req.params });
-    if (result.errors !== undefined) return sendProblem(res, validationError(result.errors));
+    if (result.errors !== undefined) return fail(res, next, validationError(result.errors));
     next();
   };
 }
@@ -164,18 +208,18 @@ function checkParams(schema: TSchema): RequestHandler {
  * own parsers): a body that is not application/json is 415, unparsable JSON 400, over
  * BODY_LIMIT_BYTES 413, and a schema violation 400 `validation_failed`.
  */
-function json(schema: TSchema, { optional = false } = {}): RequestHandler {
+function json(schema: TSchema, fail: Fail, { optional = false } = {}): RequestHandler {
   const check = compileBodyCheck(schema);
   // inflate: false: a compressed body is 415; the server does not decompress bodies either.
   const parse = express.json({ limit: BODY_LIMIT_BYTES, type: () => true, inflate: false });
   return (req, res, next) => {
     if (hasBody(req) && !req.is("application/json")) {
-      return sendProblem(res, new AuthError("unsupported_media_type", "Send the request body as application/json."));
+      return fail(res, next, new AuthError("unsupported_media_type", "Send the request body as application/json."));
     }
     parse(req, res, (error?: unknown) => {
-      if (error !== undefined && error !== null) return sendProblem(res, error);
+      if (error !== undefined && error !== null) return fail(res, next, error);
       const result = check(req.body ?? (optional ? {} : undefined));
-      if (result.errors !== undefined) return sendProblem(res, validationError(result.errors));
+      if (result.errors !== undefined) return fail(res, next, validationError(result.errors));
       req.body = result.value;
       next();
     });
@@ -192,4 +236,4 @@ function contextOf(req: Request): RequestContext {
   return { userAgent: req.get("user-agent"), ip: clientAddress(req.ip, req.socket.remoteAddress) };
 }
 
-export type { Principal, RoutesOption };
+export type { Principal, RoutesOption, ErrorsOption, ErrorResponse };

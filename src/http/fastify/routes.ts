@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifySchema } from "fastify";
 import type { TObject } from "typebox";
 import type { Auth } from "../../core/auth.js";
 import { clientAddress } from "../client-address.js";
+import { principalOf } from "../principal.js";
 import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
 
 const BEARER = [{ bearerAuth: [] }];
@@ -35,7 +36,7 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
       handler: async (request, reply) => {
         const result = await runEndpoint(row, {
           auth,
-          principal: request.user,
+          principal: principalOf(request),
           body: request.body,
           params: request.params,
           query: request.query,

@@ -1,7 +1,7 @@
-import type SQLite from "better-sqlite3";
 import { CompiledQuery, type Kysely } from "kysely";
 import type { Dialect } from "../database.js";
 import type { Database } from "../schema.js";
+import type { SqliteHandle } from "../sqlite-handle.js";
 import type { UserRow } from "./users.js";
 
 /**
@@ -38,7 +38,7 @@ export interface UserRowSource {
   dialect: Dialect;
   db: Kysely<Database>;
   /** SQLite: the better-sqlite3 handle the store opened. */
-  sqlite?: SQLite.Database | undefined;
+  sqlite?: SqliteHandle | undefined;
   /** PostgreSQL: the pool under Kysely, for named prepared statements. */
   pool?: NamedQueryPool | undefined;
 }

@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely } from "kysely";
-import type SQLite from "better-sqlite3";
 import type { Database } from "../schema.js";
+import type { SqliteHandle, SqliteStatement } from "../sqlite-handle.js";
 import type { RevocationState, SessionState } from "./state.js";
 
 /** The per-request question, in one statement: whose session is it, the user's version, and is it dead. */
@@ -29,11 +29,11 @@ function toSessionState(row: SessionStateRow | undefined): SessionState | undefi
  */
 export class DatabaseRevocationState implements RevocationState {
   readonly #db: Kysely<Database>;
-  readonly #sqlite: SQLite.Database | undefined;
-  readonly #statement: SQLite.Statement<[string], SessionStateRow> | undefined;
+  readonly #sqlite: SqliteHandle | undefined;
+  readonly #statement: SqliteStatement<[string], SessionStateRow> | undefined;
   readonly #sql: string;
 
-  constructor(db: Kysely<Database>, sqlite?: SQLite.Database) {
+  constructor(db: Kysely<Database>, sqlite?: SqliteHandle) {
     this.#db = db;
     this.#sqlite = sqlite;
     this.#statement = sqlite?.prepare(SESSION_STATE_SQL("?"));
