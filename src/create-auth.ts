@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { DatabaseInUseError, openStore, type Store } from "./store/database.js";
+import { DatabaseDriverMissingError, DatabaseInUseError, openStore, type Store } from "./store/database.js";
+import { describeDatabaseError } from "./store/database-errors.js";
 import { getOrInsertMeta } from "./store/queries/meta.js";
 import { emailKeyWarnings } from "./store/queries/users.js";
 import { migrateToLatest } from "./store/migrations/index.js";
@@ -91,13 +92,11 @@ async function connect(options: ResolvedOptions): Promise<Store> {
     return store;
   } catch (error) {
     await store?.close().catch(() => {});
-    if (error instanceof DatabaseInUseError) {
+    if (error instanceof DatabaseInUseError || error instanceof DatabaseDriverMissingError) {
       throw new OptionError("databaseUrl", error.message, { cause: error });
     }
-    // The driver's message may carry the URL or its password: name the option, not the error.
-    throw new OptionError("databaseUrl", "could not be opened: the database did not answer or is not a tokenver database", {
-      cause: error,
-    });
+    // The driver's message may carry the URL or its password: described from its code instead.
+    throw new OptionError("databaseUrl", describeDatabaseError(error, options.databaseUrl), { cause: error });
   }
 }
 

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, type Migration, type MigrationProvider } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, type Migration, type MigrationProvider } from "kysely";
 import { initial } from "./0001_initial.js";
 import { refreshTokenRevokedAt } from "./0002_refresh_token_revoked_at.js";
 import { emailKeys } from "./0003_email_keys.js";
@@ -24,13 +24,52 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
  * build a database as an older release left it, fill it, then apply the rest.
  */
 export async function migrateTo(db: Kysely<any>, name?: string): Promise<string[]> {
+  const before = await tableNames(db);
   const migrator = new Migrator({
     db,
     provider,
-    migrationTableName: "tokenver_migration",
+    migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: "tokenver_migration_lock",
   });
   const { error, results } = await (name === undefined ? migrator.migrateToLatest() : migrator.migrateTo(name));
-  if (error) throw error;
+  if (error) {
+    await removeFailedFirstMigration(db, before).catch(() => {});
+    throw error;
+  }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+const MIGRATION_TABLE = "tokenver_migration";
+
+async function tableNames(db: Kysely<any>): Promise<Set<string>> {
+  return new Set((await db.introspection.getTables({ withInternalKyselyTables: true })).map((t) => t.name));
+}
+
+/**
+ * A first start that failed (a table of the application's in the way, a permission missing) leaves
+ * nothing behind: when this database had no tokenver migration table before and none was applied,
+ * every table this attempt created (the migration bookkeeping, and on SQLite, whose DDL Kysely does
+ * not run in a transaction, the tables created before the failing one) is dropped. A database
+ * that was tokenver's before is never touched.
+ */
+async function removeFailedFirstMigration(db: Kysely<any>, before: Set<string>): Promise<void> {
+  if (before.has(MIGRATION_TABLE)) return;
+  const applied = await db
+    .selectFrom(MIGRATION_TABLE)
+    .select("name")
+    .execute()
+    .catch(() => []);
+  if (applied.length > 0) return;
+  const created = [...(await tableNames(db))].filter((name) => !before.has(name));
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  // Foreign keys between the created tables: PostgreSQL drops with CASCADE, SQLite in passes.
+  let remaining = created;
+  for (let pass = 0; pass < created.length && remaining.length > 0; pass++) {
+    const failed: string[] = [];
+    for (const name of remaining) {
+      const drop = db.schema.dropTable(name).ifExists();
+      await (postgres ? drop.cascade() : drop).execute().catch(() => failed.push(name));
+    }
+    remaining = failed;
+  }
 }
