@@ -76,7 +76,14 @@ export function packedAppTests(app: { name: string; fastify: string }): void {
       { cwd: dir, maxBuffer: 16 << 20 },
     );
     // No dependency of tokenver (the docs page's content-disposition was one) wants a newer Node.
-    assert.doesNotMatch(install.stdout + install.stderr, /EBADENGINE/);
+    // The peers are the app's choice: the newest Fastify's own light-my-request wants cookie 2 (Node 22).
+    const warned = [...(install.stdout + install.stderr).matchAll(/EBADENGINE\s+package: '([^']+)'/g)].map((m) => m[1]!);
+    const ours = await tokenverDependencies(dir);
+    assert.deepEqual(
+      warned.filter((p) => ours.has(p)),
+      [],
+      `tokenver's dependencies want a newer Node: ${warned.join(", ")}`,
+    );
     // The public types need no devDependency of tokenver.
     assert.equal(existsSync(join(dir, "node_modules/@types/better-sqlite3")), false);
     await provideSqliteBinding(dir);
@@ -126,4 +133,28 @@ async function provideSqliteBinding(dir: string): Promise<void> {
   } else {
     await run("npm", ["rebuild", "better-sqlite3"], { cwd: dir });
   }
+}
+
+interface LsNode {
+  version?: string;
+  dependencies?: Record<string, LsNode>;
+}
+
+/** `name@version` of everything tokenver installs, its peers (the app's choice) left out. */
+async function tokenverDependencies(dir: string): Promise<Set<string>> {
+  const { stdout } = await run("npm", ["ls", "--all", "--json"], { cwd: dir, maxBuffer: 64 << 20 }).catch((error: { stdout: string }) => ({
+    stdout: error.stdout,
+  }));
+  const tree = JSON.parse(stdout) as LsNode;
+  const peers = new Set(Object.keys(packageJson.peerDependencies));
+  const found = new Set<string>();
+  const walk = (node: LsNode | undefined) => {
+    for (const [name, child] of Object.entries(node?.dependencies ?? {})) {
+      if (peers.has(name) || found.has(`${name}@${child.version}`)) continue;
+      found.add(`${name}@${child.version}`);
+      walk(child);
+    }
+  };
+  walk(tree.dependencies?.tokenver);
+  return found;
 }
