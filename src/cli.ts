@@ -112,7 +112,9 @@ async function prune(): Promise<void> {
   const auth = await createAuth(config.auth).catch(fail);
   const removed = await auth.prune().catch(fail);
   await auth.close();
-  process.stdout.write(`tokenver: pruned ${removed.sessions} sessions and ${removed.refreshTokens} refresh tokens\n`);
+  process.stdout.write(
+    `tokenver: pruned ${removed.sessions} sessions, ${removed.refreshTokens} refresh tokens and ${removed.events} security events\n`,
+  );
 }
 
 /** The environment variables, one a line, from the settings table (Markdown's backticks dropped). */

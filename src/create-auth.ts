@@ -78,9 +78,34 @@ function mailTransportOf(options: ResolvedOptions): MailTransport {
 
 /** Only what the domain reads: the secret and the store settings stay here. */
 function coreConfigOf(options: ResolvedOptions): CoreConfig {
-  const { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock } = options;
+  const {
+    accessTtl,
+    refreshTtl,
+    issuer,
+    clockTolerance,
+    rateLimit,
+    userFields,
+    pruneInterval,
+    eventRetention,
+    hashQueue,
+    onWarning,
+    clock,
+  } = options;
   const publicUrl = options.publicUrl.replace(/\/+$/, "");
-  return { accessTtl, refreshTtl, issuer, clockTolerance, rateLimit, userFields, pruneInterval, hashQueue, onWarning, clock, publicUrl };
+  return {
+    accessTtl,
+    refreshTtl,
+    issuer,
+    clockTolerance,
+    rateLimit,
+    userFields,
+    pruneInterval,
+    eventRetention,
+    hashQueue,
+    onWarning,
+    clock,
+    publicUrl,
+  };
 }
 
 async function connect(options: ResolvedOptions): Promise<Store> {

@@ -76,6 +76,54 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       operation.responses[400] = structuredClone(document.paths["/profile"].patch.responses[400]);
     },
   },
+  {
+    // Issue 16: GET /events, the caller's own security events (docs/api.md section 10).
+    name: "GET /events",
+    apply: (document) => {
+      const nullable = { anyOf: [{ type: "string" }, { type: "null" }] };
+      const profile = document.paths["/profile"].get;
+      const event = {
+        type: "object",
+        required: ["id", "type", "user_id", "session_id", "actor", "ip", "user_agent", "at", "detail"],
+        properties: {
+          id: { type: "string" },
+          type: { type: "string", description: "`login.succeeded`, `logout`, `admin.disable`, ... (docs/api.md section 10)." },
+          user_id: nullable,
+          session_id: nullable,
+          actor: { type: "string", description: "`self`, an admin's user id, `cli` or `system`." },
+          ip: nullable,
+          user_agent: nullable,
+          at: { type: "string", format: "date-time" },
+          detail: {
+            type: "object",
+            description: "A few facts (a reason, a scope); never a secret or what was typed.",
+            additionalProperties: { anyOf: [{ type: "string" }, { type: "number" }, { type: "boolean" }, { type: "null" }] },
+          },
+        },
+      };
+      document.paths["/events"] = {
+        get: {
+          summary: "The caller's recent security activity",
+          tags: ["events"],
+          description:
+            "The caller's own last 50 security events (sign-ins, failed sign-ins, logouts, revoked sessions, password changes), newest first.",
+          security: structuredClone(profile.security),
+          responses: {
+            200: {
+              description: "Default Response",
+              content: {
+                "application/json": {
+                  schema: { type: "object", required: ["events"], properties: { events: { type: "array", items: event } } },
+                },
+              },
+            },
+            401: structuredClone(profile.responses[401]),
+            503: structuredClone(profile.responses[503]),
+          },
+        },
+      };
+    },
+  },
 ];
 
 let server: TestServer;

@@ -2,6 +2,7 @@ import { deriveKey } from "../lib/derive-key.js";
 import type { TObject } from "typebox";
 import type { CounterStore } from "../store/counters/counter-store.js";
 import type { Store } from "../store/database.js";
+import { pruneEvents } from "../store/queries/events.js";
 import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
 import { pruneSessions } from "../store/queries/sessions.js";
 import type { RevocationState } from "../store/revocation/state.js";
@@ -12,6 +13,9 @@ import { isoAt } from "./clock.js";
 import type { CoreConfig, UserFields } from "./config.js";
 import type { Core } from "./context.js";
 import { failClosed } from "./errors.js";
+import { listEvents, listOwnEvents } from "./events/list.js";
+import { EventRecorder } from "./events/recorder.js";
+import type { EventPage, EventQuery, EventStats, SecurityEvent } from "./events/types.js";
 import { changePassword } from "./passwords/change-password.js";
 import { HashQueue } from "./passwords/hashing.js";
 import { Outbox } from "./mail/outbox.js";
@@ -78,6 +82,7 @@ export class Auth<F extends UserFields = {}> {
   readonly #login: typeof login;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   readonly #outbox: Outbox;
+  readonly #events: EventRecorder;
   #closed = false;
   /**
    * With the `metrics` option, this service's Prometheus series (docs/operations.md, "Metrics"):
@@ -112,6 +117,7 @@ export class Auth<F extends UserFields = {}> {
     // Without metrics these are the bare operations: nothing is added to the verify path.
     this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation), observer, (o, r) => o.verified(r));
     this.#login = observed(login, observer, (o, r) => o.loggedIn(r));
+    this.#events = new EventRecorder(store.db, { onWarning: config.onWarning });
     this.#core = {
       db: store.db,
       dialect: store.dialect,
@@ -120,6 +126,7 @@ export class Auth<F extends UserFields = {}> {
       throttle: this.#throttle,
       hashQueue: new HashQueue(config.hashQueue, undefined, observer),
       deriveKey: (label, length) => deriveKey(secret, label, length),
+      events: this.#events,
       sign: createAccessTokenSigner(tokenConfig),
       schemas: profileSchemas(config.userFields),
       mail: this.#outbox,
@@ -158,13 +165,13 @@ export class Auth<F extends UserFields = {}> {
   }
 
   /** Rotates a refresh token. A used one presented again revokes its session (`refresh_reused`). */
-  refresh(refreshToken: string): Promise<TokenPair> {
-    return refresh(this.#core, refreshToken);
+  refresh(refreshToken: string, context: RequestContext = {}): Promise<TokenPair> {
+    return refresh(this.#core, refreshToken, context);
   }
 
   /** Scope `all` (default): every token of the user dies. Scope `session`: this session's only. */
-  logout(principal: Principal, input: LogoutInput = {}): Promise<void> {
-    return logout(this.#core, principal, input);
+  logout(principal: Principal, input: LogoutInput = {}, context: RequestContext = {}): Promise<void> {
+    return logout(this.#core, principal, input, context);
   }
 
   /** Checks the current password, increments the version, revokes every other session, returns a new pair for this one. */
@@ -191,8 +198,33 @@ export class Auth<F extends UserFields = {}> {
   }
 
   /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
-  revokeSession(principal: Principal, sessionId: string): Promise<void> {
-    return revokeSession(this.#core, principal, sessionId);
+  revokeSession(principal: Principal, sessionId: string, context: RequestContext = {}): Promise<void> {
+    return revokeSession(this.#core, principal, sessionId, context);
+  }
+
+  // Security events (docs/api.md section 10; core/events/).
+
+  /** The caller's own last 50 security events, newest first. */
+  listOwnEvents(principal: Principal): Promise<SecurityEvent[]> {
+    return listOwnEvents(this.#core, principal);
+  }
+
+  /**
+   * Every account's security events, newest first, by user and type, 50 a page. No role check
+   * here: it is for administrators (`GET /admin/events` checks the role) and the application.
+   */
+  listEvents(query: EventQuery = {}): Promise<EventPage> {
+    return listEvents(this.#core, query);
+  }
+
+  /** How many events were recorded, written, lost to a store failure, or dropped (queue full). */
+  eventStats(): EventStats {
+    return this.#events.stats();
+  }
+
+  /** Resolves once the events recorded so far are written (or counted as lost). */
+  flushEvents(): Promise<void> {
+    return this.#events.flush();
   }
 
   /** Throws `service_unavailable` when a store does not answer. */
@@ -201,12 +233,15 @@ export class Auth<F extends UserFields = {}> {
     await failClosed(() => this.#revocation.ping());
   }
 
-  /** Deletes expired sessions and refresh tokens; returns how many rows went. */
-  async prune(): Promise<{ sessions: number; refreshTokens: number }> {
-    const now = isoAt(this.#core.config.clock());
+  /** Deletes expired sessions and refresh tokens, and events older than the retention; returns how many rows went. */
+  async prune(): Promise<{ sessions: number; refreshTokens: number; events: number }> {
+    const nowMs = this.#core.config.clock();
+    const now = isoAt(nowMs);
     const refreshTokens = await failClosed(() => pruneRefreshTokens(this.#core.db, now));
     const sessions = await failClosed(() => pruneSessions(this.#core.db, now));
-    return { sessions, refreshTokens };
+    const eventsBefore = isoAt(nowMs - this.#core.config.eventRetention * 86_400_000);
+    const events = await failClosed(() => pruneEvents(this.#core.db, eventsBefore));
+    return { sessions, refreshTokens, events };
   }
 
   /** Releases connections. Idempotent. */
@@ -214,6 +249,8 @@ export class Auth<F extends UserFields = {}> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    // The queued events are written while the store is still open.
+    await this.#events.flush();
     await this.#outbox.close().catch(() => {});
     await Promise.allSettled([this.#revocation.close(), this.#throttle.close()]);
     await this.#store.close();

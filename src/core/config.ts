@@ -26,6 +26,8 @@ export interface CoreConfig {
   rateLimit: RateLimitOptions;
   userFields: UserFields;
   pruneInterval: number;
+  /** Days security events are kept (pruned with the rest). */
+  eventRetention: number;
   /** Password hashes that may wait for a thread at once; more are refused with 503 at once. */
   hashQueue: number;
   onWarning: (message: string) => void;

@@ -3,6 +3,7 @@ import type { TObject } from "typebox";
 import type { Dialect } from "../store/database.js";
 import type { Database } from "../store/schema.js";
 import type { CoreConfig } from "./config.js";
+import type { EventSink } from "./events/recorder.js";
 import type { Revoker } from "./revoke.js";
 import type { HashQueue } from "./passwords/hashing.js";
 import type { Throttle } from "./throttle.js";
@@ -24,6 +25,8 @@ export interface Core {
    * e.g. "tokenver csrf v1"). The secret itself stays out of `Core`.
    */
   readonly deriveKey: (label: string, length?: number) => Buffer;
+  /** Security events: record them with `recordEvent(core, ...)` (events/record.ts), never directly. */
+  readonly events: EventSink;
   /** Signs an access token for a session at a token version. */
   readonly sign: (userId: string, sessionId: string, tokenVersion: number) => string;
   /** The custom user fields: the whole profile (registration) and a patch of it. */

@@ -1,6 +1,7 @@
 import type { RegisterInput } from "../core/types.js";
 import { endpoint, NO_BODY, type AnyEndpoint } from "./endpoint.js";
 import * as S from "./schemas.js";
+import { EVENT_ENDPOINTS } from "./endpoints/events.js";
 import * as wire from "./wire.js";
 
 export * from "./endpoint.js";
@@ -51,7 +52,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     status: 200,
     response: S.TokenPair,
     errors: S.problems(400, S.REFRESH_FAILED, 413, 415, 503),
-    handler: async ({ auth, body }) => wire.tokenPairView(await auth.refresh(body)),
+    handler: async ({ auth, body, client }) => wire.tokenPairView(await auth.refresh(body, client)),
   }),
   endpoint({
     method: "POST",
@@ -66,7 +67,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Logged out"),
     errors: S.problems(400, 401, 413, 415, 503),
-    handler: async ({ auth, principal, body }) => void (await auth.logout(principal, body)),
+    handler: async ({ auth, principal, body, client }) => void (await auth.logout(principal, body, client)),
   }),
   endpoint({
     method: "GET",
@@ -128,7 +129,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Revoked"),
     errors: S.problems(401, 404, 503),
-    handler: async ({ auth, principal, params }) => void (await auth.revokeSession(principal, params.id)),
+    handler: async ({ auth, principal, params, client }) => void (await auth.revokeSession(principal, params.id, client)),
   }),
   endpoint({
     method: "GET",
@@ -144,6 +145,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
       return { status: "ok" };
     },
   }),
+  ...EVENT_ENDPOINTS,
 ];
 
 // Default deny holds for "admin" only once the role check of docs/api.md section 10 exists: until

@@ -2,6 +2,8 @@ import type { Static, TObject } from "typebox";
 import { AuthError, type FieldError } from "../core/errors.js";
 import type { ChangePasswordInput, ListSessionsOptions, LogoutInput, SessionPage, SignIn, TokenPair, User } from "../core/types.js";
 import type * as S from "./schemas.js";
+import type * as E from "./endpoints/events-schemas.js";
+import type { EventPage, EventQuery, SecurityEvent } from "../core/events/types.js";
 
 /**
  * The HTTP boundary: the library speaks camelCase (`tokenVersion`, `accessToken`), the wire
@@ -126,4 +128,34 @@ function wireField(field: string, fields: Readonly<Record<string, string>>): str
   const head = dot === -1 ? field : field.slice(0, dot);
   if (!Object.hasOwn(fields, head)) return field;
   return fields[head]! + (dot === -1 ? "" : field.slice(dot));
+}
+
+// ---- Security events (docs/api.md section 10) ---------------------------------------------------
+
+export type WireEvent = Static<typeof E.SecurityEvent>;
+
+export function eventView(e: SecurityEvent): WireEvent {
+  return {
+    id: e.id,
+    type: e.type,
+    user_id: e.userId,
+    session_id: e.sessionId,
+    actor: e.actor,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    at: e.at,
+    detail: e.detail,
+  };
+}
+
+export function eventPageView(page: EventPage): Static<typeof E.EventPage> {
+  return { events: page.events.map(eventView), next_cursor: page.nextCursor };
+}
+
+export function eventsQueryInput(query: Static<typeof E.AdminEventsQuery>): EventQuery {
+  return {
+    ...(query.user_id === undefined ? {} : { userId: query.user_id }),
+    ...(query.type === undefined ? {} : { type: query.type }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  };
 }

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from "../core/clock.js";
 import type { CoreConfig, RateLimitOptions, UserFields } from "../core/config.js";
 import { MAIL_SETTINGS, type MailOptions, type ResolvedMailOptions } from "./rows/mail.js";
 import { OPERATIONS_SETTINGS } from "./rows/operations.js";
+import { EVENTS_SETTINGS } from "./rows/events.js";
 
 export type { RateLimitOptions, UserFields };
 
@@ -25,6 +26,7 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions {
   localCache?: boolean;
   userFields?: F;
   pruneInterval?: number;
+  eventRetention?: number;
   hashQueue?: number;
   sqliteLock?: boolean;
   migrate?: boolean;
@@ -271,6 +273,7 @@ export const SETTINGS = [
     serverDefault: 3600,
     doc: "delete expired sessions and refresh tokens every this many seconds; `0`: never",
   },
+  ...EVENTS_SETTINGS,
   {
     option: "redisPrefix",
     env: "TOKENVER_REDIS_PREFIX",

@@ -55,6 +55,11 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   tokenver_meta: MetaTable;
   mail_outbox: MailOutboxTable;
+  tokenver_events: EventsTable;
+  tokenver_webhook_outbox: WebhookOutboxTable;
+  tokenver_webhook_dead_letters: WebhookDeadLettersTable;
+  tokenver_webhook_endpoints: WebhookEndpointsTable;
+  tokenver_leases: LeasesTable;
 }
 
 /** A mail not yet handed to the transport (core/mail/outbox.ts). */
@@ -74,4 +79,57 @@ export interface MailOutboxTable {
   /** The last failure's code (never a server's message, which may quote the address). */
   last_error: string | null;
   created_at: string;
+}
+
+// Security events and webhooks (docs/api.md section 10; migration 0005_events).
+
+/** One security event. Never a secret, token or password: `detail` is a small JSON object. */
+export interface EventsTable {
+  id: string;
+  type: string;
+  user_id: string | null;
+  session_id: string | null;
+  /** `self`, an admin's user id, `cli` or `system`. */
+  actor: string;
+  ip: string | null;
+  user_agent: string | null;
+  at: string;
+  /** JSON object. */
+  detail: string;
+}
+
+/** One event for one webhook endpoint, until it is delivered or dead-lettered. */
+export interface WebhookOutboxTable {
+  id: string;
+  event_id: string;
+  url: string;
+  /** The JSON body, exactly as signed and sent on every attempt. */
+  payload: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface WebhookDeadLettersTable {
+  id: string;
+  event_id: string;
+  url: string;
+  payload: string;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  failed_at: string;
+}
+
+export interface WebhookEndpointsTable {
+  url: string;
+  disabled_at: string;
+  reason: string;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: string;
 }

@@ -1,6 +1,7 @@
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
+import { recordEvent } from "../events/record.js";
 import { upgradePasswordHash, verifyWithForms } from "../passwords/form.js";
 import { planSession, tokenPair } from "../sessions/issue.js";
 import type { RequestContext, SignIn } from "../types.js";
@@ -24,6 +25,7 @@ export async function login<P extends object>(
   const user = await checkCredentials(core, email, input, context);
   const session = planSession(core, user.id, user.token_version, core.config.clock(), context);
   await failClosed(() => core.db.transaction().execute((trx) => session.persist(trx)));
+  recordEvent(core, { type: "login.succeeded", userId: user.id, sessionId: session.sessionId, actor: "self", client: context });
   return { user: toUser<P>(user), ...tokenPair(core, user.id, session.sessionId, user.token_version, session.refreshToken) };
 }
 
@@ -47,6 +49,9 @@ async function checkCredentials(
     const check = await ticket.run(() => verifyWithForms(user?.password_hash, input.password));
     if (!check.ok || user === undefined) {
       await core.throttle.failed(context.ip);
+      // Never what was typed: people type passwords into the email field.
+      const detail = { reason: user === undefined ? "unknown_account" : "wrong_password" };
+      recordEvent(core, { type: "login.failed", userId: user?.id ?? null, actor: "self", client: context, detail });
       throw new AuthError("invalid_credentials", "The email or password is incorrect.");
     }
     await core.throttle.succeeded(email, context.ip);

@@ -4,6 +4,7 @@ import * as users from "../../store/queries/users.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
+import { recordEvent } from "../events/record.js";
 import { tokenPair } from "../sessions/issue.js";
 import { recheckPassword } from "../sessions/manage.js";
 import { generateRefreshToken } from "../tokens/refresh-token.js";
@@ -22,7 +23,7 @@ export async function changePassword(
   core: Core,
   principal: Principal,
   input: ChangePasswordInput,
-  _context: RequestContext,
+  context: RequestContext,
 ): Promise<TokenPair> {
   const typeErrors = requireStrings(input, ["currentPassword", "newPassword"]);
   if (typeErrors.length > 0) throw validationFailed(typeErrors);
@@ -64,5 +65,7 @@ export async function changePassword(
     });
     return { userId: user.id, tokenVersion, sessionIds };
   });
+  const detail = { revoked_sessions: change.sessionIds?.length ?? 0 };
+  recordEvent(core, { type: "password.changed", userId: user.id, sessionId: principal.sessionId, actor: "self", client: context, detail });
   return tokenPair(core, user.id, principal.sessionId, change.tokenVersion!, next.token);
 }

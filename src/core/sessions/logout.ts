@@ -2,23 +2,25 @@ import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { validationFailed } from "../errors.js";
-import type { LogoutInput, Principal } from "../types.js";
+import { recordEvent } from "../events/record.js";
+import type { LogoutInput, Principal, RequestContext } from "../types.js";
 import { findRefreshTokenRow } from "./refresh.js";
 
 /**
  * Scope `all` (default) increments the user's token version and revokes every session; scope
  * `session` revokes the caller's session, and the session of `refreshToken` if it is the caller's own.
  */
-export async function logout(core: Core, principal: Principal, input: LogoutInput = {}): Promise<void> {
+export async function logout(core: Core, principal: Principal, input: LogoutInput = {}, context: RequestContext = {}): Promise<void> {
   const scope = input.scope ?? "all";
   if (scope !== "all" && scope !== "session") throw validationFailed([{ field: "scope", message: "must be all or session" }]);
-  const { userId } = principal;
+  const { userId, sessionId } = principal;
   if (scope === "all") {
     await core.revoker.revoke({ userId }, async (trx, now) => {
       const tokenVersion = (await users.incrementTokenVersion(trx, userId, now))!;
       const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
       return { userId, tokenVersion, sessionIds };
     });
+    recordEvent(core, { type: "logout", userId, sessionId, actor: "self", client: context, detail: { scope } });
     return;
   }
   const targets = [principal.sessionId];
@@ -29,4 +31,5 @@ export async function logout(core: Core, principal: Principal, input: LogoutInpu
     for (const id of targets) await sessions.revokeSession(trx, userId, id, now);
     return { userId, sessionIds: targets };
   });
+  recordEvent(core, { type: "logout", userId, sessionId, actor: "self", client: context, detail: { scope, sessions: targets.length } });
 }

@@ -3,8 +3,9 @@ import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { SESSION_ID_MAX_LENGTH, SESSIONS_CURSOR_MAX_LENGTH, SESSIONS_PAGE_DEFAULT, SESSIONS_PAGE_MAX } from "../limits.js";
+import { recordEvent } from "../events/record.js";
 import { RECHECK_FAILURES } from "../throttle.js";
-import type { ListSessionsOptions, Principal, SessionPage } from "../types.js";
+import type { ListSessionsOptions, Principal, RequestContext, SessionPage } from "../types.js";
 
 /**
  * The caller's live sessions, oldest first (ties by id); `current` marks the caller's own. One
@@ -63,7 +64,7 @@ function decodeCursor(cursor: unknown): sessions.SessionKey {
 }
 
 /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
-export async function revokeSession(core: Core, principal: Principal, sessionId: string): Promise<void> {
+export async function revokeSession(core: Core, principal: Principal, sessionId: string, context: RequestContext = {}): Promise<void> {
   const { userId } = principal;
   if (typeof sessionId !== "string" || sessionId.length === 0 || sessionId.length > SESSION_ID_MAX_LENGTH) throw notFound();
   // Made-up and foreign ids end here, before they mark anything or disturb any node's cache.
@@ -73,6 +74,8 @@ export async function revokeSession(core: Core, principal: Principal, sessionId:
     return { userId, sessionIds: revoked ? [sessionId] : [] };
   });
   if (change.sessionIds!.length === 0) throw notFound();
+  const detail = { reason: "user", current: sessionId === principal.sessionId };
+  recordEvent(core, { type: "session.revoked", userId, sessionId, actor: "self", client: context, detail });
 }
 
 /**
@@ -111,7 +114,7 @@ async function revokeGuessedSession(core: Core, principal: Principal): Promise<n
     const revoked = await sessions.revokeSession(trx, userId, sessionId, now);
     return { userId, sessionIds: revoked ? [sessionId] : [] };
   });
-  // TODO(events issue): record `session.revoked` with reason `password_guessing` (docs/api.md section 8).
+  recordEvent(core, { type: "session.revoked", userId, sessionId, actor: "system", detail: { reason: "password_guessing" } });
   // TODO(mail issue): mail the user that the session was revoked (docs/api.md section 8).
   throw new AuthError("token_revoked", "The session was revoked after repeated wrong passwords.", { tokenPresented: true });
 }

@@ -3,21 +3,22 @@ import * as sessions from "../../store/queries/sessions.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
+import { recordEvent } from "../events/record.js";
 import { generateRefreshToken, parseRefreshToken, secretMatches } from "../tokens/refresh-token.js";
-import type { TokenPair } from "../types.js";
+import type { RequestContext, TokenPair } from "../types.js";
 import { tokenPair } from "./issue.js";
 
 /**
  * Rotates a refresh token: the presented token becomes used, a new one is returned. A used token
  * presented again revokes its whole session (RFC 9700, 4.14.2) and gives `refresh_reused`.
  */
-export async function refresh(core: Core, token: string): Promise<TokenPair> {
+export async function refresh(core: Core, token: string, context: RequestContext = {}): Promise<TokenPair> {
   const row = await findRefreshTokenRow(core, token);
   if (row === undefined) throw new AuthError("token_invalid", "The refresh token is unknown or malformed.", { tokenPresented: true });
   if (row.revoked_at !== null || row.session_version !== row.user_version || row.token_revoked_at !== null) {
     throw new AuthError("token_revoked", "The refresh token's session has been revoked.", { tokenPresented: true });
   }
-  if (row.used_at !== null) await revokeForReuse(core, row.user_id, row.session_id);
+  if (row.used_at !== null) await revokeForReuse(core, row.user_id, row.session_id, context);
   const nowMs = core.config.clock();
   // Expired at the instant itself: `expires_at` is the first moment the token no longer works.
   if (row.expires_at <= isoAt(nowMs)) throw new AuthError("token_expired", "The refresh token has expired.", { tokenPresented: true });
@@ -41,7 +42,7 @@ export async function refresh(core: Core, token: string): Promise<TokenPair> {
     }),
   );
   // Another request used this token between our read and our write: that is reuse too.
-  if (!rotated) await revokeForReuse(core, row.user_id, row.session_id);
+  if (!rotated) await revokeForReuse(core, row.user_id, row.session_id, context);
   return tokenPair(core, row.user_id, row.session_id, row.user_version, next.token);
 }
 
@@ -53,10 +54,12 @@ export async function findRefreshTokenRow(core: Core, token: unknown) {
   return row !== undefined && secretMatches(parsed.secret, row.token_hash) ? row : undefined;
 }
 
-async function revokeForReuse(core: Core, userId: string, sessionId: string): Promise<never> {
+async function revokeForReuse(core: Core, userId: string, sessionId: string, context: RequestContext): Promise<never> {
   await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
     await sessions.revokeSession(trx, userId, sessionId, now);
     return { userId, sessionIds: [sessionId] };
   });
+  // The server acts: whoever presented the used token may be the thief or the owner.
+  recordEvent(core, { type: "refresh.reused", userId, sessionId, actor: "system", client: context });
   throw new AuthError("refresh_reused", "The refresh token was already used; its session is revoked.", { tokenPresented: true });
 }
