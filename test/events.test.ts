@@ -200,7 +200,11 @@ for (const dialect of dialects()) {
         // The halves of a refresh token, and the signature of an access token.
         for (const part of secret.split(".")) if (part.length >= 20) assert.ok(!text.includes(part), "part of a token in the events table");
       }
-      assert.deepEqual(warnings, []);
+      assert.deepEqual(
+        warnings.filter((w) => w.includes("security events")),
+        [],
+        "no event was lost",
+      );
     });
   });
 }
