@@ -2,6 +2,8 @@ import type { Static, TObject } from "typebox";
 import { AuthError, type FieldError } from "../core/errors.js";
 import type { ChangePasswordInput, ListSessionsOptions, LogoutInput, SessionPage, SignIn, TokenPair, User } from "../core/types.js";
 import type * as S from "./schemas.js";
+import type { ListUsersOptions, UserPage } from "../core/users/list-users.js";
+import type { UserDetail } from "../core/users/user-detail.js";
 
 /**
  * The HTTP boundary: the library speaks camelCase (`tokenVersion`, `accessToken`), the wire
@@ -36,6 +38,8 @@ export function userView(profile: TObject): (user: User<object>) => WireUser {
         username: user.username,
         token_version: user.tokenVersion,
         created_at: user.createdAt,
+        role: user.role,
+        disabled: user.disabled,
       };
       const fields = user as Record<string, unknown>;
       for (const name of custom) if (Object.hasOwn(fields, name) && fields[name] !== undefined) wire[name] = fields[name];
@@ -126,4 +130,34 @@ function wireField(field: string, fields: Readonly<Record<string, string>>): str
   const head = dot === -1 ? field : field.slice(0, dot);
   if (!Object.hasOwn(fields, head)) return field;
   return fields[head]! + (dot === -1 ? "" : field.slice(dot));
+}
+
+// ---- Administration (docs/api.md section 10) ----------------------------------------------------
+
+/** A page of users: `{users, next_cursor}`. */
+export function userPageView(profile: TObject, page: UserPage<object>): { users: WireUser[]; next_cursor: string | null } {
+  return { users: page.users.map(userView(profile)), next_cursor: page.nextCursor };
+}
+
+/** One user and their live sessions: `{user, sessions}`. */
+export function userDetailView(profile: TObject, detail: UserDetail<object>) {
+  return {
+    user: userView(profile)(detail.user),
+    sessions: detail.sessions.map((s) => ({
+      id: s.id,
+      created_at: s.createdAt,
+      last_used_at: s.lastUsedAt,
+      user_agent: s.userAgent,
+      ip: s.ip,
+    })),
+  };
+}
+
+/** GET /admin/users' query: `limit` as a number (its digits passed the schema), `query` and `cursor` as they are. */
+export function adminUsersQueryInput(query: { query?: string; limit?: string; cursor?: string }): ListUsersOptions {
+  return {
+    ...(query.query === undefined ? {} : { query: query.query }),
+    ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  };
 }

@@ -3,6 +3,7 @@ import { initial } from "./0001_initial.js";
 import { refreshTokenRevokedAt } from "./0002_refresh_token_revoked_at.js";
 import { emailKeys } from "./0003_email_keys.js";
 import { mailOutbox } from "./0004_mail_outbox.js";
+import { admin } from "./0005_admin.js";
 
 /** Migrations as code, one file per schema change, never edited once released. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   "0002_refresh_token_revoked_at": refreshTokenRevokedAt,
   "0003_email_keys": emailKeys,
   "0004_mail_outbox": mailOutbox,
+  "0005_admin": admin,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
