@@ -101,15 +101,12 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
         for (const value of Object.values(node)) visit(value);
       };
       visit(document);
-      for (const [path, method] of [
-        ["/login", "post"],
-        ["/token/refresh", "post"],
-      ]) {
+      for (const path of ["/login", "/token/refresh"]) {
         const disabled = structuredClone(document.paths["/login"].post.responses[401]);
         disabled.description = "Problem details; code: account_disabled";
         disabled.content["application/problem+json"].schema.properties.code.anyOf = [{ type: "string", enum: ["account_disabled"] }];
         delete disabled.headers;
-        document.paths[path][method].responses[403] = disabled;
+        document.paths[path].post.responses[403] = disabled;
       }
       Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-admin-paths.json", "utf8")));
     },
