@@ -13,6 +13,11 @@ export interface Store {
   db: Kysely<Database>;
   /** Set for SQLite: prepared statements on the per-request path skip the query builder. */
   sqlite?: SQLite.Database;
+  /**
+   * SQLite files: whether this process holds the file's lock (`exclusive`), i.e. is the server.
+   * Other processes may write beside it (store/revocation/external-writes.ts).
+   */
+  exclusive?: boolean;
   close(): Promise<void>;
 }
 
@@ -129,6 +134,7 @@ function openSqlite(target: string, exclusive: boolean): Store {
     dialect: "sqlite",
     db,
     sqlite,
+    exclusive: locks.length > 0,
     close: async () => {
       await db.destroy();
       for (const lock of locks) lock.close();
