@@ -5,6 +5,7 @@ import { ConfigError, configFromEnv, type ServerConfig } from "./settings/env.js
 import { DEFAULT_DATABASE_URL, envOfOption, SETTINGS, type AuthOptions, type Setting } from "./settings/table.js";
 import { defaultOf, meaningOf } from "./settings/readme.js";
 import { OptionError, resolveOptions } from "./settings/resolve.js";
+import { usersCommand } from "./cli/users.js";
 
 /** One clear line naming the setting, then a non-zero exit. */
 function fail(error: unknown): never {
@@ -171,4 +172,5 @@ program
   )
   .addHelpText("after", `\n${OTHER_SETTINGS}\n`)
   .action(prune);
+program.addCommand(usersCommand({ loadConfig, fail }));
 await program.parseAsync(process.argv);

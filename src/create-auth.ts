@@ -7,6 +7,7 @@ import { migrateToLatest } from "./store/migrations/index.js";
 import { MemoryCounterStore, type CounterStore } from "./store/counters/counter-store.js";
 import { DatabaseRevocationState } from "./store/revocation/database-state.js";
 import { LocalRevocationCache } from "./store/revocation/local-cache.js";
+import { ExternalWrites, SettlingRevocationState } from "./store/revocation/external-writes.js";
 import { type RevocationState } from "./store/revocation/state.js";
 import { assembleAuth, type Auth } from "./core/auth.js";
 import type { CoreConfig } from "./core/config.js";
@@ -55,6 +56,12 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
  * commit; SQLite is one process (its file is locked), and Redis tells every caching node.
  */
 function checkConsistency(options: ResolvedOptions): void {
+  if (options.localCache === true && options.sqliteLock === false && options.databaseUrl.startsWith("sqlite:")) {
+    throw new OptionError(
+      "localCache",
+      "cannot be true with sqliteLock false: a process beside the server that holds the SQLite file must not answer from a copy of its revocations",
+    );
+  }
   if (options.localCache === true && options.redisUrl === undefined && !options.databaseUrl.startsWith("sqlite:")) {
     throw new OptionError(
       "localCache",
@@ -136,9 +143,20 @@ async function loadSecret(store: Store, options: ResolvedOptions): Promise<strin
 
 function defaultRevocation(store: Store, options: ResolvedOptions, metrics: Metrics | undefined): RevocationState {
   const database = new DatabaseRevocationState(store.db, store.sqlite);
+  if (store.sqlite !== undefined && store.exclusive === false && store.sqlite.name !== ":memory:") {
+    // Beside a server that holds the file (the CLI): no cache, and each revocation returns only
+    // once that server's next check for other processes' commits is due (external-writes.ts).
+    return new SettlingRevocationState(database);
+  }
   const local = options.localCache ?? store.dialect === "sqlite";
-  // Exact because every revocation goes through this process: the SQLite file is locked to it.
-  return local ? new LocalRevocationCache(database, { onLookup: metrics?.observer.cacheLookup }) : database;
+  // Exact because every revocation goes through this process (the SQLite file is locked to it)
+  // or through one that waits for this process to notice it (external-writes.ts).
+  if (!local) return database;
+  const externalWrites = store.sqlite !== undefined && store.sqlite.name !== ":memory:" ? new ExternalWrites(store.sqlite) : undefined;
+  return new LocalRevocationCache(database, {
+    onLookup: metrics?.observer.cacheLookup,
+    ...(externalWrites === undefined ? {} : { externalWrites }),
+  });
 }
 
 interface RedisParts {

@@ -44,10 +44,12 @@ for (const dialect of dialects()) {
           const users = tables.find((t) => t.name === "users")!;
           assert.deepEqual(users.columns.map((c) => c.name).sort(), [
             "created_at",
+            "disabled_at",
             "email",
             "id",
             "password_hash",
             "profile",
+            "role",
             "token_version",
             "updated_at",
             "username",
@@ -58,6 +60,8 @@ for (const dialect of dialects()) {
             "0002_refresh_token_revoked_at",
             "0003_email_keys",
             "0004_mail_outbox",
+            "0005_events",
+            "0006_admin",
           ]);
         } finally {
           await db.destroy();

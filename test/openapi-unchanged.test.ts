@@ -124,6 +124,41 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       };
     },
   },
+  {
+    // Issue 16 (docs/api.md section 10): `user` gains role and disabled; login and refresh answer
+    // 403 account_disabled; the admin API's paths, as committed in their own fixture.
+    name: "administration: role, disabled, account_disabled, /admin/users",
+    apply: (document) => {
+      const visit = (node: any): void => {
+        if (node === null || typeof node !== "object") return;
+        const p = node.properties;
+        if (p?.token_version !== undefined && p.created_at !== undefined && p.email !== undefined && p.id !== undefined) {
+          p.role = {
+            anyOf: [
+              { type: "string", enum: ["user"] },
+              { type: "string", enum: ["admin"] },
+            ],
+            description: "`admin` may call the admin API.",
+          };
+          p.disabled = {
+            type: "boolean",
+            description: "An administrator disabled the account: sign-in and refresh answer `403 account_disabled`.",
+          };
+          node.required.push("role", "disabled");
+        }
+        for (const value of Object.values(node)) visit(value);
+      };
+      visit(document);
+      for (const path of ["/login", "/token/refresh"]) {
+        const disabled = structuredClone(document.paths["/login"].post.responses[401]);
+        disabled.description = "Problem details; code: account_disabled";
+        disabled.content["application/problem+json"].schema.properties.code.anyOf = [{ type: "string", enum: ["account_disabled"] }];
+        delete disabled.headers;
+        document.paths[path].post.responses[403] = disabled;
+      }
+      Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-admin-paths.json", "utf8")));
+    },
+  },
 ];
 
 let server: TestServer;

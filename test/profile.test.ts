@@ -38,7 +38,16 @@ for (const dialect of dialects()) {
       const user = await register();
       const profile = await api.get("/profile", user.access);
       assert.equal(profile.status, 200);
-      assert.deepEqual(Object.keys(profile.body).sort(), ["company", "created_at", "email", "id", "token_version", "username"]);
+      assert.deepEqual(Object.keys(profile.body).sort(), [
+        "company",
+        "created_at",
+        "disabled",
+        "email",
+        "id",
+        "role",
+        "token_version",
+        "username",
+      ]);
       assert.equal(profile.body.id, user.user.id);
       assert.equal(profile.body.username, null);
       assert.equal(profile.body.company, "Acme");

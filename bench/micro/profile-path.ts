@@ -86,7 +86,16 @@ function toUserBefore(row: {
   created_at: string;
 }) {
   const profile = JSON.parse(row.profile) as object;
-  return { ...profile, id: row.id, email: row.email, username: row.username, tokenVersion: row.token_version, createdAt: row.created_at };
+  return {
+    ...profile,
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    tokenVersion: row.token_version,
+    createdAt: row.created_at,
+    role: "user" as const,
+    disabled: false,
+  };
 }
 
 const rows: [string, string][] = [];

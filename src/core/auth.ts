@@ -44,6 +44,20 @@ import type {
 } from "./types.js";
 import { profileSchemas } from "./validation.js";
 import { createVerify } from "./verify.js";
+import { deleteAccount } from "./accounts/delete-account.js";
+import type { ActorOptions } from "./users/actor.js";
+import type { ServerSideUserApi } from "./users/api.js";
+import { createUser, type CreateUserInput } from "./users/create-user.js";
+import { disableUser } from "./users/disable-user.js";
+import { enableUser } from "./users/enable-user.js";
+import { findUserByEmail, findUserById } from "./users/find-user.js";
+import { listUsers, type ListUsersOptions, type UserPage } from "./users/list-users.js";
+import { logoutUser } from "./users/logout-user.js";
+import { requireAdmin } from "./users/require-admin.js";
+import { revokeUserSession } from "./users/revoke-user-session.js";
+import { setRole } from "./users/set-role.js";
+import { getUserDetail, type UserDetail } from "./users/user-detail.js";
+import type { Role } from "./types.js";
 
 /** @internal What the composition root (create-auth.ts) hands the facade. */
 export interface AuthParts {
@@ -73,7 +87,7 @@ const parts = Symbol("tokenver.parts");
  * await auth.logout(principal); // every token of the user dies, on every node
  * ```
  */
-export class Auth<F extends UserFields = {}> {
+export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #core: Core;
   readonly #store: Store;
   readonly #revocation: RevocationState;
@@ -225,6 +239,46 @@ export class Auth<F extends UserFields = {}> {
   /** Resolves once the events recorded so far are written (or counted as lost). */
   flushEvents(): Promise<void> {
     return this.#events.flush();
+  }
+
+  // ---- Administration: the server-side user API (docs/api.md section 10; issue 20) ------------
+  // Documented on `ServerSideUserApi` (users/api.ts). Every revoking action goes through the one
+  // revocation protocol; `options.actor` says who acts (an admin's id, "cli", or "system").
+  findUserById(userId: string): Promise<User<ProfileOf<F>> | null> {
+    return findUserById(this.#core, userId);
+  }
+  findUserByEmail(email: string): Promise<User<ProfileOf<F>> | null> {
+    return findUserByEmail(this.#core, email);
+  }
+  logoutUser(userId: string, options: ActorOptions = {}): Promise<void> {
+    return logoutUser(this.#core, userId, options);
+  }
+  revokeUserSession(userId: string, sessionId: string, options: ActorOptions = {}): Promise<void> {
+    return revokeUserSession(this.#core, userId, sessionId, options);
+  }
+  disableUser(userId: string, options: ActorOptions = {}): Promise<void> {
+    return disableUser(this.#core, userId, options);
+  }
+  enableUser(userId: string, options: ActorOptions = {}): Promise<void> {
+    return enableUser(this.#core, userId, options);
+  }
+  deleteUser(userId: string, options: ActorOptions = {}): Promise<void> {
+    return deleteAccount(this.#core, userId, options);
+  }
+  setRole(userId: string, role: Role, options: ActorOptions = {}): Promise<void> {
+    return setRole(this.#core, userId, role, options);
+  }
+  createUser(input: CreateUserInput, options: ActorOptions = {}): Promise<User<ProfileOf<F>>> {
+    return createUser(this.#core, input, options);
+  }
+  listUsers(options: ListUsersOptions = {}): Promise<UserPage<ProfileOf<F>>> {
+    return listUsers(this.#core, options);
+  }
+  getUserDetail(userId: string): Promise<UserDetail<ProfileOf<F>>> {
+    return getUserDetail(this.#core, userId);
+  }
+  requireAdmin(principal: Principal): Promise<void> {
+    return requireAdmin(this.#core, principal);
   }
 
   /** Throws `service_unavailable` when a store does not answer. */

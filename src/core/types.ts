@@ -18,7 +18,14 @@ export type User<P extends object = {}> = {
   tokenVersion: number;
   /** ISO 8601. */
   createdAt: string;
+  /** `"admin"` may call the admin API (docs/api.md section 10); the role is read from the database on each admin request. */
+  role: Role;
+  /** An administrator disabled the account: sign-in and refresh answer `403 account_disabled`. */
+  disabled: boolean;
 } & Partial<P>;
+
+/** A user's role: `"user"` (every account at registration) or `"admin"`. */
+export type Role = "user" | "admin";
 
 /** The custom user fields' type, from their TypeBox schemas. */
 export type ProfileOf<F extends UserFields> = Static<TObject<F>>;

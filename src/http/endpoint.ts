@@ -10,7 +10,10 @@ import * as wire from "./wire.js";
  * Nothing in this file knows a framework: a handler gets a call and answers a wire body.
  */
 
-/** Who may call: anyone, an authenticated user, or (docs/api.md section 10, not built yet) an admin. */
+/**
+ * Who may call: anyone, an authenticated user, or an admin: an authenticated user whose stored
+ * role is `admin` (read from the database by `runEndpoint` on every request; others `403 forbidden`).
+ */
 export type Access = "public" | "user" | "admin";
 export type Method = "GET" | "POST" | "PATCH" | "DELETE";
 
@@ -111,6 +114,8 @@ export async function runEndpoint(row: AnyEndpoint, call: AdapterCall): Promise<
   // A protected row without a principal is a bug of the adapter: fail closed.
   const principal = row.access === "public" ? null : (call.principal ?? null);
   if (row.access !== "public" && principal === null) throw new AuthError("token_missing", "A bearer token is required.");
+  // The role is read from the database on every admin request, never from a claim (docs/api.md section 10).
+  if (row.access === "admin") await call.auth.requireAdmin(principal!);
   const query = checkQuery(row, call.query);
   const input = row.input;
   try {

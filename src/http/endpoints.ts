@@ -3,6 +3,7 @@ import { endpoint, NO_BODY, type AnyEndpoint } from "./endpoint.js";
 import * as S from "./schemas.js";
 import { EVENT_ENDPOINTS } from "./endpoints/events.js";
 import * as wire from "./wire.js";
+import { ADMIN_ENDPOINTS } from "./endpoints/admin.js";
 
 export * from "./endpoint.js";
 
@@ -37,7 +38,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     body: S.LoginBody,
     status: 200,
     response: S.authResult,
-    errors: S.problems(400, S.LOGIN_FAILED, 413, 415, 429, S.HASHING_UNAVAILABLE),
+    errors: S.problems(400, S.LOGIN_FAILED, [403, ["account_disabled"]], 413, 415, 429, S.HASHING_UNAVAILABLE),
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.login(body, client)),
   }),
   endpoint({
@@ -51,7 +52,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     input: wire.refreshInput,
     status: 200,
     response: S.TokenPair,
-    errors: S.problems(400, S.REFRESH_FAILED, 413, 415, 503),
+    errors: S.problems(400, S.REFRESH_FAILED, [403, ["account_disabled"]], 413, 415, 503),
     handler: async ({ auth, body, client }) => wire.tokenPairView(await auth.refresh(body, client)),
   }),
   endpoint({
@@ -146,10 +147,5 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     },
   }),
   ...EVENT_ENDPOINTS,
+  ...ADMIN_ENDPOINTS,
 ];
-
-// Default deny holds for "admin" only once the role check of docs/api.md section 10 exists: until
-// then an admin row would be open to every user, so the table refuses to load with one.
-for (const row of ENDPOINTS) {
-  if (row.access === "admin") throw new Error(`tokenver: ${row.method} ${row.path}: admin endpoints need the role check first`);
-}

@@ -73,6 +73,8 @@ export const UserBase = Type.Object({
   username: Username,
   token_version: Type.Integer({ minimum: 0 }),
   created_at: Type.String({ format: "date-time" }),
+  role: Type.Union([Type.Literal("user"), Type.Literal("admin")], { description: "`admin` may call the admin API." }),
+  disabled: Type.Boolean({ description: "An administrator disabled the account: sign-in and refresh answer `403 account_disabled`." }),
 });
 
 export function userSchema(profile: TObject): TObject {

@@ -4,6 +4,8 @@ import type { ChangePasswordInput, ListSessionsOptions, LogoutInput, SessionPage
 import type * as S from "./schemas.js";
 import type * as E from "./endpoints/events-schemas.js";
 import type { EventPage, EventQuery, SecurityEvent } from "../core/events/types.js";
+import type { ListUsersOptions, UserPage } from "../core/users/list-users.js";
+import type { UserDetail } from "../core/users/user-detail.js";
 
 /**
  * The HTTP boundary: the library speaks camelCase (`tokenVersion`, `accessToken`), the wire
@@ -38,6 +40,8 @@ export function userView(profile: TObject): (user: User<object>) => WireUser {
         username: user.username,
         token_version: user.tokenVersion,
         created_at: user.createdAt,
+        role: user.role,
+        disabled: user.disabled,
       };
       const fields = user as Record<string, unknown>;
       for (const name of custom) if (Object.hasOwn(fields, name) && fields[name] !== undefined) wire[name] = fields[name];
@@ -156,6 +160,36 @@ export function eventsQueryInput(query: Static<typeof E.AdminEventsQuery>): Even
   return {
     ...(query.user_id === undefined ? {} : { userId: query.user_id }),
     ...(query.type === undefined ? {} : { type: query.type }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  };
+}
+
+// ---- Administration (docs/api.md section 10) ----------------------------------------------------
+
+/** A page of users: `{users, next_cursor}`. */
+export function userPageView(profile: TObject, page: UserPage<object>): { users: WireUser[]; next_cursor: string | null } {
+  return { users: page.users.map(userView(profile)), next_cursor: page.nextCursor };
+}
+
+/** One user and their live sessions: `{user, sessions}`. */
+export function userDetailView(profile: TObject, detail: UserDetail<object>) {
+  return {
+    user: userView(profile)(detail.user),
+    sessions: detail.sessions.map((s) => ({
+      id: s.id,
+      created_at: s.createdAt,
+      last_used_at: s.lastUsedAt,
+      user_agent: s.userAgent,
+      ip: s.ip,
+    })),
+  };
+}
+
+/** GET /admin/users' query: `limit` as a number (its digits passed the schema), `query` and `cursor` as they are. */
+export function adminUsersQueryInput(query: { query?: string; limit?: string; cursor?: string }): ListUsersOptions {
+  return {
+    ...(query.query === undefined ? {} : { query: query.query }),
+    ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
     ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   };
 }

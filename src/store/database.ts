@@ -14,6 +14,11 @@ export interface Store {
   db: Kysely<Database>;
   /** Set for SQLite: prepared statements on the per-request path skip the query builder. */
   sqlite?: SqliteHandle;
+  /**
+   * SQLite files: whether this process holds the file's lock (`exclusive`), i.e. is the server.
+   * Other processes may write beside it (store/revocation/external-writes.ts).
+   */
+  exclusive?: boolean;
   close(): Promise<void>;
 }
 
@@ -157,6 +162,7 @@ async function openSqlite(target: string, exclusive: boolean): Promise<Store> {
     // better-sqlite3's Database has every member of SqliteHandle; its conditional generic
     // `prepare` signature is what the structural check cannot follow.
     sqlite: sqlite as unknown as SqliteHandle,
+    exclusive: locks.length > 0,
     close: async () => {
       await db.destroy();
       for (const lock of locks) lock.close();

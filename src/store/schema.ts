@@ -15,7 +15,13 @@ export interface UsersTable {
   profile: string;
   created_at: string;
   updated_at: string;
+  /** `user` or `admin` (docs/api.md section 10); read from here on every admin request, never from a token. */
+  role: Generated<Role>;
+  /** When an administrator disabled the account; null while it is enabled. */
+  disabled_at: Generated<string | null>;
 }
+
+export type Role = "user" | "admin";
 
 export interface SessionsTable {
   id: string;

@@ -11,6 +11,8 @@ export interface SqliteStatement<Params extends unknown[], Row> {
 }
 
 export interface SqliteHandle {
+  /** The file's path, or ":memory:". */
+  readonly name: string;
   readonly inTransaction: boolean;
   prepare<Params extends unknown[] = unknown[], Row = unknown>(source: string): SqliteStatement<Params, Row>;
   pragma(source: string, options?: { simple?: boolean }): unknown;

@@ -13,6 +13,8 @@ test("the user view: built-in fields in wire names, then only the configured cus
     username: null,
     tokenVersion: 3,
     createdAt: "2026-01-01T00:00:00.000Z",
+    role: "user" as const,
+    disabled: false,
     displayName: "Ann",
     dropped_from_config: "old",
   };
@@ -22,6 +24,8 @@ test("the user view: built-in fields in wire names, then only the configured cus
     username: null,
     token_version: 3,
     created_at: "2026-01-01T00:00:00.000Z",
+    role: "user",
+    disabled: false,
     displayName: "Ann",
   });
 });

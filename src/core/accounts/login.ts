@@ -7,6 +7,7 @@ import { planSession, tokenPair } from "../sessions/issue.js";
 import type { RequestContext, SignIn } from "../types.js";
 import { checkLookupEmail, normalizeEmail, requireStrings } from "../validation.js";
 import { toUser } from "./user.js";
+import { accountDisabled } from "../users/account-disabled.js";
 
 /**
  * A new session for the right email and password. Wrong email and wrong password are the same
@@ -23,6 +24,8 @@ export async function login<P extends object>(
   if (errors.length > 0) throw validationFailed(errors);
   const email = normalizeEmail(input.email);
   const user = await checkCredentials(core, email, input, context);
+  // Only after the password: a disabled account is not revealed to someone without it.
+  if (user.disabled_at !== null) throw accountDisabled();
   const session = planSession(core, user.id, user.token_version, core.config.clock(), context);
   await failClosed(() => core.db.transaction().execute((trx) => session.persist(trx)));
   recordEvent(core, { type: "login.succeeded", userId: user.id, sessionId: session.sessionId, actor: "self", client: context });

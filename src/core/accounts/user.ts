@@ -18,5 +18,7 @@ export function toUser<P extends object>(row: PublicUserRow): User<P> {
   user.username = row.username;
   user.tokenVersion = row.token_version;
   user.createdAt = row.created_at;
+  user.role = row.role;
+  user.disabled = row.disabled_at !== null;
   return user as User<P>;
 }

@@ -39,13 +39,13 @@ export async function listSessions(core: Core, principal: Principal, options: Li
 }
 
 /** The position after a session, as an opaque string: base64url of `[created_at, id]`. */
-function encodeCursor(key: sessions.SessionKey): string {
+export function encodeCursor(key: sessions.SessionKey): string {
   return Buffer.from(JSON.stringify([key.created_at, key.id]), "utf8").toString("base64url");
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function decodeCursor(cursor: unknown): sessions.SessionKey {
+export function decodeCursor(cursor: unknown): sessions.SessionKey {
   const bad = () => validationFailed([{ field: "cursor", message: "must be a next_cursor from an earlier page" }]);
   if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > SESSIONS_CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
     throw bad();

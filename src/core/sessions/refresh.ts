@@ -7,6 +7,7 @@ import { recordEvent } from "../events/record.js";
 import { generateRefreshToken, parseRefreshToken, secretMatches } from "../tokens/refresh-token.js";
 import type { RequestContext, TokenPair } from "../types.js";
 import { tokenPair } from "./issue.js";
+import { accountDisabled } from "../users/account-disabled.js";
 
 /**
  * Rotates a refresh token: the presented token becomes used, a new one is returned. A used token
@@ -15,6 +16,9 @@ import { tokenPair } from "./issue.js";
 export async function refresh(core: Core, token: string, context: RequestContext = {}): Promise<TokenPair> {
   const row = await findRefreshTokenRow(core, token);
   if (row === undefined) throw new AuthError("token_invalid", "The refresh token is unknown or malformed.", { tokenPresented: true });
+  // Before the revocation checks: disabling revoked every session too, and the holder of a genuine
+  // refresh token is told why it stopped working (docs/api.md section 10).
+  if (row.user_disabled_at !== null) throw accountDisabled();
   if (row.revoked_at !== null || row.session_version !== row.user_version || row.token_revoked_at !== null) {
     throw new AuthError("token_revoked", "The refresh token's session has been revoked.", { tokenPresented: true });
   }

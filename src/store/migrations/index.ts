@@ -4,6 +4,7 @@ import { refreshTokenRevokedAt } from "./0002_refresh_token_revoked_at.js";
 import { emailKeys } from "./0003_email_keys.js";
 import { mailOutbox } from "./0004_mail_outbox.js";
 import { events } from "./0005_events.js";
+import { admin } from "./0006_admin.js";
 
 /** Migrations as code, one file per schema change, never edited once released. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   "0003_email_keys": emailKeys,
   "0004_mail_outbox": mailOutbox,
   "0005_events": events,
+  "0006_admin": admin,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -37,6 +37,7 @@ export function findRefreshToken(db: Kysely<Database>, id: string) {
       "s.revoked_at",
       "s.token_version as session_version",
       "u.token_version as user_version",
+      "u.disabled_at as user_disabled_at",
     ])
     .where("r.id", "=", id)
     .executeTakeFirst();

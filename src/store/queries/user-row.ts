@@ -14,11 +14,14 @@ import type { UserRow } from "./users.js";
  *
  * Only the columns a caller may see: the password hash never leaves the database on this path.
  */
-export type PublicUserRow = Pick<UserRow, "id" | "email" | "username" | "token_version" | "profile" | "created_at">;
+export type PublicUserRow = Pick<
+  UserRow,
+  "id" | "email" | "username" | "token_version" | "profile" | "created_at" | "role" | "disabled_at"
+>;
 
 /** The statement, with the dialect's placeholder for the id. Explicit columns: a column added later changes nothing here. */
 export const USER_ROW_SQL = (placeholder: string): string =>
-  `SELECT id, email, username, token_version, profile, created_at FROM users WHERE id = ${placeholder}`;
+  `SELECT id, email, username, token_version, profile, created_at, role, disabled_at FROM users WHERE id = ${placeholder}`;
 
 const POSTGRES_USER_ROW_SQL = USER_ROW_SQL("$1");
 

@@ -1,4 +1,5 @@
 import { BoundedMap } from "../../lib/bounded-map.js";
+import type { ExternalWrites } from "./external-writes.js";
 import type { CacheLease, RevocationChange, RevocationState, SessionState } from "./state.js";
 
 /**
@@ -16,6 +17,7 @@ import type { CacheLease, RevocationChange, RevocationState, SessionState } from
 export class LocalRevocationCache implements RevocationState {
   readonly #inner: RevocationState;
   readonly #lease: CacheLease | undefined;
+  readonly #externalWrites: ExternalWrites | undefined;
   readonly #maxAgeMs: number;
   readonly #sessions: BoundedMap<string, CachedSession>;
   readonly #versions: BoundedMap<string, number>;
@@ -32,10 +34,19 @@ export class LocalRevocationCache implements RevocationState {
    */
   constructor(
     inner: RevocationState,
-    options: { maxEntries?: number; lease?: CacheLease; maxAgeSeconds?: number; onLookup?: (hit: boolean) => void } = {},
+    options: {
+      maxEntries?: number;
+      lease?: CacheLease;
+      maxAgeSeconds?: number;
+      onLookup?: (hit: boolean) => void;
+      externalWrites?: ExternalWrites;
+    } = {},
   ) {
     this.#inner = inner;
     this.#onLookup = options.onLookup;
+    // SQLite: another process (a `tokenver users` command) committed to the file: forget everything.
+    this.#externalWrites = options.externalWrites;
+    this.#externalWrites?.onChange(() => this.clear());
     const max = options.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
     this.#sessions = new BoundedMap(max);
     this.#versions = new BoundedMap(max);
@@ -44,6 +55,8 @@ export class LocalRevocationCache implements RevocationState {
   }
 
   get(sessionId: string, userId: string): Promise<SessionState | undefined> {
+    // Throws when the database cannot be read: verify() answers 503.
+    this.#externalWrites?.check();
     const session = this.#sessions.get(sessionId);
     if (session !== undefined && (this.#lease === undefined || this.#answersFromMemory(session))) {
       const tokenVersion = this.#versions.get(session.userId);

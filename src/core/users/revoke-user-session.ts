@@ -1,0 +1,27 @@
+import * as sessions from "../../store/queries/sessions.js";
+import type { Core } from "../context.js";
+import { AuthError, failClosed } from "../errors.js";
+import { SESSION_ID_MAX_LENGTH } from "../limits.js";
+import type { ActorOptions } from "./actor.js";
+
+/**
+ * Revokes one session of the user, from the server side, through the one revocation protocol:
+ * its tokens are refused on every node once this resolves; the user's other sessions live on.
+ * `not_found` for an unknown session, another user's, or one already revoked.
+ */
+export async function revokeUserSession(core: Core, userId: string, sessionId: string, _options: ActorOptions = {}): Promise<void> {
+  const ids = [userId, sessionId];
+  if (ids.some((id) => typeof id !== "string" || id.length === 0 || id.length > SESSION_ID_MAX_LENGTH)) throw notFound();
+  // Made-up and foreign ids end here, before they mark anything or disturb any node's cache.
+  if (!(await failClosed(() => sessions.isLiveSession(core.db, userId, sessionId)))) throw notFound();
+  const change = await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
+    const revoked = await sessions.revokeSession(trx, userId, sessionId, now);
+    return { userId, sessionIds: revoked ? [sessionId] : [] };
+  });
+  if (change.sessionIds!.length === 0) throw notFound();
+  // TODO(events issue): record `session.revoked` with `_options.actor`.
+}
+
+function notFound(): AuthError {
+  return new AuthError("not_found", "No such session.");
+}

@@ -1,0 +1,98 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { SqliteHandle, SqliteStatement } from "../sqlite-handle.js";
+import type { RevocationChange, RevocationState } from "./state.js";
+
+/**
+ * How often, at most, a SQLite server asks whether another process has committed to its file
+ * (milliseconds), and so how long a process that revokes beside it (the `tokenver users` and
+ * `tokenver keys` commands, a script with `sqliteLock: false`) waits after its commit before it
+ * returns. See docs/operations.md, "Commands beside a running SQLite server".
+ */
+export const EXTERNAL_WRITE_CHECK_MS = 20;
+/** Added to the wait: timer granularity, nothing else. Both sides read the same monotonic clock. */
+const SETTLE_MARGIN_MS = 5;
+
+/**
+ * Notices commits that other processes make to this SQLite file, so that what this process keeps
+ * in memory (the revocation cache; the signing keys) is dropped before it can answer from a copy
+ * older than a revocation another process committed.
+ *
+ * `PRAGMA data_version` changes when another connection has committed; it costs a read
+ * transaction (microseconds), several times a whole cached `verify`, so it is asked at most once
+ * per `EXTERNAL_WRITE_CHECK_MS`. That is exact because every process that revokes beside the
+ * server waits that long after its commit before it returns (`SettlingRevocationState`):
+ * a request that arrives after the command has exited finds the last check older than the
+ * interval (and checks now), or a check that began after the commit (and saw it). Both measure
+ * on the operating system's monotonic clock (`performance.now()`), the same for every process.
+ */
+export class ExternalWrites {
+  readonly #statement: SqliteStatement<[], { data_version: number }>;
+  readonly #intervalMs: number;
+  readonly #listeners: Array<() => void> = [];
+  #version: number;
+  /** When the last successful check began (its pragma ran after this instant). */
+  #checkedAt = -Infinity;
+
+  constructor(sqlite: SqliteHandle, intervalMs = EXTERNAL_WRITE_CHECK_MS) {
+    this.#statement = sqlite.prepare<[], { data_version: number }>("PRAGMA data_version");
+    this.#intervalMs = intervalMs;
+    this.#version = this.#statement.get()!.data_version;
+  }
+
+  /** `listener` runs (synchronously, inside `check()`) when another process has committed. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Call before answering from memory. Throws when the database cannot be read (the caller fails
+   * closed); the next call then checks again.
+   */
+  check(): void {
+    const now = performance.now();
+    if (now - this.#checkedAt < this.#intervalMs) return;
+    const version = this.#statement.get()!.data_version;
+    this.#checkedAt = now;
+    if (version === this.#version) return;
+    this.#version = version;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+/**
+ * The revocation state of a process that writes beside a running SQLite server (its file is
+ * locked to that server: this process does not cache). Each revocation returns only after the
+ * server's next check is due, so once the command has exited the server refuses what it revoked.
+ */
+export class SettlingRevocationState implements RevocationState {
+  readonly #inner: RevocationState;
+  readonly #waitMs: number;
+
+  constructor(inner: RevocationState, intervalMs = EXTERNAL_WRITE_CHECK_MS) {
+    this.#inner = inner;
+    this.#waitMs = intervalMs + SETTLE_MARGIN_MS;
+  }
+
+  get(sessionId: string, userId: string) {
+    return this.#inner.get(sessionId, userId);
+  }
+  beforeRevoke(change: RevocationChange): Promise<number> {
+    return this.#inner.beforeRevoke(change);
+  }
+  /** Called after the commit: waits one check interval (and a margin) from now. */
+  async afterRevoke(change: RevocationChange): Promise<void> {
+    await this.#inner.afterRevoke(change);
+    await sleep(this.#waitMs);
+  }
+  ping(): Promise<void> {
+    return this.#inner.ping();
+  }
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+/** For other writers beside a server (e.g. `tokenver keys revoke`): wait after a commit the server must see. */
+export function settleExternalWrite(intervalMs = EXTERNAL_WRITE_CHECK_MS): Promise<void> {
+  return sleep(intervalMs + SETTLE_MARGIN_MS).then(() => undefined);
+}
