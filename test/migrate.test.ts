@@ -58,6 +58,7 @@ for (const dialect of dialects()) {
             "0002_refresh_token_revoked_at",
             "0003_email_keys",
             "0004_mail_outbox",
+            "0005_events",
           ]);
         } finally {
           await db.destroy();
