@@ -16,6 +16,7 @@ import { type AuthOptions, type ResolvedOptions, type UserFields } from "./setti
 import type { RedisSettings } from "./store/redis/connect.js";
 import { prepareDummyHash } from "./core/passwords/hashing.js";
 import { loadPasswordPolicy } from "./core/passwords/policy.js";
+import { webhookSettingsOf, WebhookSettingError, type WebhookSettings } from "./core/webhooks/settings.js";
 import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
 import type { Metrics } from "./metrics/metrics.js";
 
@@ -29,6 +30,7 @@ export type { Auth };
 export async function createAuth<F extends UserFields = {}>(options: AuthOptions<F> = {}): Promise<Auth<F>> {
   const resolved = resolveOptions(options as AuthOptions<UserFields>);
   checkConsistency(resolved);
+  const webhooks = webhooksOf(resolved);
   // prom-client is loaded only for a service that keeps metrics.
   const metrics = resolved.metrics ? new (await import("./metrics/metrics.js")).Metrics() : undefined;
   const store = await connect(resolved);
@@ -41,7 +43,7 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);
     const mail = { transport: mailTransportOf(resolved), from: resolved.mailFrom };
-    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, mail, metrics });
+    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, webhooks, mail, metrics });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});
@@ -81,6 +83,16 @@ function mailTransportOf(options: ResolvedOptions): MailTransport {
     `no SMTP server configured (TOKENVER_SMTP_URL): mail is not delivered, each one is written as an .eml file under ${options.mailOutboxDir}`,
   );
   return fileTransport(options.mailOutboxDir);
+}
+
+/** The webhook endpoints and secrets, checked before anything connects. */
+function webhooksOf(options: ResolvedOptions): WebhookSettings | undefined {
+  try {
+    return webhookSettingsOf(options.webhookUrls, options.webhookSecret);
+  } catch (error) {
+    if (error instanceof WebhookSettingError) throw new OptionError(error.option, error.message);
+    throw error;
+  }
 }
 
 /** Only what the domain reads: the secret and the store settings stay here. */

@@ -16,6 +16,10 @@ import { failClosed } from "./errors.js";
 import { listEvents, listOwnEvents } from "./events/list.js";
 import { EventRecorder } from "./events/recorder.js";
 import type { EventPage, EventQuery, EventStats, SecurityEvent } from "./events/types.js";
+import { WebhookDispatcher } from "./webhooks/dispatcher.js";
+import { outboxWriter } from "./webhooks/enqueue.js";
+import type { WebhookSettings } from "./webhooks/settings.js";
+import { pruneDeadLetters } from "../store/queries/webhooks.js";
 import { changePassword } from "./passwords/change-password.js";
 import { HashQueue } from "./passwords/hashing.js";
 import { Outbox } from "./mail/outbox.js";
@@ -71,6 +75,8 @@ export interface AuthParts {
   mail?: { transport: MailTransport; from: string };
   /** With the `metrics` option: the registry of this service, whose observer the domain reports to. */
   metrics?: Metrics;
+  /** Where security events are POSTed, and the signing secrets; none: no webhooks. */
+  webhooks?: WebhookSettings | undefined;
 }
 
 const parts = Symbol("tokenver.parts");
@@ -97,6 +103,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   readonly #outbox: Outbox;
   readonly #events: EventRecorder;
+  readonly #webhooks: WebhookDispatcher | undefined;
   #closed = false;
   /**
    * With the `metrics` option, this service's Prometheus series (docs/operations.md, "Metrics"):
@@ -105,7 +112,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly metrics: Metrics | undefined;
 
   /** @internal Use `createAuth()`. */
-  constructor(token: typeof parts, { store, revocation, counters, config, secret, mail = defaultMail(), metrics }: AuthParts) {
+  constructor(token: typeof parts, { store, revocation, counters, config, secret, webhooks, mail = defaultMail(), metrics }: AuthParts) {
     if (token !== parts) throw new TypeError("tokenver: use createAuth() to create the auth service");
     const tokenConfig = {
       secret,
@@ -131,7 +138,12 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     // Without metrics these are the bare operations: nothing is added to the verify path.
     this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation), observer, (o, r) => o.verified(r));
     this.#login = observed(login, observer, (o, r) => o.loggedIn(r));
-    this.#events = new EventRecorder(store.db, { onWarning: config.onWarning });
+    const dispatcher = webhooks && new WebhookDispatcher(store.db, webhooks, { clock: config.clock, onWarning: config.onWarning });
+    this.#webhooks = dispatcher;
+    this.#events = new EventRecorder(store.db, {
+      onWarning: config.onWarning,
+      ...(dispatcher && { alsoWrite: outboxWriter(dispatcher.urls, config.clock), afterWrite: () => dispatcher.nudge() }),
+    });
     this.#core = {
       db: store.db,
       dialect: store.dialect,
@@ -281,6 +293,14 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     return requireAdmin(this.#core, principal);
   }
 
+  /**
+   * Delivers the webhooks due now, at once (the server does it in the background anyway: after
+   * each batch of events, and every second); resolves to how many were delivered. 0 without webhooks.
+   */
+  deliverWebhooks(): Promise<number> {
+    return this.#webhooks?.deliver() ?? Promise.resolve(0);
+  }
+
   /** Throws `service_unavailable` when a store does not answer. */
   async health(): Promise<void> {
     // Every revocation state pings the database (the system of record) underneath.
@@ -295,6 +315,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     const sessions = await failClosed(() => pruneSessions(this.#core.db, now));
     const eventsBefore = isoAt(nowMs - this.#core.config.eventRetention * 86_400_000);
     const events = await failClosed(() => pruneEvents(this.#core.db, eventsBefore));
+    await failClosed(() => pruneDeadLetters(this.#core.db, eventsBefore));
     return { sessions, refreshTokens, events };
   }
 
@@ -305,6 +326,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     clearInterval(this.#pruneTimer);
     // The queued events are written while the store is still open.
     await this.#events.flush();
+    await this.#webhooks?.stop();
     await this.#outbox.close().catch(() => {});
     await Promise.allSettled([this.#revocation.close(), this.#throttle.close()]);
     await this.#store.close();

@@ -2,7 +2,7 @@ import { systemClock, type Clock } from "../core/clock.js";
 import type { CoreConfig, RateLimitOptions, UserFields } from "../core/config.js";
 import { MAIL_SETTINGS, type MailOptions, type ResolvedMailOptions } from "./rows/mail.js";
 import { OPERATIONS_SETTINGS } from "./rows/operations.js";
-import { EVENTS_SETTINGS } from "./rows/events.js";
+import { EVENTS_SETTINGS, WEBHOOK_SETTINGS } from "./rows/events.js";
 
 export type { RateLimitOptions, UserFields };
 
@@ -27,6 +27,8 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions {
   userFields?: F;
   pruneInterval?: number;
   eventRetention?: number;
+  webhookUrls?: string;
+  webhookSecret?: string;
   hashQueue?: number;
   sqliteLock?: boolean;
   migrate?: boolean;
@@ -50,6 +52,8 @@ export interface ResolvedOptions extends CoreConfig, ResolvedMailOptions {
   localCache: boolean | undefined;
   userFields: UserFields;
   pruneInterval: number;
+  webhookUrls: string | undefined;
+  webhookSecret: string | undefined;
   hashQueue: number;
   sqliteLock: boolean;
   migrate: boolean;
@@ -274,6 +278,7 @@ export const SETTINGS = [
     doc: "delete expired sessions and refresh tokens every this many seconds; `0`: never",
   },
   ...EVENTS_SETTINGS,
+  ...WEBHOOK_SETTINGS,
   {
     option: "redisPrefix",
     env: "TOKENVER_REDIS_PREFIX",

@@ -11,3 +11,19 @@ export const EVENTS_SETTINGS = [
     doc: "days security events are kept; older ones go with each prune",
   },
 ] as const satisfies readonly Setting[];
+
+/** Webhooks (docs/api.md section 10): checked at start-up by core/webhooks/settings.ts. */
+export const WEBHOOK_SETTINGS = [
+  {
+    option: "webhookUrls",
+    env: "TOKENVER_WEBHOOK_URLS",
+    kind: { type: "string" },
+    doc: "comma-separated endpoints every security event is POSTed to (https; http only for loopback addresses)",
+  },
+  {
+    option: "webhookSecret",
+    env: "TOKENVER_WEBHOOK_SECRET",
+    kind: { type: "string" },
+    doc: "Standard Webhooks signing secret (`whsec_` and base64 of at least 24 bytes); several, space-separated, while one rotates",
+  },
+] as const satisfies readonly Setting[];
