@@ -1,7 +1,7 @@
 import type { RegisterInput } from "../core/types.js";
 import { endpoint, NO_BODY, type AnyEndpoint } from "./endpoint.js";
 import * as S from "./schemas.js";
-import { EVENT_ENDPOINTS } from "./endpoints/events.js";
+import { ADMIN_EVENT_ENDPOINTS, EVENT_ENDPOINTS } from "./endpoints/events.js";
 import * as wire from "./wire.js";
 import { ADMIN_ENDPOINTS } from "./endpoints/admin.js";
 
@@ -148,4 +148,5 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
   }),
   ...EVENT_ENDPOINTS,
   ...ADMIN_ENDPOINTS,
+  ...ADMIN_EVENT_ENDPOINTS,
 ];

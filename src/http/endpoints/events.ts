@@ -20,10 +20,7 @@ export const EVENT_ENDPOINTS: readonly AnyEndpoint[] = [
   }),
 ];
 
-/**
- * Every account's events, for administrators. Kept out of the table until the role check of
- * `access: "admin"` exists (endpoints.ts refuses admin rows before it).
- */
+/** Every account's events, for administrators (the role is read from the database on each call). */
 export const ADMIN_EVENT_ENDPOINTS: readonly AnyEndpoint[] = [
   endpoint({
     method: "GET",
