@@ -50,7 +50,10 @@ test("a second tokenver process on the same SQLite file is refused; migrate and 
       assert.equal(run.status, 0, `${command}: ${run.stderr}`);
     }
 
-    // The first process serves on, and its revocations hold.
+    // The first process serves on, and its revocations hold. (spawnSync blocked this process for
+    // longer than the server's keep-alive timeout: let the client see the idle connection close
+    // before it sends the next request on it.)
+    await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal((await server.api.get("/profile", user.access)).status, 200);
     assert.equal((await server.api.post("/logout", undefined, user.access)).status, 204);
     assert.equal((await server.api.get("/profile", user.access)).body.code, "token_revoked");

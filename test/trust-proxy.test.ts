@@ -50,7 +50,8 @@ describe("TOKENVER_TRUST_PROXY", () => {
         String(bad),
       );
     }
-    assert.equal("trustProxy" in resolveOptions({ trustProxy: true } as never), false, "createAuth() ignores it");
+    // A server setting, not a createAuth() option: the library refuses it by name (docs/library.md).
+    assert.throws(() => resolveOptions({ trustProxy: true } as never), /trustProxy is not an option of createAuth\(\)/);
   });
 });
 
