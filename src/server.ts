@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
+import { registerAccountPage } from "./account/routes.js";
 import type { Auth } from "./core/auth.js";
 import { BODY_LIMIT_BYTES } from "./core/limits.js";
 import { sendProblem, problemErrorHandler } from "./http/fastify/reply.js";
@@ -126,6 +127,7 @@ export async function buildServer(auth: Auth<any>, options: BuildServerOptions =
     });
   }
   await app.register(tokenverPlugin, { auth });
+  await registerAccountPage(app);
 
   app.get("/openapi.json", { config: { public: true }, schema: openApiDocumentSchema }, async () => app.swagger());
   return app;
