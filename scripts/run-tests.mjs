@@ -3,7 +3,7 @@
 // (TOKENVER_TEST_DATABASE_URL, TOKENVER_TEST_REDIS_URL); otherwise they are skipped and this
 // script says so. Under CI=true a missing URL is an error, so those suites can never skip there.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const pgUrl = process.env.TOKENVER_TEST_DATABASE_URL;
@@ -32,6 +32,19 @@ if (!pgUrl || !redisUrl) {
   files = files.filter((f) => !needsServices(f));
   if (files.length !== before)
     skipped.push(`test/scale-out (${before - files.length} files: set TOKENVER_TEST_DATABASE_URL and TOKENVER_TEST_REDIS_URL)`);
+}
+// The account page's tests drive a real Chromium (Debian's `chromium`; TOKENVER_TEST_CHROMIUM names another).
+const chromium = process.env.TOKENVER_TEST_CHROMIUM ?? "/usr/bin/chromium";
+const needsChromium = (f) => f.includes(`${join("test", "account-page")}`);
+if (!existsSync(chromium)) {
+  if (ci) {
+    console.error(`run-tests: CI needs Chromium at ${chromium} (apt-get install chromium) for test/account-page`);
+    process.exit(2);
+  }
+  const before = files.length;
+  files = files.filter((f) => !needsChromium(f));
+  if (files.length !== before)
+    skipped.push(`test/account-page (${before - files.length} files: install chromium, or set TOKENVER_TEST_CHROMIUM)`);
 }
 if (!pgUrl) skipped.push("the PostgreSQL dialect of every store test (set TOKENVER_TEST_DATABASE_URL)");
 if (!redisUrl) skipped.push("Redis state tests (set TOKENVER_TEST_REDIS_URL)");

@@ -19,9 +19,9 @@ export interface TestServer {
 
 /** A real tokenver server on a loopback port, over a fresh database of the dialect. */
 export async function startServer(
-  options: AuthOptions<UserFields> & { dialect?: DialectName; trustProxy?: boolean | number | string } = {},
+  options: AuthOptions<UserFields> & { dialect?: DialectName; trustProxy?: boolean | number | string; port?: number } = {},
 ): Promise<TestServer> {
-  const { dialect = "sqlite", trustProxy, ...authOptions } = options;
+  const { dialect = "sqlite", trustProxy, port = 0, ...authOptions } = options;
   const database = options.databaseUrl
     ? { name: dialect, url: options.databaseUrl, drop: async () => {} }
     : await createTestDatabase(dialect);
@@ -30,7 +30,7 @@ export async function startServer(
   const rateLimit = { registrations: 1_000_000, addressLogins: 1_000_000, ...authOptions.rateLimit };
   const auth = await createAuth({ secret: TEST_SECRET, ...authOptions, rateLimit, databaseUrl: database.url });
   const app = await buildServer(auth, { trustProxy: resolveTrustProxy(trustProxy) });
-  await app.listen({ port: 0, host: "127.0.0.1" });
+  await app.listen({ port, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
     url,
