@@ -54,5 +54,57 @@ for (const dialect of dialects()) {
       assert.equal(bad.status, 400);
       assert.equal(bad.body.code, "validation_failed");
     });
+
+    test("admin actions are recorded with who acted: the admin over HTTP, cli or system from code", async () => {
+      const { api, auth } = server;
+      const admin = await api.register();
+      await auth.setRole(admin.user.id, "admin", { actor: "cli" });
+      const carol = await api.register();
+      for (const action of ["disable", "enable", "logout"]) {
+        const answer = await api.post(`/admin/users/${carol.user.id}/${action}`, undefined, admin.access);
+        assert.equal(answer.status, 204, answer.text);
+      }
+      await auth.setRole(carol.user.id, "admin");
+      await auth.setRole(carol.user.id, "user", { actor: admin.user.id });
+      const created = await auth.createUser(
+        { email: `made-${carol.user.email}`, password: "a long and unguessable passphrase" },
+        { actor: "cli" },
+      );
+      const login = await api.login(carol.email, carol.password);
+      const sessionId = (await auth.verify(`Bearer ${login.access}`)).sessionId;
+      await auth.revokeUserSession(carol.user.id, sessionId, { actor: admin.user.id });
+      await auth.flushEvents();
+
+      const events = (await api.get(`/admin/events?user_id=${carol.user.id}`, admin.access)).body.events as {
+        type: string;
+        actor: string;
+        session_id: string | null;
+      }[];
+      const seen = events.map((e) => `${e.type} by ${e.actor}`).reverse();
+      for (const expected of [
+        `admin.disable by ${admin.user.id}`,
+        `admin.enable by ${admin.user.id}`,
+        `admin.logout by ${admin.user.id}`,
+        "admin.promote by system",
+        `admin.demote by ${admin.user.id}`,
+        `session.revoked by ${admin.user.id}`,
+      ]) {
+        assert.ok(seen.includes(expected), `${expected} in ${seen.join(", ")}`);
+      }
+      assert.equal(events.find((e) => e.type === "session.revoked")?.session_id, sessionId);
+      const adminEvents = (await api.get(`/admin/events?user_id=${admin.user.id}`, admin.access)).body.events as {
+        type: string;
+        actor: string;
+      }[];
+      assert.ok(adminEvents.some((e) => e.type === "admin.promote" && e.actor === "cli"));
+      const createdEvents = (await api.get(`/admin/events?user_id=${created.id}`, admin.access)).body.events as {
+        type: string;
+        actor: string;
+      }[];
+      assert.deepEqual(
+        createdEvents.map((e) => `${e.type} by ${e.actor}`),
+        ["admin.create by cli"],
+      );
+    });
   });
 }

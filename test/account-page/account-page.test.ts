@@ -54,13 +54,13 @@ describe("the account page in Chromium", () => {
       assert.match(response.headers()["content-security-policy"] ?? "", /frame-ancestors 'none'/);
       const email = uniqueEmail();
       await signUp(page, email);
-      assert.match(await page.locator("#who").textContent(), new RegExp(email.replace(/[.+]/g, "\\$&")));
+      assert.match((await page.locator("#who").textContent()) ?? "", new RegExp(email.replace(/[.+]/g, "\\$&")));
       const cookies = await context.cookies();
       const byName = Object.fromEntries(cookies.map((c) => [c.name, c]));
       assert.equal(byName["__Host-tokenver-access"]?.httpOnly, true);
       assert.equal(byName["__Secure-tokenver-refresh"]?.httpOnly, true);
       assert.equal(byName["__Host-tokenver-csrf"]?.httpOnly, false);
-      const visible = await page.evaluate(() => document.cookie);
+      const visible = await page.evaluate<string>("document.cookie");
       assert.doesNotMatch(visible, /tokenver-access|tokenver-refresh/);
       assert.match(visible, /__Host-tokenver-csrf=/);
       assert.deepEqual(problems, []);

@@ -1,6 +1,8 @@
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
+import { recordEvent } from "../events/record.js";
+import type { EventDetail, EventType } from "../events/types.js";
 
 /**
  * Who acts on an account from the server side (docs/api.md section 10, the `actor` of security
@@ -32,4 +34,12 @@ export async function requireUser(core: Core, userId: unknown): Promise<users.Us
   const row = await failClosed(() => users.findUserById(core.db, userId));
   if (row === undefined) throw userNotFound();
   return row;
+}
+
+/**
+ * Records a server-side action on an account (`admin.<action>`, or another type for a flow that
+ * has its own), with who did it: the admin's id, `cli` or `system`.
+ */
+export function recordAdminAction(core: Core, type: EventType, userId: string, options: ActorOptions, detail?: EventDetail): void {
+  recordEvent(core, { type, userId, actor: options.actor ?? "system", ...(detail === undefined ? {} : { detail }) });
 }

@@ -10,7 +10,7 @@ import { checkPasswordPolicy } from "../passwords/policy.js";
 import { toUser } from "../accounts/user.js";
 import type { User } from "../types.js";
 import { checkNewEmail, checkUsername } from "../validation.js";
-import type { ActorOptions } from "./actor.js";
+import { recordAdminAction, type ActorOptions } from "./actor.js";
 
 /** An account created from the server side (an operator, a seed script): no session, no tokens. */
 export interface CreateUserInput {
@@ -26,7 +26,7 @@ export interface CreateUserInput {
  * `email_taken`), but no session and no registration throttle: the caller is trusted code.
  * Custom user fields start empty.
  */
-export async function createUser<P extends object>(core: Core, input: CreateUserInput, _options: ActorOptions = {}): Promise<User<P>> {
+export async function createUser<P extends object>(core: Core, input: CreateUserInput, options: ActorOptions = {}): Promise<User<P>> {
   const { email, errors: emailErrors } = checkNewEmail(input?.email);
   const errors: FieldError[] = [...emailErrors];
   if (typeof input?.password !== "string") errors.push({ field: "password", message: "must be a string" });
@@ -58,7 +58,7 @@ export async function createUser<P extends object>(core: Core, input: CreateUser
       if (role === "user") return inserted;
       return trx.updateTable("users").set({ role }).where("id", "=", inserted.id).returningAll().executeTakeFirstOrThrow();
     });
-    // TODO(events issue): record `admin.create` with `_options.actor`.
+    recordAdminAction(core, "admin.create", row.id, options, { role });
     return toUser<P>(row);
   } catch (error) {
     if (isUniqueViolation(error)) throw new AuthError("email_taken", "An account with this email already exists.");

@@ -3,7 +3,7 @@ import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
-import { lastAdmin, requireUser, userNotFound, type ActorOptions } from "./actor.js";
+import { lastAdmin, recordAdminAction, requireUser, userNotFound, type ActorOptions } from "./actor.js";
 
 /**
  * Disables the account (docs/api.md section 10): the token version is incremented and every
@@ -12,7 +12,7 @@ import { lastAdmin, requireUser, userNotFound, type ActorOptions } from "./actor
  * `403 account_disabled` until `enableUser`. Disabling a disabled account revokes again.
  * `not_found` for an unknown user; `forbidden` for the last enabled admin.
  */
-export async function disableUser(core: Core, userId: string, _options: ActorOptions = {}): Promise<void> {
+export async function disableUser(core: Core, userId: string, options: ActorOptions = {}): Promise<void> {
   await requireUser(core, userId);
   // The common refusal without marking anything in flight; the write below decides for good.
   if (await failClosed(() => admins.isLastEnabledAdmin(core.db, userId))) throw lastAdmin();
@@ -23,5 +23,5 @@ export async function disableUser(core: Core, userId: string, _options: ActorOpt
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
     return { userId, tokenVersion, sessionIds };
   });
-  // TODO(events issue): record `admin.disable` with `_options.actor`.
+  recordAdminAction(core, "admin.disable", userId, options);
 }

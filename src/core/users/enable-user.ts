@@ -2,16 +2,16 @@ import * as admins from "../../store/queries/admin-users.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
-import { userNotFound, type ActorOptions } from "./actor.js";
+import { recordAdminAction, userNotFound, type ActorOptions } from "./actor.js";
 
 /**
  * Enables a disabled account: the user may sign in again. Nothing revoked while it was disabled
  * comes back (its tokens stay dead); enabling an enabled account changes nothing.
  * `not_found` for an unknown user.
  */
-export async function enableUser(core: Core, userId: string, _options: ActorOptions = {}): Promise<void> {
+export async function enableUser(core: Core, userId: string, options: ActorOptions = {}): Promise<void> {
   if (typeof userId !== "string" || userId.length === 0) throw userNotFound();
   const now = isoAt(core.config.clock());
   if (!(await failClosed(() => admins.enableUser(core.db, userId, now)))) throw userNotFound();
-  // TODO(events issue): record `admin.enable` with `_options.actor`.
+  recordAdminAction(core, "admin.enable", userId, options);
 }

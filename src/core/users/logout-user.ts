@@ -1,14 +1,14 @@
 import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
-import { requireUser, userNotFound, type ActorOptions } from "./actor.js";
+import { recordAdminAction, requireUser, userNotFound, type ActorOptions } from "./actor.js";
 
 /**
  * Logs the user out everywhere, from the server side: the token version is incremented and every
  * session revoked, through the one revocation protocol, so no node accepts any earlier token
  * once this resolves. `not_found` for an unknown user.
  */
-export async function logoutUser(core: Core, userId: string, _options: ActorOptions = {}): Promise<void> {
+export async function logoutUser(core: Core, userId: string, options: ActorOptions = {}): Promise<void> {
   await requireUser(core, userId);
   await core.revoker.revoke({ userId }, async (trx, now) => {
     const tokenVersion = await users.incrementTokenVersion(trx, userId, now);
@@ -17,5 +17,5 @@ export async function logoutUser(core: Core, userId: string, _options: ActorOpti
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
     return { userId, tokenVersion, sessionIds };
   });
-  // TODO(events issue): record `admin.logout` (or `logout` for "system") with `_options.actor`.
+  recordAdminAction(core, "admin.logout", userId, options);
 }

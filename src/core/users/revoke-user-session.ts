@@ -3,13 +3,14 @@ import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
 import { SESSION_ID_MAX_LENGTH } from "../limits.js";
 import type { ActorOptions } from "./actor.js";
+import { recordEvent } from "../events/record.js";
 
 /**
  * Revokes one session of the user, from the server side, through the one revocation protocol:
  * its tokens are refused on every node once this resolves; the user's other sessions live on.
  * `not_found` for an unknown session, another user's, or one already revoked.
  */
-export async function revokeUserSession(core: Core, userId: string, sessionId: string, _options: ActorOptions = {}): Promise<void> {
+export async function revokeUserSession(core: Core, userId: string, sessionId: string, options: ActorOptions = {}): Promise<void> {
   const ids = [userId, sessionId];
   if (ids.some((id) => typeof id !== "string" || id.length === 0 || id.length > SESSION_ID_MAX_LENGTH)) throw notFound();
   // Made-up and foreign ids end here, before they mark anything or disturb any node's cache.
@@ -19,7 +20,7 @@ export async function revokeUserSession(core: Core, userId: string, sessionId: s
     return { userId, sessionIds: revoked ? [sessionId] : [] };
   });
   if (change.sessionIds!.length === 0) throw notFound();
-  // TODO(events issue): record `session.revoked` with `_options.actor`.
+  recordEvent(core, { type: "session.revoked", userId, sessionId, actor: options.actor ?? "system", detail: { reason: "admin" } });
 }
 
 function notFound(): AuthError {

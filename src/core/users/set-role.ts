@@ -3,14 +3,14 @@ import type { Role } from "../../store/schema.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { failClosed, validationFailed } from "../errors.js";
-import { lastAdmin, requireUser, userNotFound, type ActorOptions } from "./actor.js";
+import { lastAdmin, recordAdminAction, requireUser, userNotFound, type ActorOptions } from "./actor.js";
 
 /**
  * Makes the user an admin (`"admin"`) or not (`"user"`). Takes effect on the next admin request
  * on every node: admin routes read the role from the database each time, never from a token.
  * `not_found` for an unknown user; `forbidden` when it would demote the last enabled admin.
  */
-export async function setRole(core: Core, userId: string, role: Role, _options: ActorOptions = {}): Promise<void> {
+export async function setRole(core: Core, userId: string, role: Role, options: ActorOptions = {}): Promise<void> {
   if (role !== "user" && role !== "admin") throw validationFailed([{ field: "role", message: "must be user or admin" }]);
   await requireUser(core, userId);
   const now = isoAt(core.config.clock());
@@ -20,7 +20,6 @@ export async function setRole(core: Core, userId: string, role: Role, _options: 
       return admins.setRole(trx, userId, role, now);
     }),
   );
-  // TODO(events issue): record `admin.promote` / `admin.demote` with `_options.actor`.
-  if (changed) return;
+  if (changed) return recordAdminAction(core, role === "admin" ? "admin.promote" : "admin.demote", userId, options);
   throw (await failClosed(() => admins.roleOf(core.db, userId))) === undefined ? userNotFound() : lastAdmin();
 }
