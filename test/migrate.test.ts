@@ -62,6 +62,7 @@ for (const dialect of dialects()) {
             "0004_mail_outbox",
             "0005_events",
             "0006_admin",
+            "0010_mfa",
           ]);
         } finally {
           await db.destroy();

@@ -49,6 +49,11 @@ import type {
 import { profileSchemas } from "./validation.js";
 import { createVerify } from "./verify.js";
 import { deleteAccount } from "./accounts/delete-account.js";
+import { confirmTotp, type ConfirmTotpInput } from "./mfa/confirm-totp.js";
+import { disableTotp, type SecondFactorProof } from "./mfa/disable-totp.js";
+import { loginMfa, type LoginMfaInput } from "./mfa/login-mfa.js";
+import { renewRecoveryCodes } from "./mfa/renew-recovery-codes.js";
+import { startTotp, type TotpEnrolment } from "./mfa/start-totp.js";
 import type { ActorOptions } from "./users/actor.js";
 import type { ServerSideUserApi } from "./users/api.js";
 import { createUser, type CreateUserInput } from "./users/create-user.js";
@@ -226,6 +231,36 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
   revokeSession(principal: Principal, sessionId: string, context: RequestContext = {}): Promise<void> {
     return revokeSession(this.#core, principal, sessionId, context);
+  }
+
+  // A second factor (docs/api.md section 9; core/mfa/; docs/mfa.md).
+
+  /**
+   * The second step of a sign-in whose `login` failed with `mfa_required`: its `mfa_token` and a
+   * current TOTP code or a recovery code. Answers like `login`; `code_invalid`, `mfa_token_invalid`.
+   */
+  loginMfa(input: LoginMfaInput, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
+    return loginMfa(this.#core, input, context);
+  }
+
+  /** Starts a TOTP enrolment: a new secret, its otpauth URL and QR code (SVG); `mfa_enabled` while one is on. */
+  startTotp(principal: Principal): Promise<TotpEnrolment> {
+    return startTotp(this.#core, principal);
+  }
+
+  /** Turns the pending enrolment on with a current code and the password; resolves to the 10 recovery codes (shown once). */
+  confirmTotp(principal: Principal, input: ConfirmTotpInput, context: RequestContext = {}): Promise<string[]> {
+    return confirmTotp(this.#core, principal, input, context);
+  }
+
+  /** Turns the second factor off with the password and a current code or a recovery code. */
+  disableTotp(principal: Principal, input: SecondFactorProof, context: RequestContext = {}): Promise<void> {
+    return disableTotp(this.#core, principal, input, context);
+  }
+
+  /** A new set of recovery codes (the old set dies), with the password and a code. */
+  renewRecoveryCodes(principal: Principal, input: SecondFactorProof, context: RequestContext = {}): Promise<string[]> {
+    return renewRecoveryCodes(this.#core, principal, input, context);
   }
 
   // Security events (docs/api.md section 10; core/events/).
