@@ -20,6 +20,7 @@ import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 import { outboxWriter } from "./webhooks/enqueue.js";
 import type { WebhookSettings } from "./webhooks/settings.js";
 import { pruneDeadLetters } from "../store/queries/webhooks.js";
+import { pruneChallenges } from "../store/queries/mfa.js";
 import { changePassword } from "./passwords/change-password.js";
 import { HashQueue } from "./passwords/hashing.js";
 import { Outbox } from "./mail/outbox.js";
@@ -351,6 +352,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     const eventsBefore = isoAt(nowMs - this.#core.config.eventRetention * 86_400_000);
     const events = await failClosed(() => pruneEvents(this.#core.db, eventsBefore));
     await failClosed(() => pruneDeadLetters(this.#core.db, eventsBefore));
+    // Pending second-factor sign-ins past their 300 seconds (each user's also go at their next one).
+    await failClosed(() => pruneChallenges(this.#core.db, now));
     return { sessions, refreshTokens, events };
   }
 

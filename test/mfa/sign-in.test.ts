@@ -111,6 +111,14 @@ for (const dialect of dialects()) {
       assert.equal(right.body.code, "mfa_token_invalid");
       const mail = await mailTo(world.smtp, who.email, /failed at the second step/);
       assert.match(mail.text, /change it/);
+      await world.server.auth.flushEvents();
+      const failed = await world.store.db
+        .selectFrom("tokenver_events")
+        .select("id")
+        .where("user_id", "=", who.user.id)
+        .where("type", "=", "mfa.failed")
+        .execute();
+      assert.equal(failed.length, 5);
       // A fresh challenge still works with the right code.
       const fresh = await api.post("/login/mfa", { mfa_token: await mfaToken(world, who), code: totpAt(who.secret, world.now(), 1) });
       assert.equal(fresh.status, 200, fresh.text);
