@@ -75,6 +75,19 @@ export class Throttle {
     if (ip !== undefined) await this.#release(addressFailuresKey(ip));
   }
 
+  /**
+   * The password was right but a second factor is still due: the address keeps it as a success
+   * only; the account's count stays (a failure until the sign-in completes: `accountSucceeded`).
+   */
+  async passwordAccepted(ip: string | undefined): Promise<void> {
+    if (ip !== undefined) await this.#release(addressFailuresKey(ip));
+  }
+
+  /** A sign-in completed (its second factor too): the account starts afresh. */
+  async accountSucceeded(email: string): Promise<void> {
+    await failClosed(() => this.#counters.reset(accountKey(email)));
+  }
+
   /** The password was wrong: it stays a failure of the account and the address, and is no success. */
   async failed(ip: string | undefined): Promise<void> {
     if (ip !== undefined) await this.#release(addressLoginsKey(ip));

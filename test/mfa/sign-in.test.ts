@@ -226,5 +226,20 @@ for (const dialect of dialects()) {
       const login = await api.post("/login", { email: who.email, password: who.password });
       assert.equal(login.status, 429, login.text);
     });
+
+    test("the right password alone does not reset the account's count; a completed sign-in does", async () => {
+      const api = world.server.api;
+      const who = await enrolled(world);
+      // The password right, the code never given: each counts against the account.
+      await mfaToken(world, who);
+      await mfaToken(world, who);
+      const token = await mfaToken(world, who);
+      const done = await api.post("/login/mfa", { mfa_token: token, code: totpAt(who.secret, world.now(), 1) });
+      assert.equal(done.status, 200, done.text);
+      // Reset by the completed sign-in: three more password steps pass.
+      for (let i = 0; i < 3; i++) await mfaToken(world, who);
+      const fourth = await api.post("/login", { email: who.email, password: who.password });
+      assert.equal(fourth.status, 429, fourth.text);
+    });
   });
 }

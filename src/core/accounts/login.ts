@@ -85,7 +85,10 @@ async function checkCredentials(
       recordEvent(core, { type: "login.failed", userId: user?.id ?? null, actor: "self", client: context, detail });
       throw new AuthError("invalid_credentials", "The email or password is incorrect.");
     }
-    await core.throttle.succeeded(email, context.ip);
+    // With a second factor on, the password alone is no successful sign-in yet: the account's
+    // count stays until `POST /login/mfa` succeeds (its wrong codes add to it: core/mfa/login-mfa.ts).
+    if (user.mfa_enabled_at === null) await core.throttle.succeeded(email, context.ip);
+    else await core.throttle.passwordAccepted(context.ip);
     if (check.rehash) await upgradePasswordHash(core.db, ticket.run, user, input.password);
     return user;
   } finally {

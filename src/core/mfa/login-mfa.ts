@@ -55,6 +55,7 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
     throw error;
   }
   await core.throttle.secondFactorSucceeded(user.id);
+  await core.throttle.accountSucceeded(user.email);
   if (candidate.kind === "recovery") {
     const detail = { stage: "sign_in", remaining: signIn.user.recoveryCodesLeft };
     recordEvent(core, { type: "mfa.recovery_used", userId: user.id, sessionId: null, actor: "self", client: context, detail });
