@@ -106,6 +106,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #throttle: Throttle;
   readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
   readonly #login: typeof login;
+  readonly #loginMfa: typeof loginMfa;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   readonly #outbox: Outbox;
   readonly #events: EventRecorder;
@@ -144,6 +145,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     // Without metrics these are the bare operations: nothing is added to the verify path.
     this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation), observer, (o, r) => o.verified(r));
     this.#login = observed(login, observer, (o, r) => o.loggedIn(r));
+    // The second step of a sign-in is a login too (`mfa_required` is the first step's result).
+    this.#loginMfa = observed(loginMfa, observer, (o, r) => o.loggedIn(r));
     const dispatcher = webhooks && new WebhookDispatcher(store.db, webhooks, { clock: config.clock, onWarning: config.onWarning });
     this.#webhooks = dispatcher;
     this.#events = new EventRecorder(store.db, {
@@ -241,7 +244,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
    * current TOTP code or a recovery code. Answers like `login`; `code_invalid`, `mfa_token_invalid`.
    */
   loginMfa(input: LoginMfaInput, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
-    return loginMfa(this.#core, input, context);
+    return this.#loginMfa(this.#core, input, context) as Promise<SignIn<ProfileOf<F>>>;
   }
 
   /** Starts a TOTP enrolment: a new secret, its otpauth URL and QR code (SVG); `mfa_enabled` while one is on. */
