@@ -29,7 +29,13 @@ export async function disableTotp(core: Core, principal: Principal, input: Secon
   const reject = () => codeRejected(core, user.id, principal.sessionId, context, "disable", 403);
   if (user.mfa_enabled_at === null) throw reject();
   await core.throttle.countSecondFactor(user.id);
-  const candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true });
+  // A code that got no answer (503) gives its count back, as a right one does: only wrong codes count.
+  const candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true }).catch(
+    async (error: unknown) => {
+      await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
+      throw error;
+    },
+  );
   if (candidate === undefined) throw reject();
   let change;
   try {

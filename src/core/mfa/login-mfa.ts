@@ -9,7 +9,7 @@ import type { RequestContext, SignIn } from "../types.js";
 import { accountDisabled } from "../users/account-disabled.js";
 import { requireStrings } from "../validation.js";
 import { findLiveChallenge, MFA_TOKEN_MAX_FAILURES, mfaTokenInvalid } from "./challenge.js";
-import { amrFor, codeCandidate } from "./check-code.js";
+import { amrFor, codeCandidate, type CodeCandidate } from "./check-code.js";
 import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
 
@@ -38,15 +38,17 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
   if (user === undefined || user.token_version !== Number(challenge.token_version) || user.mfa_enabled_at === null) throw mfaTokenInvalid();
   if (user.disabled_at !== null) throw accountDisabled();
   await core.throttle.countSecondFactor(user.id);
-  const candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true });
   const miss = new AuthError("code_invalid", "wrong code", { status: 401 });
   let signIn: SignIn<P>;
+  let candidate: CodeCandidate | undefined;
   try {
+    candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true });
     if (candidate === undefined) throw miss;
-    signIn = await issueSignIn<P>(core, user, context, amrFor(candidate.kind), async (trx) => {
+    const found = candidate;
+    signIn = await issueSignIn<P>(core, user, context, amrFor(found.kind), async (trx) => {
       if (!(await mfa.consumeChallenge(trx, challenge.id, isoAt(core.config.clock()), MFA_TOKEN_MAX_FAILURES))) throw mfaTokenInvalid();
-      if (!(await candidate.consume(trx))) throw miss;
-      if (candidate.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
+      if (!(await found.consume(trx))) throw miss;
+      if (found.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
       return (await users.findUserById(trx, user.id)) ?? user;
     });
   } catch (error) {
