@@ -34,6 +34,10 @@ export { OptionError } from "./settings/resolve.js";
 export type { AuthOptions, RateLimitOptions, UserFields } from "./settings/table.js";
 export type { AccessTokenClaims } from "./core/tokens/access-token.js";
 export type { Clock } from "./core/clock.js";
+export type { LoginMfaInput } from "./core/mfa/login-mfa.js";
+export type { ConfirmTotpInput } from "./core/mfa/confirm-totp.js";
+export type { SecondFactorProof } from "./core/mfa/disable-totp.js";
+export type { TotpEnrolment } from "./core/mfa/start-totp.js";
 export { toProblem, PROBLEM_CONTENT_TYPE, type Problem, type ProblemResponse } from "./http/problem.js";
 /** TypeBox's `Type`, for `userFields` schemas, from the same TypeBox that validates them. */
 export { Type } from "typebox";

@@ -47,8 +47,10 @@ for (const dialect of dialects()) {
             "disabled_at",
             "email",
             "id",
+            "mfa_enabled_at",
             "password_hash",
             "profile",
+            "recovery_codes_left",
             "role",
             "token_version",
             "updated_at",
@@ -62,6 +64,7 @@ for (const dialect of dialects()) {
             "0004_mail_outbox",
             "0005_events",
             "0006_admin",
+            "0010_mfa",
           ]);
         } finally {
           await db.destroy();

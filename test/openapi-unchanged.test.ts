@@ -159,6 +159,36 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-admin-paths.json", "utf8")));
     },
   },
+  {
+    // Issue 15 (docs/api.md section 9): `user` gains mfa_enabled and recovery_codes_left; /login
+    // answers 403 mfa_required too; the second factor's paths, as committed in their own fixture.
+    name: "second factor: mfa_enabled, recovery_codes_left, mfa_required, /login/mfa, /mfa/*",
+    apply: (document) => {
+      const visit = (node: any): void => {
+        if (node === null || typeof node !== "object") return;
+        const p = node.properties;
+        if (p?.token_version !== undefined && p.created_at !== undefined && p.email !== undefined && p.id !== undefined) {
+          p.mfa_enabled = {
+            type: "boolean",
+            description: "A second factor (TOTP) is on: sign-in answers `403 mfa_required` after the password.",
+          };
+          p.recovery_codes_left = { type: "integer", minimum: 0, description: "Unused recovery codes (0 while the second factor is off)." };
+          node.required.push("mfa_enabled", "recovery_codes_left");
+        }
+        for (const value of Object.values(node)) visit(value);
+      };
+      visit(document);
+      const login = document.paths["/login"].post;
+      login.description =
+        "With a second factor on, the right password answers `403 mfa_required` whose problem document carries an `mfa_token` for `POST /login/mfa`.";
+      login.responses[403].description = "Problem details; code: account_disabled, mfa_required";
+      login.responses[403].content["application/problem+json"].schema.properties.code.anyOf.push({
+        type: "string",
+        enum: ["mfa_required"],
+      });
+      Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-mfa-paths.json", "utf8")));
+    },
+  },
 ];
 
 let server: TestServer;

@@ -95,6 +95,8 @@ function toUserBefore(row: {
     createdAt: row.created_at,
     role: "user" as const,
     disabled: false,
+    mfaEnabled: false,
+    recoveryCodesLeft: 0,
   };
 }
 

@@ -20,6 +20,7 @@ import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 import { outboxWriter } from "./webhooks/enqueue.js";
 import type { WebhookSettings } from "./webhooks/settings.js";
 import { pruneDeadLetters } from "../store/queries/webhooks.js";
+import { pruneChallenges } from "../store/queries/mfa.js";
 import { changePassword } from "./passwords/change-password.js";
 import { HashQueue } from "./passwords/hashing.js";
 import { Outbox } from "./mail/outbox.js";
@@ -49,6 +50,11 @@ import type {
 import { profileSchemas } from "./validation.js";
 import { createVerify } from "./verify.js";
 import { deleteAccount } from "./accounts/delete-account.js";
+import { confirmTotp, type ConfirmTotpInput } from "./mfa/confirm-totp.js";
+import { disableTotp, type SecondFactorProof } from "./mfa/disable-totp.js";
+import { loginMfa, type LoginMfaInput } from "./mfa/login-mfa.js";
+import { renewRecoveryCodes } from "./mfa/renew-recovery-codes.js";
+import { startTotp, type TotpEnrolment } from "./mfa/start-totp.js";
 import type { ActorOptions } from "./users/actor.js";
 import type { ServerSideUserApi } from "./users/api.js";
 import { createUser, type CreateUserInput } from "./users/create-user.js";
@@ -100,6 +106,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #throttle: Throttle;
   readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
   readonly #login: typeof login;
+  readonly #loginMfa: typeof loginMfa;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
   readonly #outbox: Outbox;
   readonly #events: EventRecorder;
@@ -138,6 +145,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     // Without metrics these are the bare operations: nothing is added to the verify path.
     this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation), observer, (o, r) => o.verified(r));
     this.#login = observed(login, observer, (o, r) => o.loggedIn(r));
+    // The second step of a sign-in is a login too (`mfa_required` is the first step's result).
+    this.#loginMfa = observed(loginMfa, observer, (o, r) => o.loggedIn(r));
     const dispatcher = webhooks && new WebhookDispatcher(store.db, webhooks, { clock: config.clock, onWarning: config.onWarning });
     this.#webhooks = dispatcher;
     this.#events = new EventRecorder(store.db, {
@@ -228,6 +237,36 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     return revokeSession(this.#core, principal, sessionId, context);
   }
 
+  // A second factor (docs/api.md section 9; core/mfa/; docs/mfa.md).
+
+  /**
+   * The second step of a sign-in whose `login` failed with `mfa_required`: its `mfa_token` and a
+   * current TOTP code or a recovery code. Answers like `login`; `code_invalid`, `mfa_token_invalid`.
+   */
+  loginMfa(input: LoginMfaInput, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
+    return this.#loginMfa(this.#core, input, context) as Promise<SignIn<ProfileOf<F>>>;
+  }
+
+  /** Starts a TOTP enrolment: a new secret, its otpauth URL and QR code (SVG); `mfa_enabled` while one is on. */
+  startTotp(principal: Principal): Promise<TotpEnrolment> {
+    return startTotp(this.#core, principal);
+  }
+
+  /** Turns the pending enrolment on with a current code and the password; resolves to the 10 recovery codes (shown once). */
+  confirmTotp(principal: Principal, input: ConfirmTotpInput, context: RequestContext = {}): Promise<string[]> {
+    return confirmTotp(this.#core, principal, input, context);
+  }
+
+  /** Turns the second factor off with the password and a current code or a recovery code. */
+  disableTotp(principal: Principal, input: SecondFactorProof, context: RequestContext = {}): Promise<void> {
+    return disableTotp(this.#core, principal, input, context);
+  }
+
+  /** A new set of recovery codes (the old set dies), with the password and a code. */
+  renewRecoveryCodes(principal: Principal, input: SecondFactorProof, context: RequestContext = {}): Promise<string[]> {
+    return renewRecoveryCodes(this.#core, principal, input, context);
+  }
+
   // Security events (docs/api.md section 10; core/events/).
 
   /** The caller's own last 50 security events, newest first. */
@@ -316,6 +355,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     const eventsBefore = isoAt(nowMs - this.#core.config.eventRetention * 86_400_000);
     const events = await failClosed(() => pruneEvents(this.#core.db, eventsBefore));
     await failClosed(() => pruneDeadLetters(this.#core.db, eventsBefore));
+    // Pending second-factor sign-ins past their 300 seconds (each user's also go at their next one).
+    await failClosed(() => pruneChallenges(this.#core.db, now));
     return { sessions, refreshTokens, events };
   }
 

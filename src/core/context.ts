@@ -27,8 +27,8 @@ export interface Core {
   readonly deriveKey: (label: string, length?: number) => Buffer;
   /** Security events: record them with `recordEvent(core, ...)` (events/record.ts), never directly. */
   readonly events: EventSink;
-  /** Signs an access token for a session at a token version. */
-  readonly sign: (userId: string, sessionId: string, tokenVersion: number) => string;
+  /** Signs an access token for a session at a token version, with the session's `amr` (default `["pwd"]`). */
+  readonly sign: (userId: string, sessionId: string, tokenVersion: number, amr?: readonly string[]) => string;
   /** The custom user fields: the whole profile (registration) and a patch of it. */
   readonly schemas: { readonly profile: TObject; readonly patch: TObject };
   /**

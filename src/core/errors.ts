@@ -48,6 +48,8 @@ export interface AuthErrorOptions {
   /** Seconds, for 429. */
   retryAfter?: number;
   cause?: unknown;
+  /** Extra members of the problem document (`mfa_token` of `mfa_required`); never a standard member's name. */
+  members?: Record<string, string>;
 }
 
 /** The one error class of tokenver. Switch on `code`; `status` is the HTTP status to answer. */
@@ -58,6 +60,7 @@ export class AuthError extends Error {
   readonly tokenPresented: boolean;
   readonly errors: FieldError[] | undefined;
   readonly retryAfter: number | undefined;
+  readonly members: Readonly<Record<string, string>> | undefined;
 
   constructor(code: ErrorCode, detail?: string, options: AuthErrorOptions = {}) {
     super(detail ?? ERRORS[code].title, options.cause === undefined ? undefined : { cause: options.cause });
@@ -66,6 +69,7 @@ export class AuthError extends Error {
     this.tokenPresented = options.tokenPresented ?? false;
     this.errors = options.errors;
     this.retryAfter = options.retryAfter;
+    this.members = options.members;
   }
 }
 

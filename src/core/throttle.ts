@@ -9,6 +9,10 @@ import { AuthError, failClosed } from "./errors.js";
 export const RECHECK_FAILURES = 5;
 export const RECHECK_WINDOW_SECONDS = 15 * 60;
 
+/** Wrong second-factor codes per account per hour, across challenges (docs/api.md section 9). */
+export const SECOND_FACTOR_FAILURES = 10;
+export const SECOND_FACTOR_WINDOW_SECONDS = 60 * 60;
+
 /** What a session's re-check counter said about one attempt. */
 export type RecheckAttempt =
   /** Counted; `failuresIfWrong` is how many failures the window holds if this one is wrong too. */
@@ -71,6 +75,19 @@ export class Throttle {
     if (ip !== undefined) await this.#release(addressFailuresKey(ip));
   }
 
+  /**
+   * The password was right but a second factor is still due: the address keeps it as a success
+   * only; the account's count stays (a failure until the sign-in completes: `accountSucceeded`).
+   */
+  async passwordAccepted(ip: string | undefined): Promise<void> {
+    if (ip !== undefined) await this.#release(addressFailuresKey(ip));
+  }
+
+  /** A sign-in completed (its second factor too): the account starts afresh. */
+  async accountSucceeded(email: string): Promise<void> {
+    await failClosed(() => this.#counters.reset(accountKey(email)));
+  }
+
   /** The password was wrong: it stays a failure of the account and the address, and is no success. */
   async failed(ip: string | undefined): Promise<void> {
     if (ip !== undefined) await this.#release(addressLoginsKey(ip));
@@ -103,6 +120,27 @@ export class Throttle {
     await this.#release(recheckKey(sessionId));
   }
 
+  /**
+   * Counts an attempt at a second-factor code of the account `userId` before it is checked: at
+   * most `SECOND_FACTOR_FAILURES` wrong codes per account per hour, across every challenge and
+   * endpoint (docs/api.md section 9), then 429. A right code gives its count back.
+   */
+  async countSecondFactor(userId: string): Promise<void> {
+    const hit = await this.#hit(secondFactorKey(userId), SECOND_FACTOR_WINDOW_SECONDS, SECOND_FACTOR_FAILURES);
+    if (!hit.counted) throw rateLimited(hit.retryAfter, "Too many wrong codes for this account; try again later.");
+  }
+
+  /** The code was right (or got no answer): only failures count. */
+  async secondFactorSucceeded(userId: string): Promise<void> {
+    await this.#release(secondFactorKey(userId));
+  }
+
+  /** A wrong second-factor code at sign-in counts toward the account's login throttle too. */
+  async secondFactorFailed(email: string): Promise<void> {
+    const { accountFailures, windowSeconds } = this.#limits;
+    await this.#hit(accountKey(email), windowSeconds, accountFailures);
+  }
+
   close(): Promise<void> {
     return this.#counters.close();
   }
@@ -130,6 +168,10 @@ function addressLoginsKey(ip: string): string {
 
 function registrationsKey(ip: string): string {
   return `register:address:${ip}`;
+}
+
+function secondFactorKey(userId: string): string {
+  return `mfa:account:${userId}`;
 }
 
 function recheckKey(sessionId: string): string {

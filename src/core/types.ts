@@ -7,6 +7,11 @@ export interface Principal {
   userId: string;
   sessionId: string;
   tokenVersion: number;
+  /**
+   * How the session was authenticated (RFC 8176, the token's `amr`): `["pwd"]`, after a TOTP code
+   * `["pwd", "otp", "mfa"]`, after a recovery code `["pwd", "mfa"]` (docs/mfa.md).
+   */
+  amr: readonly string[];
   claims: AccessTokenClaims;
 }
 
@@ -22,6 +27,10 @@ export type User<P extends object = {}> = {
   role: Role;
   /** An administrator disabled the account: sign-in and refresh answer `403 account_disabled`. */
   disabled: boolean;
+  /** A second factor (TOTP) is on: sign-in asks for a code (docs/mfa.md). */
+  mfaEnabled: boolean;
+  /** Unused recovery codes left (0 while the second factor is off). */
+  recoveryCodesLeft: number;
 } & Partial<P>;
 
 /** A user's role: `"user"` (every account at registration) or `"admin"`. */
@@ -70,6 +79,8 @@ export interface SessionPage {
 export interface RequestContext {
   userAgent?: string | undefined;
   ip?: string | undefined;
+  /** `Tokenver-Mode` of the request (docs/api.md section 6); absent counts as `bearer`. */
+  mode?: "cookie" | "bearer" | undefined;
 }
 
 export type RegisterInput<P extends object = {}> = { email: string; password: string; username?: string | null } & P;

@@ -4,6 +4,7 @@ import * as S from "./schemas.js";
 import { ADMIN_EVENT_ENDPOINTS, EVENT_ENDPOINTS } from "./endpoints/events.js";
 import * as wire from "./wire.js";
 import { ADMIN_ENDPOINTS } from "./endpoints/admin.js";
+import { MFA_ENDPOINTS } from "./endpoints/mfa.js";
 
 export * from "./endpoint.js";
 
@@ -38,7 +39,9 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     body: S.LoginBody,
     status: 200,
     response: S.authResult,
-    errors: S.problems(400, S.LOGIN_FAILED, [403, ["account_disabled"]], 413, 415, 429, S.HASHING_UNAVAILABLE),
+    description:
+      "With a second factor on, the right password answers `403 mfa_required` whose problem document carries an `mfa_token` for `POST /login/mfa`.",
+    errors: S.problems(400, S.LOGIN_FAILED, [403, ["account_disabled", "mfa_required"]], 413, 415, 429, S.HASHING_UNAVAILABLE),
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.login(body, client)),
   }),
   endpoint({
@@ -146,6 +149,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
       return { status: "ok" };
     },
   }),
+  ...MFA_ENDPOINTS,
   ...EVENT_ENDPOINTS,
   ...ADMIN_ENDPOINTS,
   ...ADMIN_EVENT_ENDPOINTS,

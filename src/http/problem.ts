@@ -9,6 +9,8 @@ export interface Problem {
   detail: string;
   code: ErrorCode;
   errors?: FieldError[];
+  /** `mfa_required` carries the sign-in's `mfa_token` (docs/api.md section 9). */
+  mfa_token?: string;
 }
 
 export interface ProblemResponse {
@@ -38,6 +40,9 @@ export function toProblem(error: unknown): ProblemResponse {
     code: authError.code,
   };
   if (authError.errors !== undefined) body.errors = authError.errors;
+  // Extra members (the `mfa_token` of `mfa_required`), never in place of a standard one.
+  for (const [name, value] of Object.entries(authError.members ?? {}))
+    if (!Object.hasOwn(body, name)) (body as unknown as Record<string, unknown>)[name] = value;
   const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE };
   if (status === 401) {
     // RFC 6750 section 3: error attributes only when a token was presented.

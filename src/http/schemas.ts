@@ -75,6 +75,8 @@ export const UserBase = Type.Object({
   created_at: Type.String({ format: "date-time" }),
   role: Type.Union([Type.Literal("user"), Type.Literal("admin")], { description: "`admin` may call the admin API." }),
   disabled: Type.Boolean({ description: "An administrator disabled the account: sign-in and refresh answer `403 account_disabled`." }),
+  mfa_enabled: Type.Boolean({ description: "A second factor (TOTP) is on: sign-in answers `403 mfa_required` after the password." }),
+  recovery_codes_left: Type.Integer({ minimum: 0, description: "Unused recovery codes (0 while the second factor is off)." }),
 });
 
 export function userSchema(profile: TObject): TObject {

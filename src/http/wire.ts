@@ -42,6 +42,8 @@ export function userView(profile: TObject): (user: User<object>) => WireUser {
         created_at: user.createdAt,
         role: user.role,
         disabled: user.disabled,
+        mfa_enabled: user.mfaEnabled,
+        recovery_codes_left: user.recoveryCodesLeft,
       };
       const fields = user as Record<string, unknown>;
       for (const name of custom) if (Object.hasOwn(fields, name) && fields[name] !== undefined) wire[name] = fields[name];

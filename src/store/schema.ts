@@ -19,6 +19,10 @@ export interface UsersTable {
   role: Generated<Role>;
   /** When an administrator disabled the account; null while it is enabled. */
   disabled_at: Generated<string | null>;
+  /** When the second factor was turned on (docs/api.md section 9); null while it is off. */
+  mfa_enabled_at: Generated<string | null>;
+  /** How many unused recovery codes the user holds; kept with each conditional consumption. */
+  recovery_codes_left: Generated<number>;
 }
 
 export type Role = "user" | "admin";
@@ -35,6 +39,8 @@ export interface SessionsTable {
   revoked_at: string | null;
   user_agent: string | null;
   ip: string | null;
+  /** RFC 8176 `amr` values of the sign-in, space-separated (`pwd`, `pwd otp mfa`, `pwd mfa`). */
+  amr: Generated<string>;
 }
 
 export interface RefreshTokensTable {
@@ -66,6 +72,47 @@ export interface Database {
   tokenver_webhook_dead_letters: WebhookDeadLettersTable;
   tokenver_webhook_endpoints: WebhookEndpointsTable;
   tokenver_leases: LeasesTable;
+  tokenver_totp: TotpTable;
+  tokenver_recovery_codes: RecoveryCodesTable;
+  tokenver_mfa_challenges: MfaChallengesTable;
+}
+
+// A second factor (docs/api.md section 9; migration 0010_mfa).
+
+/** A user's TOTP secret: pending until `enabled_at` is set by a confirmation. */
+export interface TotpTable {
+  user_id: string;
+  /** The base32 secret sealed with AES-256-GCM under a derived key (core/mfa/totp.ts). */
+  secret: string;
+  enabled_at: string | null;
+  /** The last time step a code was accepted for; a code is accepted only for a later step. */
+  last_step: number | null;
+  created_at: string;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  /** HMAC-SHA-256 of the normalised code, hex. */
+  code_hash: string;
+  used_at: string | null;
+  created_at: string;
+}
+
+/** A sign-in waiting for its second factor: the `mfa_token`'s row. */
+export interface MfaChallengesTable {
+  /** Public half of the `id.secret` token. */
+  id: string;
+  /** SHA-256 of the secret half, hex. */
+  token_hash: string;
+  user_id: string;
+  token_version: number;
+  /** `bearer` or `cookie`: the mode of the /login that made it. */
+  mode: string;
+  failures: Generated<number>;
+  used_at: string | null;
+  expires_at: string;
+  created_at: string;
 }
 
 /** A mail not yet handed to the transport (core/mail/outbox.ts). */

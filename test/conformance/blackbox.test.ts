@@ -295,7 +295,8 @@ function storeSections() {
       for (const token of [registered.access, second.access]) {
         assert.deepEqual(headerOf(token), { alg: "HS256", typ: "at+jwt" });
         const claims = claimsOf(token);
-        assert.deepEqual(Object.keys(claims).sort(), ["exp", "iat", "iss", "jti", "sid", "sub", "token_version"]);
+        assert.deepEqual(Object.keys(claims).sort(), ["amr", "exp", "iat", "iss", "jti", "sid", "sub", "token_version"]);
+        assert.deepEqual(claims.amr, ["pwd"]);
         assert.equal(claims.iss, ISSUER);
         assert.equal(claims.sub, registered.user.id);
         assert.equal(typeof claims.sid, "string");

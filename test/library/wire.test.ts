@@ -15,6 +15,8 @@ test("the user view: built-in fields in wire names, then only the configured cus
     createdAt: "2026-01-01T00:00:00.000Z",
     role: "user" as const,
     disabled: false,
+    mfaEnabled: false,
+    recoveryCodesLeft: 0,
     displayName: "Ann",
     dropped_from_config: "old",
   };
@@ -26,6 +28,8 @@ test("the user view: built-in fields in wire names, then only the configured cus
     created_at: "2026-01-01T00:00:00.000Z",
     role: "user",
     disabled: false,
+    mfa_enabled: false,
+    recovery_codes_left: 0,
     displayName: "Ann",
   });
 });

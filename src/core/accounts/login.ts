@@ -3,7 +3,11 @@ import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import { upgradePasswordHash, verifyWithForms } from "../passwords/form.js";
-import { planSession, tokenPair } from "../sessions/issue.js";
+import type { Kysely } from "kysely";
+import type { Database } from "../../store/schema.js";
+import { requireSecondFactor } from "../mfa/challenge.js";
+import { formatAmr, planSession, tokenPair } from "../sessions/issue.js";
+import { DEFAULT_AMR } from "../tokens/access-token.js";
 import type { RequestContext, SignIn } from "../types.js";
 import { checkLookupEmail, normalizeEmail, requireStrings } from "../validation.js";
 import { toUser } from "./user.js";
@@ -26,10 +30,34 @@ export async function login<P extends object>(
   const user = await checkCredentials(core, email, input, context);
   // Only after the password: a disabled account is not revealed to someone without it.
   if (user.disabled_at !== null) throw accountDisabled();
-  const session = planSession(core, user.id, user.token_version, core.config.clock(), context);
-  await failClosed(() => core.db.transaction().execute((trx) => session.persist(trx)));
-  recordEvent(core, { type: "login.succeeded", userId: user.id, sessionId: session.sessionId, actor: "self", client: context });
-  return { user: toUser<P>(user), ...tokenPair(core, user.id, session.sessionId, user.token_version, session.refreshToken) };
+  // A second factor is on: no session yet, a `403 mfa_required` with an mfa_token (core/mfa/).
+  if (user.mfa_enabled_at !== null) throw await requireSecondFactor(core, user, context);
+  return issueSignIn<P>(core, user, context);
+}
+
+/**
+ * The one way a sign-in becomes a session (`POST /login`, and `POST /login/mfa` after its code):
+ * a new session with its `amr`, written in one transaction after `within` (the second factor's
+ * conditional writes, which may refuse by throwing and answer a fresher user row).
+ */
+export async function issueSignIn<P extends object>(
+  core: Core,
+  user: users.UserRow,
+  context: RequestContext,
+  amr: readonly string[] = DEFAULT_AMR,
+  within?: (trx: Kysely<Database>) => Promise<users.UserRow>,
+): Promise<SignIn<P>> {
+  const session = planSession(core, user.id, user.token_version, core.config.clock(), context, amr);
+  const current = await failClosed(() =>
+    core.db.transaction().execute(async (trx) => {
+      const row = within === undefined ? user : await within(trx);
+      await session.persist(trx);
+      return row;
+    }),
+  );
+  const detail = amr === DEFAULT_AMR ? undefined : { amr: formatAmr(amr) };
+  recordEvent(core, { type: "login.succeeded", userId: user.id, sessionId: session.sessionId, actor: "self", client: context, detail });
+  return { user: toUser<P>(current), ...tokenPair(core, user.id, session.sessionId, user.token_version, session.refreshToken, amr) };
 }
 
 /**
@@ -57,7 +85,10 @@ async function checkCredentials(
       recordEvent(core, { type: "login.failed", userId: user?.id ?? null, actor: "self", client: context, detail });
       throw new AuthError("invalid_credentials", "The email or password is incorrect.");
     }
-    await core.throttle.succeeded(email, context.ip);
+    // With a second factor on, the password alone is no successful sign-in yet: the account's
+    // count stays until `POST /login/mfa` succeeds (its wrong codes add to it: core/mfa/login-mfa.ts).
+    if (user.mfa_enabled_at === null) await core.throttle.succeeded(email, context.ip);
+    else await core.throttle.passwordAccepted(context.ip);
     if (check.rehash) await upgradePasswordHash(core.db, ticket.run, user, input.password);
     return user;
   } finally {

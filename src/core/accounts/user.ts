@@ -20,5 +20,8 @@ export function toUser<P extends object>(row: PublicUserRow): User<P> {
   user.createdAt = row.created_at;
   user.role = row.role;
   user.disabled = row.disabled_at !== null;
+  user.mfaEnabled = row.mfa_enabled_at !== null;
+  // PostgreSQL's driver may hand integers back as they are; SQLite as numbers.
+  user.recoveryCodesLeft = Number(row.recovery_codes_left);
   return user as User<P>;
 }

@@ -67,5 +67,6 @@ export async function changePassword(
   });
   const detail = { revoked_sessions: change.sessionIds?.length ?? 0 };
   recordEvent(core, { type: "password.changed", userId: user.id, sessionId: principal.sessionId, actor: "self", client: context, detail });
-  return tokenPair(core, user.id, principal.sessionId, change.tokenVersion!, next.token);
+  // The session continues, and so does how it signed in (its `amr`, as its token carried it).
+  return tokenPair(core, user.id, principal.sessionId, change.tokenVersion!, next.token, principal.amr);
 }

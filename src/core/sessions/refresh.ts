@@ -6,7 +6,7 @@ import { AuthError, failClosed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import { generateRefreshToken, parseRefreshToken, secretMatches } from "../tokens/refresh-token.js";
 import type { RequestContext, TokenPair } from "../types.js";
-import { tokenPair } from "./issue.js";
+import { parseAmr, tokenPair } from "./issue.js";
 import { accountDisabled } from "../users/account-disabled.js";
 
 /**
@@ -47,7 +47,8 @@ export async function refresh(core: Core, token: string, context: RequestContext
   );
   // Another request used this token between our read and our write: that is reuse too.
   if (!rotated) await revokeForReuse(core, row.user_id, row.session_id, context);
-  return tokenPair(core, row.user_id, row.session_id, row.user_version, next.token);
+  // The session's `amr` (how it signed in) is copied into every access token of it.
+  return tokenPair(core, row.user_id, row.session_id, row.user_version, next.token, parseAmr(row.session_amr));
 }
 
 /** The row of a well-formed refresh token whose secret matches (constant time); else undefined. */

@@ -14,6 +14,8 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   nbf?: number;
+  /** RFC 8176: how the session was authenticated (`pwd`, `otp`, `mfa`); docs/mfa.md. */
+  amr?: readonly string[];
   [claim: string]: unknown;
 }
 
@@ -37,7 +39,7 @@ export function createAccessTokenSigner(config: AccessTokenConfig) {
     algorithm: ALGORITHM,
     header: { alg: ALGORITHM, typ: ACCESS_TOKEN_TYPE },
   });
-  return (subject: string, sessionId: string, tokenVersion: number): string => {
+  return (subject: string, sessionId: string, tokenVersion: number, amr: readonly string[] = DEFAULT_AMR): string => {
     // iat and exp come from the injected clock (fast-jwt keeps a payload iat as given).
     const iat = nowSeconds(config.clock);
     return sign({
@@ -45,12 +47,16 @@ export function createAccessTokenSigner(config: AccessTokenConfig) {
       sub: subject,
       sid: sessionId,
       token_version: tokenVersion,
+      amr: [...amr],
       jti: randomUUID(),
       iat,
       exp: iat + config.ttl,
     });
   };
 }
+
+/** A session signed in with the password alone (RFC 8176 `pwd`). */
+export const DEFAULT_AMR: readonly string[] = Object.freeze(["pwd"]);
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -174,6 +180,9 @@ function validateClaims(claims: AccessTokenClaims): void {
   }
   if (!Number.isFinite(claims.exp) || !Number.isFinite(claims.iat)) throw invalid("The exp or iat claim is invalid.");
   if (claims.nbf !== undefined && !Number.isFinite(claims.nbf)) throw invalid("The nbf claim is invalid.");
+  if (claims.amr !== undefined && (!Array.isArray(claims.amr) || !claims.amr.every((v) => typeof v === "string"))) {
+    throw invalid("The amr claim is invalid.");
+  }
 }
 
 function invalid(detail: string): AuthError {

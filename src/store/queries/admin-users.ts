@@ -100,7 +100,20 @@ export function literalContains(text: string): string {
  * whose email or username contains `query` literally, ignoring case.
  */
 export function listUsers(db: Kysely<Database>, dialect: Dialect, page: { limit: number; query?: string; after?: UserKey }) {
-  let q = db.selectFrom("users").select(["id", "email", "username", "token_version", "profile", "created_at", "role", "disabled_at"]);
+  let q = db
+    .selectFrom("users")
+    .select([
+      "id",
+      "email",
+      "username",
+      "token_version",
+      "profile",
+      "created_at",
+      "role",
+      "disabled_at",
+      "mfa_enabled_at",
+      "recovery_codes_left",
+    ]);
   const query = page.query;
   if (query !== undefined && query !== "") {
     const pattern = literalContains(query.toLowerCase());

@@ -36,6 +36,7 @@ export function findRefreshToken(db: Kysely<Database>, id: string) {
       "s.user_id",
       "s.revoked_at",
       "s.token_version as session_version",
+      "s.amr as session_amr",
       "u.token_version as user_version",
       "u.disabled_at as user_disabled_at",
     ])

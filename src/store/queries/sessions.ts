@@ -10,6 +10,8 @@ export interface NewSession {
   expires_at: string;
   user_agent: string | null;
   ip: string | null;
+  /** RFC 8176 values, space-separated; default `pwd`. */
+  amr?: string;
 }
 
 export async function insertSession(db: Kysely<Database>, s: NewSession): Promise<void> {
@@ -25,6 +27,7 @@ export async function insertSession(db: Kysely<Database>, s: NewSession): Promis
       revoked_at: null,
       user_agent: s.user_agent,
       ip: s.ip,
+      ...(s.amr === undefined ? {} : { amr: s.amr }),
     })
     .execute();
 }

@@ -1,0 +1,75 @@
+import * as mfa from "../../store/queries/mfa.js";
+import * as users from "../../store/queries/users.js";
+import { issueSignIn } from "../accounts/login.js";
+import { isoAt } from "../clock.js";
+import type { Core } from "../context.js";
+import { AuthError, failClosed, validationFailed } from "../errors.js";
+import { recordEvent } from "../events/record.js";
+import type { RequestContext, SignIn } from "../types.js";
+import { accountDisabled } from "../users/account-disabled.js";
+import { requireStrings } from "../validation.js";
+import { findLiveChallenge, MFA_TOKEN_MAX_FAILURES, mfaTokenInvalid } from "./challenge.js";
+import { amrFor, codeCandidate, type CodeCandidate } from "./check-code.js";
+import { codeRejected } from "./failure.js";
+import { queueMfaNotice } from "./notices.js";
+
+export interface LoginMfaInput {
+  mfaToken: string;
+  /** A current TOTP code, or an unused recovery code. */
+  code: string;
+}
+
+/**
+ * The second step of a sign-in: the `mfa_token` of `403 mfa_required` and a code. Answers like
+ * `login` (the same session-issuing path), with `amr` `["pwd", "otp", "mfa"]` (TOTP) or
+ * `["pwd", "mfa"]` (recovery code). In one transaction: the challenge is consumed, the code is
+ * consumed (the TOTP step later than the last accepted one, or the unused recovery code), the
+ * session is written; each by a conditional write, so of two requests exactly one signs in.
+ *
+ * A wrong code: `401 code_invalid`, counted against the challenge (5 end it: `mfa_token_invalid`),
+ * the account (10 an hour across challenges, then 429) and the account's login throttle; the
+ * first wrong code of a challenge mails the user (their password is known to whoever typed it).
+ */
+export async function loginMfa<P extends object>(core: Core, input: LoginMfaInput, context: RequestContext = {}): Promise<SignIn<P>> {
+  const errors = requireStrings(input, ["mfaToken", "code"]);
+  if (errors.length > 0) throw validationFailed(errors);
+  const challenge = await findLiveChallenge(core, input.mfaToken, context);
+  const user = await failClosed(() => users.findUserById(core.db, challenge.user_id));
+  if (user === undefined || user.token_version !== Number(challenge.token_version) || user.mfa_enabled_at === null) throw mfaTokenInvalid();
+  if (user.disabled_at !== null) throw accountDisabled();
+  await core.throttle.countSecondFactor(user.id);
+  const miss = new AuthError("code_invalid", "wrong code", { status: 401 });
+  let signIn: SignIn<P>;
+  let candidate: CodeCandidate | undefined;
+  try {
+    candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true });
+    if (candidate === undefined) throw miss;
+    const found = candidate;
+    signIn = await issueSignIn<P>(core, user, context, amrFor(found.kind), async (trx) => {
+      if (!(await mfa.consumeChallenge(trx, challenge.id, isoAt(core.config.clock()), MFA_TOKEN_MAX_FAILURES))) throw mfaTokenInvalid();
+      if (!(await found.consume(trx))) throw miss;
+      if (found.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
+      return (await users.findUserById(trx, user.id)) ?? user;
+    });
+  } catch (error) {
+    if (error === miss) throw await wrongCode(core, challenge.id, user, context);
+    await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
+    throw error;
+  }
+  await core.throttle.secondFactorSucceeded(user.id);
+  await core.throttle.accountSucceeded(user.email);
+  if (candidate.kind === "recovery") {
+    const detail = { stage: "sign_in", remaining: signIn.user.recoveryCodesLeft };
+    recordEvent(core, { type: "mfa.recovery_used", userId: user.id, sessionId: null, actor: "self", client: context, detail });
+  }
+  return signIn;
+}
+
+async function wrongCode(core: Core, challengeId: string, user: users.UserRow, context: RequestContext): Promise<AuthError> {
+  const counted = await failClosed(() =>
+    mfa.countChallengeFailure(core.db, challengeId, isoAt(core.config.clock()), MFA_TOKEN_MAX_FAILURES),
+  );
+  await core.throttle.secondFactorFailed(user.email);
+  if (counted?.mail) await failClosed(() => queueMfaNotice(core, user.id, "failed"));
+  return codeRejected(core, user.id, null, context, "sign_in", 401);
+}
