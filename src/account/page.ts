@@ -50,10 +50,20 @@ function form(id: string, title: string, fields: HTMLElement[], button: string, 
   return element;
 }
 
+/** A call of the signed-in user's; `publicApi` for the endpoints that take no session (no refresh, no cookies). */
 async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const init: RequestInit = { method };
-  if (body !== undefined) Object.assign(init, { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const response = await client.fetch(path, init);
+  return answerOf(await client.fetch(path, requestInit(method, body)));
+}
+
+async function publicApi(method: string, path: string, body?: unknown): Promise<any> {
+  return answerOf(await fetch(base + path, { ...requestInit(method, body), credentials: "omit" }));
+}
+
+function requestInit(method: string, body?: unknown): RequestInit {
+  return body === undefined ? { method } : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+}
+
+async function answerOf(response: Response): Promise<any> {
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : undefined;
   if (!response.ok) {
@@ -96,7 +106,7 @@ function signedOutView(notice = ""): void {
       },
     ),
     form("forgot", "Forgot your password?", [field("Email", "email", "email", "username")], "Email me a link", async (v) => {
-      await api("POST", "/password/forgot", { email: v.email });
+      await publicApi("POST", "/password/forgot", { email: v.email });
       say("If an account has this address, a link to reset its password is on its way.");
     }),
   );
@@ -277,7 +287,7 @@ function resetView(token: string | undefined): void {
     h("h1", {}, "Choose a new password"),
     status,
     form("reset", "New password", [field("New password", "new_password", "password", "new-password")], "Set password", async (v) => {
-      await api("POST", "/password/reset", { token, new_password: v.new_password });
+      await publicApi("POST", "/password/reset", { token, new_password: v.new_password });
       signedOutView("Password changed. Every device was signed out: sign in with the new password.");
     }),
   );
@@ -289,7 +299,7 @@ function verifyView(token: string | undefined): void {
     h("h1", {}, "Verify your email"),
     status,
     linkButton("Verify my email address", () => {
-      api("POST", "/email/verify", { token })
+      publicApi("POST", "/email/verify", { token })
         .then(() => signedOutView("Your email address is verified."))
         .catch((error) => say(messageOf(error)));
     }),

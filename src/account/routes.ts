@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { ACCOUNT_CSS, accountHtml } from "./markup.js";
 
@@ -19,15 +19,22 @@ const PAGE_POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-/** The modules the page loads: its own script and `tokenver/client`, nothing else. */
-const MODULE = /^(account\/page|client\/[a-z-]+)\.js$/;
+/** Where the modules are: the built package, or the sources (tests, `tsx`), transpiled on first request. */
+const ROOT = new URL("../", import.meta.url);
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
 
 /** Public, and not API endpoints: kept out of the OpenAPI document. */
 const ROUTE = { config: { public: true }, schema: { hide: true } };
 
 export async function registerAccountPage(app: FastifyInstance, prefix = ""): Promise<void> {
   const html = accountHtml(prefix);
-  const modules = new Map<string, Promise<string | undefined>>();
+  // The modules the page loads, its own script and `tokenver/client`, listed once: nothing else is
+  // served, and no request can grow the cache.
+  const modules = new Map<string, Promise<string | undefined> | undefined>([["account/page.js", undefined]]);
+  for (const file of await readdir(new URL("client/", ROOT))) {
+    const name = FROM_SOURCE ? file.replace(/(?<!\.d)\.ts$/, ".js") : file;
+    if (/^[a-z-]+\.js$/.test(name)) modules.set(`client/${name}`, undefined);
+  }
   const page = async (_request: unknown, reply: FastifyReply) => {
     secureHeaders(reply).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
     return html;
@@ -39,9 +46,10 @@ export async function registerAccountPage(app: FastifyInstance, prefix = ""): Pr
   });
   app.get<{ Params: { dir: string; file: string } }>("/account/assets/:dir/:file", ROUTE, async (request, reply) => {
     const name = `${request.params.dir}/${request.params.file}`;
-    if (!MODULE.test(name)) return reply.callNotFound();
-    if (!modules.has(name)) modules.set(name, loadModule(name));
-    const source = await modules.get(name);
+    if (!modules.has(name)) return reply.callNotFound();
+    let loading = modules.get(name);
+    if (loading === undefined) modules.set(name, (loading = loadModule(name)));
+    const source = await loading;
     if (source === undefined) return reply.callNotFound();
     secureHeaders(reply).header("content-type", "text/javascript; charset=utf-8").header("cache-control", "no-cache");
     return source;
@@ -57,11 +65,9 @@ function secureHeaders(reply: FastifyReply): FastifyReply {
  * (tests, `tsx`), the .ts file is transpiled with TypeScript, a devDependency, once per module.
  */
 async function loadModule(name: string): Promise<string | undefined> {
-  const root = new URL("../", import.meta.url);
-  const fromSource = import.meta.url.endsWith(".ts");
   try {
-    if (!fromSource) return await readFile(new URL(name, root), "utf8");
-    const source = await readFile(new URL(name.replace(/\.js$/, ".ts"), root), "utf8");
+    if (!FROM_SOURCE) return await readFile(new URL(name, ROOT), "utf8");
+    const source = await readFile(new URL(name.replace(/\.js$/, ".ts"), ROOT), "utf8");
     const ts = (await import("typescript")).default;
     return ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
   } catch {

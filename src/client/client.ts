@@ -185,6 +185,13 @@ export class TokenverClient {
     const send = () => this.#fetch(url, trusted ? this.#withCredentials(method, init) : init);
     const sentWith = this.#generation;
     let response = await send();
+    if (trusted && this.mode === "cookie" && response.status === 403 && (await codeOf(response)) === "csrf_failed") {
+      // The CSRF epoch moved (a password or second-factor change in another tab): a refresh
+      // brings a token of the current epoch.
+      this.#csrf = undefined;
+      if (this.#generation === sentWith) await this.refresh().catch(() => undefined);
+      response = await send();
+    }
     if (!trusted || response.status !== 401) return response;
     const code = await codeOf(response);
     if (code === "token_expired") {
@@ -228,7 +235,10 @@ export class TokenverClient {
   }
 
   #signedIn(body: Record<string, unknown>): SignInResult {
-    this.#adopt(body);
+    if (!this.#adopt(body))
+      throw new TypeError(
+        `tokenver: the sign-in answer carried no ${this.mode === "cookie" ? "csrf_token (is cookie mode on?)" : "tokens"}`,
+      );
     const user = body.user as ClientUser;
     this.#emit({ type: "signedIn", user });
     return { status: "signed_in", user };
@@ -237,6 +247,9 @@ export class TokenverClient {
   /** Keeps what a token-issuing answer carried; false when it carried no session. */
   #adopt(body: Record<string, unknown>): boolean {
     if (this.mode === "cookie") {
+      // Tokens in the body mean the server ignored Tokenver-Mode: refuse them rather than keep them in reach of script.
+      if ("access" in body || "refresh" in body)
+        throw new TypeError("tokenver: the server answered with tokens in the body, not in cookies");
       if (typeof body.csrf_token !== "string") return false;
       this.#csrf = body.csrf_token;
     } else {
@@ -291,14 +304,17 @@ export class TokenverClient {
 
   #withCredentials(method: string, init: RequestInit): RequestInit {
     const headers = new Headers(init.headers);
+    // A redirect is not followed with credentials: fetch would carry X-CSRF-Token (and the body)
+    // to wherever it points. The caller sees the 3xx (an opaque redirect in browsers).
+    const redirect = init.redirect ?? "manual";
     if (this.mode === "bearer") {
       const access = this.#tokens.load()?.access;
       if (access !== undefined) headers.set("authorization", `Bearer ${access}`);
-      return { ...init, headers };
+      return { ...init, headers, redirect };
     }
     const csrf = this.#csrfToken();
     if (UNSAFE.has(method) && csrf !== undefined) headers.set("x-csrf-token", csrf);
-    return { ...init, headers, credentials: "include" };
+    return { ...init, headers, redirect, credentials: "include" };
   }
 
   #signOutLocally(reason: SignOutReason): void {

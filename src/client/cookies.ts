@@ -7,7 +7,12 @@ export function readCsrfCookie(): string | undefined {
   if (typeof cookie !== "string") return undefined;
   for (const part of cookie.split(";")) {
     const [name, ...value] = part.trim().split("=");
-    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+    if (name !== CSRF_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join("="));
+    } catch {
+      return undefined; // not ours: our tokens are base64url
+    }
   }
   return undefined;
 }
