@@ -45,7 +45,11 @@ export async function requireSecondFactor(core: Core, user: UserRow, context: Re
   });
 }
 
-/** The live challenge of an `mfa_token`, or `401 mfa_token_invalid` (unknown, used, expired, exhausted, other mode). */
+/**
+ * The live challenge of an `mfa_token`, or `401 mfa_token_invalid` (unknown, used, expired,
+ * exhausted, other mode). A read: it refuses dead tokens early, but only the reservation of an
+ * attempt (`reserveChallengeAttempt`, before a code is checked) decides whether one is left.
+ */
 export async function findLiveChallenge(core: Core, mfaToken: string, context: RequestContext): Promise<mfa.ChallengeRow> {
   const parsed = parseRefreshToken(mfaToken);
   const row = parsed && (await failClosed(() => mfa.findChallenge(core.db, parsed.id)));

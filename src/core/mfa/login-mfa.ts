@@ -26,9 +26,14 @@ export interface LoginMfaInput {
  * consumed (the TOTP step later than the last accepted one, or the unused recovery code), the
  * session is written; each by a conditional write, so of two requests exactly one signs in.
  *
- * A wrong code: `401 code_invalid`, counted against the challenge (5 end it: `mfa_token_invalid`),
- * the account (10 an hour across challenges, then 429) and the account's login throttle; the
- * first wrong code of a challenge mails the user (their password is known to whoever typed it).
+ * Every attempt first reserves one of the challenge's 5 attempts (one conditional write; none
+ * left: `401 mfa_token_invalid`), so codes sent at once are never checked more than 5 times per
+ * `mfa_token`; a right code consumes the challenge as the attempt that reserved. Then it counts
+ * against the account (10 wrong codes an hour across challenges, then 429; that attempt stays
+ * spent on the challenge).
+ *
+ * A wrong code: `401 code_invalid`, counted against the account's login throttle too; a wrong code
+ * in a challenge's first attempt mails the user (their password is known to whoever typed it).
  */
 export async function loginMfa<P extends object>(core: Core, input: LoginMfaInput, context: RequestContext = {}): Promise<SignIn<P>> {
   const errors = requireStrings(input, ["mfaToken", "code"]);
@@ -37,6 +42,10 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
   const user = await failClosed(() => users.findUserById(core.db, challenge.user_id));
   if (user === undefined || user.token_version !== Number(challenge.token_version) || user.mfa_enabled_at === null) throw mfaTokenInvalid();
   if (user.disabled_at !== null) throw accountDisabled();
+  const attempt = await failClosed(() =>
+    mfa.reserveChallengeAttempt(core.db, challenge.id, isoAt(core.config.clock()), MFA_TOKEN_MAX_FAILURES),
+  );
+  if (attempt === undefined) throw mfaTokenInvalid();
   await core.throttle.countSecondFactor(user.id);
   const miss = new AuthError("code_invalid", "wrong code", { status: 401 });
   let signIn: SignIn<P>;
@@ -52,7 +61,7 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
       return (await users.findUserById(trx, user.id)) ?? user;
     });
   } catch (error) {
-    if (error === miss) throw await wrongCode(core, challenge.id, user, context);
+    if (error === miss) throw await wrongCode(core, attempt, user, context);
     await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
     throw error;
   }
@@ -65,11 +74,9 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
   return signIn;
 }
 
-async function wrongCode(core: Core, challengeId: string, user: users.UserRow, context: RequestContext): Promise<AuthError> {
-  const counted = await failClosed(() =>
-    mfa.countChallengeFailure(core.db, challengeId, isoAt(core.config.clock()), MFA_TOKEN_MAX_FAILURES),
-  );
+/** The challenge already counted this attempt (its reservation); the account's login throttle counts it too. */
+async function wrongCode(core: Core, attempt: number, user: users.UserRow, context: RequestContext): Promise<AuthError> {
   await core.throttle.secondFactorFailed(user.email);
-  if (counted?.mail) await failClosed(() => queueMfaNotice(core, user.id, "failed"));
+  if (attempt === 1) await failClosed(() => queueMfaNotice(core, user.id, "failed"));
   return codeRejected(core, user.id, null, context, "sign_in", 401);
 }

@@ -150,8 +150,10 @@ export function findChallenge(db: Kysely<Database>, id: string): Promise<Challen
 }
 
 /**
- * Uses the challenge for a sign-in: only if unused, unexpired, not exhausted and still at the
- * user's token version. One conditional write: of two requests with one `mfa_token`, one wins.
+ * Uses the challenge for a sign-in: only if unused, unexpired and still at the user's token
+ * version, by an attempt that holds a reservation (`reserveChallengeAttempt`): its own attempt is
+ * in `failures`, so at most `maxFailures`. One conditional write: of two requests with one
+ * `mfa_token`, one wins.
  */
 export async function consumeChallenge(db: Kysely<Database>, id: string, now: string, maxFailures: number): Promise<boolean> {
   const rows = await db
@@ -160,7 +162,7 @@ export async function consumeChallenge(db: Kysely<Database>, id: string, now: st
     .where("id", "=", id)
     .where("used_at", "is", null)
     .where("expires_at", ">", now)
-    .where("failures", "<", maxFailures)
+    .where("failures", "<=", maxFailures)
     .where(({ eb, selectFrom }) =>
       eb(
         "token_version",
@@ -174,16 +176,19 @@ export async function consumeChallenge(db: Kysely<Database>, id: string, now: st
 }
 
 /**
- * Counts a wrong code against the challenge (only while it is live); resolves to the failures it
- * now holds, and whether this is the first (the one that mails the user), or undefined when it
- * was not live any more.
+ * Reserves one of the challenge's `maxFailures` attempts before its code is checked: one
+ * conditional write, only while the challenge is unused, unexpired and has attempts left, so
+ * parallel requests can never check more codes than that (a count read first and raised after a
+ * miss lets them all through). The attempt stays counted whatever its outcome; a right code then
+ * consumes the challenge (`consumeChallenge`). Resolves to the attempt's number (1 is the first),
+ * or undefined when none is left.
  */
-export async function countChallengeFailure(
+export async function reserveChallengeAttempt(
   db: Kysely<Database>,
   id: string,
   now: string,
   maxFailures: number,
-): Promise<{ failures: number; mail: boolean } | undefined> {
+): Promise<number | undefined> {
   const row = await db
     .updateTable("tokenver_mfa_challenges")
     .set((eb) => ({ failures: eb("failures", "+", 1) }))
@@ -193,9 +198,7 @@ export async function countChallengeFailure(
     .where("failures", "<", maxFailures)
     .returning("failures")
     .executeTakeFirst();
-  if (row === undefined) return undefined;
-  const failures = Number(row.failures);
-  return { failures, mail: failures === 1 };
+  return row === undefined ? undefined : Number(row.failures);
 }
 
 /** Drops the user's pending sign-ins (the factor went off, or they are all dead anyway). */
