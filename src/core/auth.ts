@@ -3,6 +3,7 @@ import type { TObject } from "typebox";
 import type { CounterStore } from "../store/counters/counter-store.js";
 import type { Store } from "../store/database.js";
 import { pruneEvents } from "../store/queries/events.js";
+import { eraseEndedSeals } from "../store/queries/browser.js";
 import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
 import { pruneSessions } from "../store/queries/sessions.js";
 import type { RevocationState } from "../store/revocation/state.js";
@@ -387,6 +388,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     await failClosed(() => pruneDeadLetters(this.#core.db, eventsBefore));
     // Pending second-factor sign-ins past their 300 seconds (each user's also go at their next one).
     await failClosed(() => pruneChallenges(this.#core.db, now));
+    // Sealed grace successors whose window ended (docs/api.md section 6).
+    await failClosed(() => eraseEndedSeals(this.#core.db, isoAt(nowMs - this.#core.config.refreshGrace * 1000)));
     return { sessions, refreshTokens, events };
   }
 
