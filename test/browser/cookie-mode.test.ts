@@ -221,6 +221,22 @@ for (const dialect of dialects()) {
       assert.equal(fromBody.body.token_type, "cookie");
     });
 
+    test("two tabs refreshing from the same cookie at once both stay signed in (the grace)", async () => {
+      const session = await registerInCookieMode(server.api, origin);
+      const headers = { "tokenver-mode": "cookie", origin, cookie: `${REFRESH}=${session.refresh}` };
+      const [a, b] = await Promise.all([
+        server.api.request("POST", "/token/refresh", { headers }),
+        server.api.request("POST", "/token/refresh", { headers }),
+      ]);
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      assert.equal(b.status, 200, JSON.stringify(b.body));
+      assert.equal(sessionOf(a).refresh, sessionOf(b).refresh);
+      for (const tab of [sessionOf(a), sessionOf(b)]) {
+        const patch = await server.api.request("PATCH", "/profile", { body: { username: "tab" }, headers: pageHeaders(origin, tab) });
+        assert.equal(patch.status, 200);
+      }
+    });
+
     test("a password change moves the CSRF epoch: the old tokens are refused, the new one passes", async () => {
       const session = await registerInCookieMode(server.api, origin);
       const changed = await server.api.request("POST", "/password", {
