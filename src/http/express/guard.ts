@@ -80,7 +80,10 @@ export function tokenver(options: TokenverExpressOptions): TokenverGuard {
   // CORS before authentication, as in the Fastify plugin: preflights answered, and a 401 readable
   // by an allowed origin's page (docs/api.md section 6).
   const origins = corsOrigins(auth.browser.allowedOrigins);
-  if (origins !== undefined) guard.use(cors(origins));
+  if (origins !== undefined) {
+    if (routes) mount(corsExemptions());
+    guard.use(cors(origins));
+  }
   // Public rows before authentication, every other row after it: default deny for the endpoints too.
   if (routes) mount(failureCookieMarks());
   if (routes) mount(endpointRouter(auth, PUBLIC_ROWS, fail));
@@ -178,9 +181,25 @@ function appendCookies(res: Response, cookies: readonly CookieToSet[]): void {
   for (const cookie of cookies) res.append("Set-Cookie", serializeCookie(cookie));
 }
 
+const NO_CORS: unique symbol = Symbol("tokenver.noCors");
+
+/** Marks the requests of the rows that must never be CORS-enabled (`cors: false`, e.g. introspection). */
+function corsExemptions(): Router {
+  const router = express.Router();
+  for (const row of ENDPOINTS) {
+    if (row.cors !== false) continue;
+    router.all(row.path, (req, _res, next) => {
+      (req as Request & { [NO_CORS]?: true })[NO_CORS] = true;
+      next();
+    });
+  }
+  return router;
+}
+
 /** CORS for exact origins (the same rules as @fastify/cors in the plugin): echoed with Vary: Origin and credentials. */
 function cors(origins: readonly string[]): RequestHandler {
   return (req, res, next) => {
+    if ((req as Request & { [NO_CORS]?: true })[NO_CORS]) return next();
     res.vary("Origin");
     const origin = req.headers.origin;
     const allowed = origin !== undefined && origins.includes(origin);

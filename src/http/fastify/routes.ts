@@ -28,6 +28,10 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
   const mountPath = app.prefix;
 
   for (const row of ENDPOINTS) {
+    // Never CORS-enabled: its preflight must not be answered by @fastify/cors's catch-all route.
+    if (row.cors === false) {
+      app.options(row.path, { config: { public: true, cors: false }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
+    }
     app.route({
       method: row.method,
       url: row.path,
