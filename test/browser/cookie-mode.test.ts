@@ -237,6 +237,21 @@ for (const dialect of dialects()) {
       }
     });
 
+    test("a refresh cookie that can never work again is expired with its companions; a failing body token leaves them", async () => {
+      const session = await registerInCookieMode(server.api, origin);
+      const headers = { "tokenver-mode": "cookie", origin, cookie: `${REFRESH}=${session.refresh}` };
+      assert.equal((await server.api.request("POST", "/logout", { headers: pageHeaders(origin, session) })).status, 204);
+      const dead = await server.api.request("POST", "/token/refresh", { headers });
+      assertProblem(dead, 401, "token_revoked", "refresh cookie of a logged-out session");
+      const cookies = setCookies(dead);
+      assert.deepEqual([...cookies.keys()].sort(), [ACCESS, CSRF, REFRESH].sort());
+      for (const cookie of cookies.values()) assert.equal(cookie.attributes["max-age"], "0");
+      // A bad token in the body leaves the cookies alone: they were not what failed.
+      const fromBody = await server.api.request("POST", "/token/refresh", { body: { refresh: session.refresh }, headers });
+      assert.equal(fromBody.status, 401);
+      assert.equal(fromBody.headers.getSetCookie().length, 0);
+    });
+
     test("a password change moves the CSRF epoch: the old tokens are refused, the new one passes", async () => {
       const session = await registerInCookieMode(server.api, origin);
       const changed = await server.api.request("POST", "/password", {

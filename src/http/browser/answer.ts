@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Auth } from "../../core/auth.js";
-import { AuthError } from "../../core/errors.js";
+import { AuthError, isAuthError } from "../../core/errors.js";
 import type { Principal } from "../../core/types.js";
 import { runEndpoint, type AnyEndpoint } from "../endpoint.js";
 import { expiredCookies, readCookies, refreshCookiePath, sessionCookies, type CookieToSet } from "./cookies.js";
@@ -37,24 +37,47 @@ export async function answerEndpoint(row: AnyEndpoint, call: BrowserCall): Promi
   const requested = checkRequestedMode(call.auth.browser.allowedOrigins, call.request);
   const mode: Mode = requested === "cookie" || call.authMode === "cookie" ? "cookie" : "bearer";
   const cookies = row.readsRefreshCookie && mode === "cookie" ? readCookies(call.request) : {};
-  const result = await runEndpoint(row, {
-    auth: call.auth,
-    principal: call.principal,
-    body: call.body,
-    params: call.params,
-    query: call.query,
-    client: { ...call.client, mode },
-    ...(cookies.refresh === undefined ? {} : { refreshCookie: cookies.refresh }),
-  });
   const refreshPath = refreshCookiePath(call.auth.browser.publicPath, call.mountPath);
+  let result: object | undefined;
+  try {
+    result = await runEndpoint(row, {
+      auth: call.auth,
+      principal: call.principal,
+      body: call.body,
+      params: call.params,
+      query: call.query,
+      client: { ...call.client, mode },
+      ...(cookies.refresh === undefined ? {} : { refreshCookie: cookies.refresh }),
+    });
+  } catch (error) {
+    // A refresh cookie that can never work again (reused, revoked, unknown, expired, a disabled
+    // account) is expired with its two companions, so the page does not keep a dead session.
+    const fromCookie = cookies.refresh !== undefined && (call.body as { refresh?: unknown } | undefined)?.refresh === undefined;
+    if (fromCookie && isAuthError(error) && (error.status === 401 || error.code === "account_disabled")) {
+      (error as FailedWithCookies)[FAILURE_COOKIES] = expiredCookies(refreshPath);
+    }
+    throw error;
+  }
   if (row.expiresCookies) return { body: result, cookies: expiredCookies(refreshPath) };
   if (!row.issuesTokens || mode !== "cookie" || result === undefined) return { body: result, cookies: [] };
   return cookieModeAnswer(call.auth, result as WireTokens, refreshPath);
 }
 
-/** What a failed request of this row must still set: the expired cookies of `POST /logout`, whatever happened. */
-export function cookiesOnFailure(row: { expiresCookies?: boolean } | undefined, auth: Auth<any>, mountPath: string): CookieToSet[] {
-  return row?.expiresCookies ? expiredCookies(refreshCookiePath(auth.browser.publicPath, mountPath)) : [];
+const FAILURE_COOKIES: unique symbol = Symbol("tokenver.failureCookies");
+type FailedWithCookies = { [FAILURE_COOKIES]?: CookieToSet[] };
+
+/**
+ * What a failed request must still set: the expired cookies of `POST /logout` whatever happened,
+ * and of a refresh from a cookie that can never work again.
+ */
+export function cookiesOnFailure(
+  row: { expiresCookies?: boolean } | undefined,
+  auth: Auth<any>,
+  mountPath: string,
+  error?: unknown,
+): CookieToSet[] {
+  if (row?.expiresCookies) return expiredCookies(refreshCookiePath(auth.browser.publicPath, mountPath));
+  return (typeof error === "object" && error !== null ? (error as FailedWithCookies)[FAILURE_COOKIES] : undefined) ?? [];
 }
 
 interface WireTokens {

@@ -265,7 +265,7 @@ function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fai
           else res.json(answer.body);
         })
         .catch((error: unknown) => {
-          if (!res.headersSent) appendCookies(res, cookiesOnFailure(row, auth, req.baseUrl));
+          if (!res.headersSent) appendCookies(res, cookiesOnFailure(row, auth, req.baseUrl, error));
           fail(res, next, error);
         });
     });

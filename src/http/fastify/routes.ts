@@ -66,7 +66,7 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
             mountPath,
           });
         } catch (error) {
-          for (const c of cookiesOnFailure(row, auth, mountPath)) reply.setCookie(c.name, c.value, c.options);
+          for (const c of cookiesOnFailure(row, auth, mountPath, error)) reply.setCookie(c.name, c.value, c.options);
           throw error;
         }
         for (const c of answer.cookies) reply.setCookie(c.name, c.value, c.options);
