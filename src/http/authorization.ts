@@ -41,7 +41,8 @@ export async function authenticate(auth: Auth<any>, request: IncomingMessage): P
   const authorization = authorizationOf(request);
   if (authorization !== undefined && authorization.trim() !== "") {
     if (!BEARER_SCHEME.test(authorization.trim())) {
-      throw new AuthError("token_invalid", "Only the Bearer scheme is accepted.", { tokenPresented: true });
+      // No error attributes in the challenge: an unsupported method presented no bearer token (RFC 6750 3.1).
+      throw new AuthError("token_invalid", "Only the Bearer scheme is accepted.");
     }
     return { principal: await auth.verify(authorization), mode: "bearer" };
   }
