@@ -67,6 +67,11 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
    * The handler answers as in bearer mode (`{user?, access, refresh, token_type, expires_in}`).
    */
   issuesTokens?: true;
+  /**
+   * For a row whose flow calls `advanceCsrfEpoch` without issuing tokens (a second-factor change):
+   * in cookie mode its success re-sets `__Host-tokenver-csrf` with a token of the new epoch.
+   */
+  renewsCsrf?: true;
   /** Sets the three cookies expired, whatever the answer (`POST /logout`). */
   expiresCookies?: true;
   /** In cookie mode the handler gets the refresh cookie as `refreshCookie` (`POST /token/refresh`). */

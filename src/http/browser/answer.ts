@@ -3,7 +3,7 @@ import type { Auth } from "../../core/auth.js";
 import { AuthError, isAuthError } from "../../core/errors.js";
 import type { Principal } from "../../core/types.js";
 import { runEndpoint, type AnyEndpoint } from "../endpoint.js";
-import { expiredCookies, readCookies, refreshCookiePath, sessionCookies, type CookieToSet } from "./cookies.js";
+import { csrfCookie, expiredCookies, readCookies, refreshCookiePath, sessionCookies, type CookieToSet } from "./cookies.js";
 import { checkRequestedMode, type Mode } from "./gate.js";
 
 /**
@@ -59,6 +59,11 @@ export async function answerEndpoint(row: AnyEndpoint, call: BrowserCall): Promi
     throw error;
   }
   if (row.expiresCookies) return { body: result, cookies: expiredCookies(refreshPath) };
+  if (row.renewsCsrf && mode === "cookie" && call.principal) {
+    // The flow moved the session's CSRF epoch (advanceCsrfEpoch): hand the page the new token.
+    const csrf = await call.auth.issueCsrfToken(call.principal.userId, call.principal.sessionId);
+    return { body: result, cookies: csrf === undefined ? [] : [csrfCookie(csrf, call.auth.browser.refreshTtl)] };
+  }
   if (!row.issuesTokens || mode !== "cookie" || result === undefined) return { body: result, cookies: [] };
   return cookieModeAnswer(call.auth, result as WireTokens, refreshPath);
 }

@@ -39,6 +39,11 @@ export function sessionCookies(
   ];
 }
 
+/** The CSRF cookie alone: a flow that moved the session's CSRF epoch without issuing tokens (a second-factor change). */
+export function csrfCookie(csrf: string, refreshTtl: number): CookieToSet {
+  return { name: CSRF_COOKIE, value: csrf, options: { ...attributes(CSRF_COOKIE, "/"), maxAge: refreshTtl } };
+}
+
 /** Deleting: the same name, Path and Secure (and the other attributes), an empty value and Max-Age=0. */
 export function expiredCookies(refreshPath: string): CookieToSet[] {
   return [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE].map((name) => ({
