@@ -31,9 +31,9 @@ export function sealSuccessor(core: Core, parent: { id: string; secret: string }
 
 /**
  * The grace answer for a used token presented again, or undefined when any condition fails (then
- * it is reuse). Checked in one transaction that locks the successor and then the session, as a
- * rotation does, so a revocation of the session, a use of the successor or a version change is
- * either committed before (and seen) or waits for this answer.
+ * it is reuse). Checked in one transaction that locks the session and then the successor, as a
+ * rotation and every revocation do, so a revocation of the session, a use of the successor or a
+ * version change is either committed before (and seen) or waits for this answer.
  */
 export async function refreshWithinGrace(
   core: Core,
@@ -50,10 +50,11 @@ export async function refreshWithinGrace(
       const row = await browser.findGraceParent(trx, parent.id);
       if (row === undefined || row.rotated_by !== "refresh" || row.used_at === null || row.used_at < windowStart) return undefined;
       if (row.successor_id === null || row.successor_sealed === null) return undefined;
-      const successorHash = await browser.claimUnusedSuccessor(trx, row.successor_id, parent.sessionId, now);
-      if (successorHash === undefined) return undefined;
+      // The session's row first, then the successor's: the order a rotation and every revocation take.
       const state = await browser.lockLiveSession(trx, parent.userId, parent.sessionId, now);
       if (state === undefined || state.disabledAt !== null || state.sessionVersion !== state.userVersion) return undefined;
+      const successorHash = await browser.claimUnusedSuccessor(trx, row.successor_id, parent.sessionId, now);
+      if (successorHash === undefined) return undefined;
       let successor: string;
       try {
         successor = open(graceKey(parent.secret), parent.id, row.successor_sealed);

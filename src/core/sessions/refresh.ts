@@ -38,28 +38,39 @@ export async function refresh(core: Core, token: string, context: RequestContext
   const next = generateRefreshToken();
   const now = isoAt(nowMs);
   const expiresAt = isoAt(nowMs + core.config.refreshTtl * 1000);
-  const rotated = await failClosed(() =>
-    core.db.transaction().execute(async (trx) => {
-      // One conditional write: of two requests with this token, exactly one consumes it.
-      if (!(await rotateRefreshToken(trx, row.id, now, { id: next.id, sealed: sealSuccessor(core, presented, next.token) }))) return false;
-      // This token's parent can no longer hand it out within a grace.
-      await eraseSealOfParent(trx, row.id);
-      await refreshTokens.insertRefreshToken(trx, {
-        id: next.id,
-        session_id: row.session_id,
-        token_hash: next.hash,
-        now,
-        expires_at: expiresAt,
+  const rotated = await failClosed(async () => {
+    try {
+      return await core.db.transaction().execute(async (trx) => {
+        // The session's row first, then its tokens: the order every writer of a session takes
+        // (revocations, password change, the refresh grace), so none of them can deadlock another.
+        await sessions.touchSession(trx, row.session_id, now, expiresAt);
+        // One conditional write: of two requests with this token, exactly one consumes it.
+        const successor = { id: next.id, sealed: sealSuccessor(core, presented, next.token) };
+        if (!(await rotateRefreshToken(trx, row.id, now, successor))) throw NOT_ROTATED;
+        // This token's parent can no longer hand it out within a grace.
+        await eraseSealOfParent(trx, row.id);
+        await refreshTokens.insertRefreshToken(trx, {
+          id: next.id,
+          session_id: row.session_id,
+          token_hash: next.hash,
+          now,
+          expires_at: expiresAt,
+        });
+        return true;
       });
-      await sessions.touchSession(trx, row.session_id, now, expiresAt);
-      return true;
-    }),
-  );
+    } catch (error) {
+      // Rolled back: the session is not touched by a rotation that did not happen.
+      if (error === NOT_ROTATED) return false;
+      throw error;
+    }
+  });
   // Another request used this token between our read and our write: the grace, or reuse.
   if (!rotated) return (await refreshWithinGrace(core, presented, context)) ?? revokeForReuse(core, row.user_id, row.session_id, context);
   // The session's `amr` (how it signed in) is copied into every access token of it.
   return tokenPair(core, row.user_id, row.session_id, row.user_version, next.token, parseAmr(row.session_amr));
 }
+
+const NOT_ROTATED = Symbol("not rotated");
 
 /** The row of a well-formed refresh token whose secret matches (constant time); else undefined. */
 export async function findRefreshTokenRow(core: Core, token: unknown) {

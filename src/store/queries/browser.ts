@@ -56,8 +56,8 @@ export function findGraceParent(db: Kysely<Database>, id: string) {
 
 /**
  * Locks the successor for the rest of the transaction if it is still unused, unrevoked and
- * unexpired (a write that changes nothing: the row lock is the point, taken in the same order as
- * a rotation takes it, token then session); returns its hash, or undefined.
+ * unexpired (a write that changes nothing: the row lock is the point, taken after the session's
+ * as a rotation takes them); returns its hash, or undefined.
  */
 export async function claimUnusedSuccessor(db: Kysely<Database>, id: string, sessionId: string, now: string): Promise<string | undefined> {
   const row = await db
