@@ -49,7 +49,7 @@ import type {
   User,
 } from "./types.js";
 import { profileSchemas } from "./validation.js";
-import { createVerify } from "./verify.js";
+import { createVerify, type VerifyOptions } from "./verify.js";
 import { checkCsrfToken, issueCsrfToken } from "./browser/csrf-token.js";
 import { deleteAccount } from "./accounts/delete-account.js";
 import { confirmTotp, type ConfirmTotpInput } from "./mfa/confirm-totp.js";
@@ -116,7 +116,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #store: Store;
   readonly #revocation: RevocationState;
   readonly #throttle: Throttle;
-  readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
+  readonly #verify: (authorization: string | null | undefined, options?: VerifyOptions) => Promise<Principal>;
   readonly #login: typeof login;
   readonly #loginMfa: typeof loginMfa;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
@@ -197,8 +197,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
    * `AuthError`: `token_missing`, `token_invalid`, `token_expired`, `token_revoked`, or
    * `service_unavailable` when the revocation state cannot be read (never fails open).
    */
-  verify(authorization: string | null | undefined): Promise<Principal> {
-    return this.#verify(authorization);
+  verify(authorization: string | null | undefined, options?: VerifyOptions): Promise<Principal> {
+    return this.#verify(authorization, options);
   }
 
   /**
