@@ -214,6 +214,7 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
         ["/login", 200],
         ["/token/refresh", 200],
         ["/password", 200],
+        ["/login/mfa", 200],
       ] as const) {
         const content = document.paths[path].post.responses[status].content["application/json"];
         content.schema = { anyOf: [content.schema, structuredClone(cookieAnswer)] };
