@@ -109,8 +109,10 @@ function coreConfigOf(options: ResolvedOptions): CoreConfig {
     hashQueue,
     onWarning,
     clock,
+    refreshGrace,
   } = options;
   const publicUrl = options.publicUrl.replace(/\/+$/, "");
+  const allowedOrigins = originsOf(publicUrl, options.allowedOrigins);
   return {
     accessTtl,
     refreshTtl,
@@ -124,7 +126,27 @@ function coreConfigOf(options: ResolvedOptions): CoreConfig {
     onWarning,
     clock,
     publicUrl,
+    allowedOrigins,
+    refreshGrace,
   };
+}
+
+/** The origin of the public URL, then each allowed origin, serialised as browsers send `Origin`. */
+function originsOf(publicUrl: string, allowed: string | undefined): string[] {
+  const origins = [new URL(publicUrl).origin];
+  for (const entry of (allowed ?? "").split(",")) {
+    const value = entry.trim();
+    if (value === "") continue;
+    let origin: string;
+    try {
+      origin = new URL(value).origin;
+    } catch {
+      throw new OptionError("allowedOrigins", `must be comma-separated origins; ${JSON.stringify(value)} is not one`);
+    }
+    if (origin === "null") throw new OptionError("allowedOrigins", `must be comma-separated origins; ${JSON.stringify(value)} is not one`);
+    if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
 }
 
 async function connect(options: ResolvedOptions): Promise<Store> {

@@ -48,6 +48,8 @@ for (const dialect of dialects()) {
         dialect,
         databaseUrl: database.url,
         sqliteLock: false,
+        // A used refresh token presented at once is reuse here, not the grace of docs/api.md section 6.
+        refreshGrace: 0,
         clock: () => (now += 1),
         onWarning: (m) => warnings.push(m),
         rateLimit: { accountFailures: 1000, addressFailures: 1000 },

@@ -144,7 +144,8 @@ async function spiedAuth(): Promise<{ auth: Auth<any>; changes: Array<["before" 
     store,
     revocation,
     counters: new MemoryCounterStore(resolved.clock),
-    config: resolved,
+    // The resolved options, with the allowed origins as createAuth() derives them.
+    config: { ...resolved, allowedOrigins: [new URL(resolved.publicUrl).origin] },
     secret: TEST_SECRET,
   });
   return { auth, changes };

@@ -64,6 +64,7 @@ for (const dialect of dialects()) {
             "0004_mail_outbox",
             "0005_events",
             "0006_admin",
+            "0007_browser",
             "0010_mfa",
           ]);
         } finally {

@@ -189,6 +189,45 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-mfa-paths.json", "utf8")));
     },
   },
+  {
+    // Issue 12 (docs/api.md section 6): cookie mode. A token-issuing answer is either the bearer
+    // pair or `{user?, token_type: "cookie", expires_in, csrf_token}`; /token/refresh's body may
+    // be left out (the refresh cookie stands in for it).
+    name: "cookie mode: cookie-mode answers, an optional refresh body",
+    apply: (document) => {
+      const user = structuredClone(document.paths["/register"].post.responses[201].content["application/json"].schema.properties.user);
+      const cookieAnswer = {
+        type: "object",
+        required: ["token_type", "expires_in", "csrf_token"],
+        properties: {
+          user,
+          token_type: { type: "string", enum: ["cookie"] },
+          expires_in: { type: "integer", description: "Seconds until the access token expires." },
+          csrf_token: {
+            type: "string",
+            description: "Send it back as X-CSRF-Token on unsafe requests (also in the __Host-tokenver-csrf cookie).",
+          },
+        },
+      };
+      for (const [path, status] of [
+        ["/register", 201],
+        ["/login", 200],
+        ["/token/refresh", 200],
+        ["/password", 200],
+        ["/login/mfa", 200],
+      ] as const) {
+        const content = document.paths[path].post.responses[status].content["application/json"];
+        content.schema = { anyOf: [content.schema, structuredClone(cookieAnswer)] };
+      }
+      const refresh = document.paths["/token/refresh"].post.requestBody;
+      const said = "`refresh` is required in bearer mode; in cookie mode (`Tokenver-Mode: cookie`) the refresh cookie is used without it.";
+      refresh.required = false;
+      refresh.description = said;
+      const schema = refresh.content["application/json"].schema;
+      delete schema.required;
+      schema.description = `${said} Unknown keys are ignored.`;
+    },
+  },
 ];
 
 let server: TestServer;

@@ -44,7 +44,8 @@ const ENDPOINTS: Endpoint[] = [
     method: "post",
     path: "/token/refresh",
     bearer: false,
-    body: ["refresh"],
+    // Optional since cookie mode (docs/api.md section 6): the refresh cookie stands in for it.
+    body: [],
     success: 200,
     errors: { ...BODY_ERRORS, 401: ["token_invalid", "token_expired", "token_revoked", "refresh_reused"], ...UNAVAILABLE },
   },

@@ -23,7 +23,9 @@ test("a revocation past the deadline its state gave is rolled back: 503, nothing
     ping: () => database.ping(),
     close: async () => {},
   };
-  const config = resolveOptions({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET });
+  const resolved = resolveOptions({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET });
+  // The resolved options, with the allowed origins as createAuth() derives them.
+  const config = { ...resolved, allowedOrigins: [new URL(resolved.publicUrl).origin] };
   const auth = assembleAuth({ store, revocation: state, counters: new MemoryCounterStore(Date.now), config, secret: TEST_SECRET });
   try {
     const user = await auth.register({ email: "late@example.com", password: "a long and unguessable passphrase" });

@@ -279,6 +279,9 @@ export class Cluster {
       TOKENVER_REDIS_NODE_LEASE: String(this.options.lease),
       TOKENVER_LOG_LEVEL: "warn",
       TOKENVER_PRUNE_INTERVAL: "0",
+      // The checker holds a refresh token to one success (reuse detection as in section 3): the
+      // refresh grace of docs/api.md section 6 would make a racing second success legitimate.
+      TOKENVER_REFRESH_GRACE: "0",
       // One client address makes every request: throttling would only get in the way.
       TOKENVER_RATE_LIMIT_ACCOUNT: "1000000",
       TOKENVER_RATE_LIMIT_ADDRESS: "1000000",

@@ -3,6 +3,7 @@ import type { TObject } from "typebox";
 import type { CounterStore } from "../store/counters/counter-store.js";
 import type { Store } from "../store/database.js";
 import { pruneEvents } from "../store/queries/events.js";
+import { eraseEndedSeals } from "../store/queries/browser.js";
 import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
 import { pruneSessions } from "../store/queries/sessions.js";
 import type { RevocationState } from "../store/revocation/state.js";
@@ -48,7 +49,8 @@ import type {
   User,
 } from "./types.js";
 import { profileSchemas } from "./validation.js";
-import { createVerify } from "./verify.js";
+import { createVerify, type VerifyOptions } from "./verify.js";
+import { checkCsrfToken, issueCsrfToken } from "./browser/csrf-token.js";
 import { deleteAccount } from "./accounts/delete-account.js";
 import { confirmTotp, type ConfirmTotpInput } from "./mfa/confirm-totp.js";
 import { disableTotp, type SecondFactorProof } from "./mfa/disable-totp.js";
@@ -68,6 +70,16 @@ import { revokeUserSession } from "./users/revoke-user-session.js";
 import { setRole } from "./users/set-role.js";
 import { getUserDetail, type UserDetail } from "./users/user-detail.js";
 import type { Role } from "./types.js";
+
+/** The browser settings the adapters read (docs/api.md section 6). */
+export interface BrowserSettings {
+  /** Serialised origins (`https://app.example`): the public URL's first. */
+  readonly allowedOrigins: readonly string[];
+  /** Seconds: the `Max-Age` of the three cookies. */
+  readonly refreshTtl: number;
+  /** The path of the public URL without a trailing slash (`""` at the root). */
+  readonly publicPath: string;
+}
 
 /** @internal What the composition root (create-auth.ts) hands the facade. */
 export interface AuthParts {
@@ -104,7 +116,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #store: Store;
   readonly #revocation: RevocationState;
   readonly #throttle: Throttle;
-  readonly #verify: (authorization: string | null | undefined) => Promise<Principal>;
+  readonly #verify: (authorization: string | null | undefined, options?: VerifyOptions) => Promise<Principal>;
   readonly #login: typeof login;
   readonly #loginMfa: typeof loginMfa;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
@@ -185,8 +197,27 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
    * `AuthError`: `token_missing`, `token_invalid`, `token_expired`, `token_revoked`, or
    * `service_unavailable` when the revocation state cannot be read (never fails open).
    */
-  verify(authorization: string | null | undefined): Promise<Principal> {
-    return this.#verify(authorization);
+  verify(authorization: string | null | undefined, options?: VerifyOptions): Promise<Principal> {
+    return this.#verify(authorization, options);
+  }
+
+  /**
+   * What the HTTP adapters need for cookie mode, the origin checks and CORS (docs/api.md section
+   * 6): the allowed origins (the public URL's first), the path of the public URL, the refresh TTL.
+   */
+  get browser(): BrowserSettings {
+    const { allowedOrigins, refreshTtl, publicUrl } = this.#core.config;
+    return { allowedOrigins, refreshTtl, publicPath: new URL(publicUrl).pathname.replace(/\/+$/, "") };
+  }
+
+  /** A fresh CSRF token of a live session (docs/api.md section 6); undefined when the session is not live. */
+  issueCsrfToken(userId: string, sessionId: string): Promise<string | undefined> {
+    return issueCsrfToken(this.#core, userId, sessionId);
+  }
+
+  /** Throws `403 csrf_failed` unless `token` is a CSRF token of the principal's session at its current epoch. */
+  checkCsrfToken(principal: Principal, token: string | undefined): Promise<void> {
+    return checkCsrfToken(this.#core, principal, token);
   }
 
   /** Creates an account (token version 0) and its first session. `409 email_taken` for a known address. */
@@ -357,6 +388,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     await failClosed(() => pruneDeadLetters(this.#core.db, eventsBefore));
     // Pending second-factor sign-ins past their 300 seconds (each user's also go at their next one).
     await failClosed(() => pruneChallenges(this.#core.db, now));
+    // Sealed grace successors whose window ended (docs/api.md section 6).
+    await failClosed(() => eraseEndedSeals(this.#core.db, isoAt(nowMs - this.#core.config.refreshGrace * 1000)));
     return { sessions, refreshTokens, events };
   }
 

@@ -34,4 +34,11 @@ export interface CoreConfig {
   clock: Clock;
   /** The address users reach the server at (no trailing slash): the base of links in mail. */
   publicUrl: string;
+  /**
+   * The origins allowed to make cookie-mode requests (CSRF origin check) and CORS requests: the
+   * origin of `publicUrl` first, then those of `allowedOrigins` (docs/api.md section 6).
+   */
+  allowedOrigins: readonly string[];
+  /** Seconds a refresh token rotated by `POST /token/refresh` may be presented again (0: off). */
+  refreshGrace: number;
 }

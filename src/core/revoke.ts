@@ -3,6 +3,7 @@ import type { RevocationChange, RevocationState } from "../store/revocation/stat
 import type { Database } from "../store/schema.js";
 import { isoAt, type Clock } from "./clock.js";
 import { failClosed } from "./errors.js";
+import { eraseSealsOfSessions } from "../store/queries/browser.js";
 import { NO_OBSERVER, type Observer } from "./observer.js";
 
 /** A revoking write: runs in the transaction, returns what it revoked. */
@@ -39,6 +40,10 @@ export class Revoker {
     const change = await failClosed(() =>
       this.#db.transaction().execute(async (trx) => {
         const change = await write(trx, isoAt(nowMs), nowMs);
+        // A revoked session's sealed grace successors go with it (docs/api.md section 6): the
+        // listed sessions, or every session of the user when its version moved.
+        if (change.tokenVersion !== undefined || change.sessionIds === undefined) await eraseSealsOfSessions(trx, change.userId, undefined);
+        else await eraseSealsOfSessions(trx, change.userId, change.sessionIds);
         if (performance.now() > deadline) throw new Error("the revocation could not commit in time");
         return change;
       }),

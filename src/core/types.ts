@@ -79,7 +79,11 @@ export interface SessionPage {
 export interface RequestContext {
   userAgent?: string | undefined;
   ip?: string | undefined;
-  /** `Tokenver-Mode` of the request (docs/api.md section 6); absent counts as `bearer`. */
+  /**
+   * How the client holds its tokens (docs/api.md section 6): `"cookie"` when the request asked for
+   * cookie mode or was authenticated by the access cookie; absent or `"bearer"` otherwise. Set by
+   * the HTTP adapters; a flow that answers later (the second factor's `mfa_token`) keeps it.
+   */
   mode?: "cookie" | "bearer" | undefined;
 }
 

@@ -4,6 +4,15 @@ import { parseBearer } from "./tokens/bearer.js";
 import { DEFAULT_AMR, type AccessTokenClaims } from "./tokens/access-token.js";
 import type { Principal } from "./types.js";
 
+export interface VerifyOptions {
+  /**
+   * Another `Authorization` scheme is `token_invalid` instead of `token_missing`: what the HTTP
+   * adapters ask for, where cookie mode makes "no header" and "another scheme" differ (docs/api.md
+   * section 6; src/http/authorization.ts).
+   */
+  onlyBearer?: boolean;
+}
+
 /**
  * THE place that decides whether a request is authenticated; every adapter (Fastify, Express,
  * `auth.verify()` in your own code) calls the function this returns. A pipeline of small steps,
@@ -19,9 +28,9 @@ import type { Principal } from "./types.js";
 export function createVerify(
   verifyToken: (token: string) => AccessTokenClaims,
   revocation: RevocationState,
-): (authorization: string | null | undefined) => Promise<Principal> {
-  return async (authorization) => {
-    const token = parseBearer(authorization);
+): (authorization: string | null | undefined, options?: VerifyOptions) => Promise<Principal> {
+  return async (authorization, options) => {
+    const token = parseBearer(authorization, options?.onlyBearer === true);
     const claims = verifyToken(token);
     let state;
     try {

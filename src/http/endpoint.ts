@@ -30,6 +30,8 @@ export interface EndpointCall<A extends Access = Access, B = unknown, P = unknow
   /** The query string's parameters, checked against the row's `query` schema (`{}` when it has none). */
   query: Q;
   client: RequestContext;
+  /** The refresh cookie, on a row marked `readsRefreshCookie` in cookie mode (docs/api.md section 6). */
+  refreshCookie?: string | undefined;
 }
 
 export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unknown, Q = unknown> {
@@ -59,6 +61,23 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
   response: SchemaOf;
   /** The error responses, from `problems(...)`. */
   errors: Record<number, object>;
+  /**
+   * Cookie mode (docs/api.md section 6): with `Tokenver-Mode: cookie` (or when authenticated by the
+   * access cookie) the answer's tokens go into cookies instead of the body, with a CSRF token.
+   * The handler answers as in bearer mode (`{user?, access, refresh, token_type, expires_in}`).
+   */
+  issuesTokens?: true;
+  /**
+   * For a row whose flow calls `advanceCsrfEpoch` without issuing tokens (a second-factor change):
+   * in cookie mode its success re-sets `__Host-tokenver-csrf` with a token of the new epoch.
+   */
+  renewsCsrf?: true;
+  /** Sets the three cookies expired, whatever the answer (`POST /logout`). */
+  expiresCookies?: true;
+  /** In cookie mode the handler gets the refresh cookie as `refreshCookie` (`POST /token/refresh`). */
+  readsRefreshCookie?: true;
+  /** `false`: never CORS-enabled, whatever `TOKENVER_ALLOWED_ORIGINS` says (introspection). */
+  cors?: false;
   /** Answers the wire body, or `undefined` for none (204). */
   handler(call: EndpointCall<A, B, P, Q>): Promise<object | undefined>;
 }
@@ -104,6 +123,7 @@ export interface AdapterCall {
   /** The parsed query string (Fastify's `request.query`, Express's `req.query`); none counts as `{}`. */
   query?: unknown;
   client: RequestContext;
+  refreshCookie?: string | undefined;
 }
 
 /**
@@ -120,7 +140,15 @@ export async function runEndpoint(row: AnyEndpoint, call: AdapterCall): Promise<
   const input = row.input;
   try {
     const body = input === undefined ? call.body : input.toCore(call.body);
-    return await row.handler({ auth: call.auth, principal, body, params: call.params, query, client: call.client });
+    return await row.handler({
+      auth: call.auth,
+      principal,
+      body,
+      params: call.params,
+      query,
+      client: call.client,
+      ...(call.refreshCookie === undefined ? {} : { refreshCookie: call.refreshCookie }),
+    });
   } catch (error) {
     throw input === undefined ? error : wire.toWireError(error, input.fields);
   }

@@ -1,3 +1,4 @@
+import { AuthError, validationFailed } from "../core/errors.js";
 import type { RegisterInput } from "../core/types.js";
 import { endpoint, NO_BODY, type AnyEndpoint } from "./endpoint.js";
 import * as S from "./schemas.js";
@@ -27,6 +28,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     status: 201,
     response: S.authResult,
     errors: S.problems(400, 409, 413, 415, 429, S.HASHING_UNAVAILABLE),
+    issuesTokens: true,
     // The body passed registerBody(profile): the built-in fields and the custom ones.
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.register(body as RegisterInput, client)),
   }),
@@ -42,6 +44,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     description:
       "With a second factor on, the right password answers `403 mfa_required` whose problem document carries an `mfa_token` for `POST /login/mfa`.",
     errors: S.problems(400, S.LOGIN_FAILED, [403, ["account_disabled", "mfa_required"]], 413, 415, 429, S.HASHING_UNAVAILABLE),
+    issuesTokens: true,
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.login(body, client)),
   }),
   endpoint({
@@ -52,11 +55,22 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     summary: "Rotate a refresh token",
     description: "The presented refresh token becomes used. Presenting a used one again is `refresh_reused` and revokes its whole session.",
     body: S.RefreshBody,
+    bodyOptional: true,
     input: wire.refreshInput,
     status: 200,
     response: S.TokenPair,
     errors: S.problems(400, S.REFRESH_FAILED, [403, ["account_disabled"]], 413, 415, 503),
-    handler: async ({ auth, body, client }) => wire.tokenPairView(await auth.refresh(body, client)),
+    issuesTokens: true,
+    readsRefreshCookie: true,
+    handler: async ({ auth, body, client, refreshCookie }) => {
+      // In cookie mode a body without `refresh` uses the refresh cookie (docs/api.md section 6).
+      const token = body ?? refreshCookie;
+      if (token === undefined) {
+        if (client.mode === "cookie") throw new AuthError("token_missing", "Send `refresh`, or the refresh cookie.");
+        throw validationFailed([{ field: "refreshToken", message: "must have required property 'refresh'" }]);
+      }
+      return wire.tokenPairView(await auth.refresh(token, client));
+    },
   }),
   endpoint({
     method: "POST",
@@ -71,6 +85,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Logged out"),
     errors: S.problems(400, 401, 413, 415, 503),
+    expiresCookies: true,
     handler: async ({ auth, principal, body, client }) => void (await auth.logout(principal, body, client)),
   }),
   endpoint({
@@ -108,6 +123,7 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     status: 200,
     response: S.TokenPair,
     errors: S.problems(400, 401, 403, 413, 415, S.HASHING_UNAVAILABLE),
+    issuesTokens: true,
     handler: async ({ auth, principal, body, client }) => wire.tokenPairView(await auth.changePassword(principal, body, client)),
   }),
   endpoint({

@@ -29,7 +29,13 @@ const Username = Type.Union([Type.String({ maxLength: USERNAME_MAX_LENGTH }), Ty
 const Scope = Type.Union([Type.Literal("all"), Type.Literal("session")]);
 
 export const LoginBody = Type.Object({ email: Email, password: AnyPassword }, { additionalProperties: false });
-export const RefreshBody = Type.Object({ refresh: RefreshToken }, { additionalProperties: false });
+export const RefreshBody = Type.Object(
+  { refresh: Type.Optional(RefreshToken) },
+  {
+    additionalProperties: false,
+    description: "`refresh` is required in bearer mode; in cookie mode (`Tokenver-Mode: cookie`) the refresh cookie is used without it.",
+  },
+);
 export const LogoutBody = Type.Object(
   { refresh: Type.Optional(RefreshToken), scope: Type.Optional(Scope) },
   { additionalProperties: false, description: "May be omitted entirely: an empty request logs out with scope all." },
@@ -92,6 +98,14 @@ const tokenFields = {
 };
 export const TokenPair = Type.Object(tokenFields);
 export const authResult = (profile: TObject) => Type.Object({ user: userSchema(profile), ...tokenFields });
+/** A token-issuing answer in cookie mode (docs/api.md section 6): the tokens are in cookies, never in the body. */
+export const CookieResult = (profile: TObject) =>
+  Type.Object({
+    user: Type.Optional(userSchema(profile)),
+    token_type: Type.Literal("cookie"),
+    expires_in: Type.Integer({ description: "Seconds until the access token expires." }),
+    csrf_token: Type.String({ description: "Send it back as X-CSRF-Token on unsafe requests (also in the __Host-tokenver-csrf cookie)." }),
+  });
 
 export const Session = Type.Object({
   id: Type.String(),

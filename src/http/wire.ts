@@ -107,7 +107,7 @@ export function sessionsQueryInput(query: Static<typeof S.SessionsQuery>): ListS
   };
 }
 
-export const refreshInput: WireInput<Static<typeof S.RefreshBody>, string> = {
+export const refreshInput: WireInput<Static<typeof S.RefreshBody>, string | undefined> = {
   toCore: (body) => body.refresh,
   fields: { refreshToken: "refresh" },
 };

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from "../core/clock.js";
 import type { CoreConfig, RateLimitOptions, UserFields } from "../core/config.js";
 import { MAIL_SETTINGS, type MailOptions, type ResolvedMailOptions } from "./rows/mail.js";
 import { OPERATIONS_SETTINGS } from "./rows/operations.js";
+import { BROWSER_SETTINGS, type BrowserOptions, type ResolvedBrowserOptions } from "./rows/browser.js";
 import { EVENTS_SETTINGS, WEBHOOK_SETTINGS } from "./rows/events.js";
 
 export type { RateLimitOptions, UserFields };
@@ -13,7 +14,7 @@ import type { Setting } from "./setting.js";
  * `SETTINGS` below, the one description of every setting: `configurationTable()` renders it as the
  * README's configuration table (docs/api.md section 1 names the server's variables).
  */
-export interface AuthOptions<F extends UserFields = {}> extends MailOptions {
+export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisEntryTtl?: number;
@@ -39,7 +40,7 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions {
   metrics?: boolean;
 }
 
-export interface ResolvedOptions extends CoreConfig, ResolvedMailOptions {
+export interface ResolvedOptions extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -309,6 +310,7 @@ export const SETTINGS = [
     doc: "milliseconds since the epoch; injectable for tests",
   },
   ...MAIL_SETTINGS,
+  ...BROWSER_SETTINGS,
   ...OPERATIONS_SETTINGS,
 ] as const satisfies readonly Setting[];
 

@@ -41,6 +41,8 @@ export interface SessionsTable {
   ip: string | null;
   /** RFC 8176 `amr` values of the sign-in, space-separated (`pwd`, `pwd otp mfa`, `pwd mfa`). */
   amr: Generated<string>;
+  /** Part of the session's CSRF tokens (docs/api.md section 6): moved on by a password or second-factor change. */
+  csrf_epoch: Generated<number>;
 }
 
 export interface RefreshTokensTable {
@@ -54,6 +56,12 @@ export interface RefreshTokensTable {
   used_at: string | null;
   /** Set when the token was revoked without its session (the session was re-keyed). */
   revoked_at: string | null;
+  /** How the token was used: `refresh` (POST /token/refresh, the only way that allows the grace); null while unused. */
+  rotated_by: Generated<string | null>;
+  /** The id of the token that replaced it (a rotation by refresh). */
+  successor_id: Generated<string | null>;
+  /** The successor sealed for the grace window (core/browser/grace.ts); null outside it. */
+  successor_sealed: Generated<string | null>;
 }
 
 export interface MetaTable {

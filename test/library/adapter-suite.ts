@@ -40,7 +40,9 @@ export function describeAdapter(name: string, suite: AdapterSuite): void {
     let close: () => Promise<void>;
 
     before(async () => {
-      context.auth = await createAuth({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET, userFields });
+      // Reuse detection without the refresh grace of docs/api.md section 6 (a used token presented at once
+      // is reuse here); the grace itself is tested in test/browser/refresh-grace.test.ts.
+      context.auth = await createAuth({ databaseUrl: "sqlite::memory:", secret: TEST_SECRET, userFields, refreshGrace: 0 });
       const started = await suite.start(context.auth);
       close = started.close;
       context.api = new Api(`${started.url}/auth`);

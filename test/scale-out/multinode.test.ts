@@ -19,6 +19,8 @@ describe("three nodes over PostgreSQL + Redis", () => {
       TOKENVER_REDIS_PREFIX: redisTestPrefix(),
       TOKENVER_SECRET: TEST_SECRET,
       TOKENVER_RATE_LIMIT_ACCOUNT: "4",
+      // A used refresh token presented at once is reuse here, not the grace of docs/api.md section 6.
+      TOKENVER_REFRESH_GRACE: "0",
       // Short entries: nodes trust Redis one entry lifetime after start, and the test wants the
       // Redis path (not the database fallback) under test.
       TOKENVER_REDIS_ENTRY_TTL: "2",

@@ -1,4 +1,5 @@
 import * as mfa from "../../store/queries/mfa.js";
+import { advanceCsrfEpoch } from "../browser/csrf-token.js";
 import * as sessions from "../../store/queries/sessions.js";
 import type { Core } from "../context.js";
 import { AuthError, validationFailed } from "../errors.js";
@@ -42,10 +43,10 @@ export async function confirmTotp(
     await mfa.replaceRecoveryCodes(trx, user.id, set.rows, now);
     const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
     await queueMfaNotice(core, user.id, "enabled", trx);
+    // The session continues: its CSRF tokens of before the change stop working (docs/browser.md).
+    await advanceCsrfEpoch(trx, principal.sessionId);
     return { userId: user.id, sessionIds };
   });
-  // CSRF epoch: see docs/browser.md
-  // (the browser capability's function that moves this session's CSRF epoch is called here once it lands on main)
   const detail = { method: "totp", revoked_sessions: change.sessionIds?.length ?? 0 };
   recordEvent(core, { type: "mfa.enabled", userId: user.id, sessionId: principal.sessionId, actor: "self", client: context, detail });
   return set.codes;

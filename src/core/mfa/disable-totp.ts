@@ -1,4 +1,5 @@
 import * as mfa from "../../store/queries/mfa.js";
+import { advanceCsrfEpoch } from "../browser/csrf-token.js";
 import * as sessions from "../../store/queries/sessions.js";
 import type { Core } from "../context.js";
 import { validationFailed } from "../errors.js";
@@ -44,6 +45,8 @@ export async function disableTotp(core: Core, principal: Principal, input: Secon
       if (!(await candidate.consume(trx)) || !(await mfa.disableTotp(trx, user.id, now))) throw reject();
       const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
       await queueMfaNotice(core, user.id, "disabled", trx);
+      // The session continues: its CSRF tokens of before the change stop working (docs/browser.md).
+      await advanceCsrfEpoch(trx, principal.sessionId);
       if (candidate.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
       return { userId: user.id, sessionIds };
     });
@@ -52,8 +55,6 @@ export async function disableTotp(core: Core, principal: Principal, input: Secon
     throw error;
   }
   await core.throttle.secondFactorSucceeded(user.id);
-  // CSRF epoch: see docs/browser.md
-  // (the browser capability's function that moves this session's CSRF epoch is called here once it lands on main)
   const base = { userId: user.id, sessionId: principal.sessionId, actor: "self", client: context } as const;
   if (candidate.kind === "recovery") recordEvent(core, { ...base, type: "mfa.recovery_used", detail: { stage: "disable" } });
   recordEvent(core, { ...base, type: "mfa.disabled", detail: { via: candidate.kind, revoked_sessions: change.sessionIds?.length ?? 0 } });

@@ -11,6 +11,7 @@ import { generateRefreshToken } from "../tokens/refresh-token.js";
 import type { ChangePasswordInput, Principal, RequestContext, TokenPair } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { checkPasswordPolicy } from "./policy.js";
+import { advanceCsrfEpoch } from "../browser/csrf-token.js";
 import { hashNewPassword, verifyWithForms } from "./form.js";
 
 /**
@@ -56,6 +57,8 @@ export async function changePassword(
     }
     const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
     await refreshTokens.revokeSessionRefreshTokens(trx, principal.sessionId, now);
+    // The session's CSRF tokens of before the change stop working (docs/api.md section 6).
+    await advanceCsrfEpoch(trx, principal.sessionId);
     await refreshTokens.insertRefreshToken(trx, {
       id: next.id,
       session_id: principal.sessionId,

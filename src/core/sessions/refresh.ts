@@ -8,21 +8,29 @@ import { generateRefreshToken, parseRefreshToken, secretMatches } from "../token
 import type { RequestContext, TokenPair } from "../types.js";
 import { parseAmr, tokenPair } from "./issue.js";
 import { accountDisabled } from "../users/account-disabled.js";
+import { refreshWithinGrace, sealSuccessor } from "../browser/grace.js";
+import { eraseSealOfParent, rotateRefreshToken } from "../../store/queries/browser.js";
 
 /**
  * Rotates a refresh token: the presented token becomes used, a new one is returned. A used token
  * presented again revokes its whole session (RFC 9700, 4.14.2) and gives `refresh_reused`.
  */
 export async function refresh(core: Core, token: string, context: RequestContext = {}): Promise<TokenPair> {
+  const parsed = typeof token === "string" ? parseRefreshToken(token) : undefined;
   const row = await findRefreshTokenRow(core, token);
-  if (row === undefined) throw new AuthError("token_invalid", "The refresh token is unknown or malformed.", { tokenPresented: true });
+  if (row === undefined || parsed === undefined) {
+    throw new AuthError("token_invalid", "The refresh token is unknown or malformed.", { tokenPresented: true });
+  }
+  const presented = { id: row.id, secret: parsed.secret, userId: row.user_id, sessionId: row.session_id };
   // Before the revocation checks: disabling revoked every session too, and the holder of a genuine
   // refresh token is told why it stopped working (docs/api.md section 10).
   if (row.user_disabled_at !== null) throw accountDisabled();
   if (row.revoked_at !== null || row.session_version !== row.user_version || row.token_revoked_at !== null) {
     throw new AuthError("token_revoked", "The refresh token's session has been revoked.", { tokenPresented: true });
   }
-  if (row.used_at !== null) await revokeForReuse(core, row.user_id, row.session_id, context);
+  // Used already: the same successor within the grace (several tabs), reuse otherwise.
+  if (row.used_at !== null)
+    return (await refreshWithinGrace(core, presented, context)) ?? revokeForReuse(core, row.user_id, row.session_id, context);
   const nowMs = core.config.clock();
   // Expired at the instant itself: `expires_at` is the first moment the token no longer works.
   if (row.expires_at <= isoAt(nowMs)) throw new AuthError("token_expired", "The refresh token has expired.", { tokenPresented: true });
@@ -30,26 +38,39 @@ export async function refresh(core: Core, token: string, context: RequestContext
   const next = generateRefreshToken();
   const now = isoAt(nowMs);
   const expiresAt = isoAt(nowMs + core.config.refreshTtl * 1000);
-  const rotated = await failClosed(() =>
-    core.db.transaction().execute(async (trx) => {
-      // One conditional write: of two requests with this token, exactly one consumes it.
-      if (!(await refreshTokens.consumeRefreshToken(trx, row.id, now))) return false;
-      await refreshTokens.insertRefreshToken(trx, {
-        id: next.id,
-        session_id: row.session_id,
-        token_hash: next.hash,
-        now,
-        expires_at: expiresAt,
+  const rotated = await failClosed(async () => {
+    try {
+      return await core.db.transaction().execute(async (trx) => {
+        // The session's row first, then its tokens: the order every writer of a session takes
+        // (revocations, password change, the refresh grace), so none of them can deadlock another.
+        await sessions.touchSession(trx, row.session_id, now, expiresAt);
+        // One conditional write: of two requests with this token, exactly one consumes it.
+        const successor = { id: next.id, sealed: sealSuccessor(core, presented, next.token) };
+        if (!(await rotateRefreshToken(trx, row.id, now, successor))) throw NOT_ROTATED;
+        // This token's parent can no longer hand it out within a grace.
+        await eraseSealOfParent(trx, row.id);
+        await refreshTokens.insertRefreshToken(trx, {
+          id: next.id,
+          session_id: row.session_id,
+          token_hash: next.hash,
+          now,
+          expires_at: expiresAt,
+        });
+        return true;
       });
-      await sessions.touchSession(trx, row.session_id, now, expiresAt);
-      return true;
-    }),
-  );
-  // Another request used this token between our read and our write: that is reuse too.
-  if (!rotated) await revokeForReuse(core, row.user_id, row.session_id, context);
+    } catch (error) {
+      // Rolled back: the session is not touched by a rotation that did not happen.
+      if (error === NOT_ROTATED) return false;
+      throw error;
+    }
+  });
+  // Another request used this token between our read and our write: the grace, or reuse.
+  if (!rotated) return (await refreshWithinGrace(core, presented, context)) ?? revokeForReuse(core, row.user_id, row.session_id, context);
   // The session's `amr` (how it signed in) is copied into every access token of it.
   return tokenPair(core, row.user_id, row.session_id, row.user_version, next.token, parseAmr(row.session_amr));
 }
+
+const NOT_ROTATED = Symbol("not rotated");
 
 /** The row of a well-formed refresh token whose secret matches (constant time); else undefined. */
 export async function findRefreshTokenRow(core: Core, token: unknown) {

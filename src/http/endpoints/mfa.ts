@@ -54,6 +54,8 @@ export const MFA_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 200,
     response: S.authResult,
     errors: S.problems(400, [401, ["code_invalid", "mfa_token_invalid"]], [403, ["account_disabled"]], 413, 415, 429, 503),
+    // Cookie mode (docs/browser.md): the tokens go into cookies, with a CSRF token.
+    issuesTokens: true,
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.loginMfa(body, client)),
   }),
   endpoint({
@@ -83,6 +85,8 @@ export const MFA_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 200,
     response: RecoveryCodes,
     errors: S.problems([400, ["validation_failed", "code_invalid"]], 401, 403, [409, ["mfa_enabled"]], 413, 415, S.HASHING_UNAVAILABLE),
+    // The flow moves the session's CSRF epoch: cookie mode re-sets the CSRF cookie (docs/browser.md).
+    renewsCsrf: true,
     handler: async ({ auth, principal, body, client }) => ({ recovery_codes: await auth.confirmTotp(principal, body, client) }),
   }),
   endpoint({
@@ -96,6 +100,8 @@ export const MFA_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Turned off"),
     errors: S.problems(400, 401, CODE_OFF, 413, 415, 429, S.HASHING_UNAVAILABLE),
+    // The flow moves the session's CSRF epoch: cookie mode re-sets the CSRF cookie (docs/browser.md).
+    renewsCsrf: true,
     handler: async ({ auth, principal, body, client }) => void (await auth.disableTotp(principal, body, client)),
   }),
   endpoint({

@@ -8,9 +8,13 @@ import type { Principal, RequestContext } from "../../core/types.js";
 import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
 import { clientAddress } from "../client-address.js";
 import { compileBodyCheck, validationError } from "../body-validator.js";
-import { authorizationOf } from "../authorization.js";
+import { authenticate as authenticateRequest, authModeOf, setAuthMode } from "../authorization.js";
 import { principalOf, requirePrincipal, setPrincipal } from "../principal.js";
-import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
+import { answerEndpoint, cookiesOnFailure } from "../browser/answer.js";
+import { serializeCookie, type CookieToSet } from "../browser/cookies.js";
+import { CORS_ALLOWED_HEADERS, CORS_MAX_AGE, CORS_METHODS, corsOrigins } from "../browser/cors.js";
+import { checkRequestedMode, isPreflight } from "../browser/gate.js";
+import { ENDPOINT_HEADERS, ENDPOINTS, schemaFor, type AnyEndpoint } from "../endpoints.js";
 import { asAuthError, checkErrorsOption, protocolHeaders, renderError, type ErrorResponse, type ErrorsOption } from "../error-rendering.js";
 
 declare global {
@@ -73,7 +77,15 @@ export function tokenver(options: TokenverExpressOptions): TokenverGuard {
   const publicRoutes = express.Router();
   const mount = (router: Router) => (prefix === undefined ? guard.use(router) : guard.use(prefix, router));
   guard.use(userAccessor);
+  // CORS before authentication, as in the Fastify plugin: preflights answered, and a 401 readable
+  // by an allowed origin's page (docs/api.md section 6).
+  const origins = corsOrigins(auth.browser.allowedOrigins);
+  if (origins !== undefined) {
+    if (routes) mount(corsExemptions());
+    guard.use(cors(origins));
+  }
   // Public rows before authentication, every other row after it: default deny for the endpoints too.
+  if (routes) mount(failureCookieMarks());
   if (routes) mount(endpointRouter(auth, PUBLIC_ROWS, fail));
   guard.use(publicRoutes);
   guard.use(authenticate(auth, fail));
@@ -125,19 +137,82 @@ const userAccessor: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** One `auth.verify()` per request: no user row is read unless a handler asks for it. */
+/**
+ * One `auth.verify()` per request (no user row is read unless a handler asks for it): the bearer
+ * header or the access cookie, decided in authorization.ts for both adapters.
+ */
 function authenticate(auth: Auth<any>, fail: Fail): RequestHandler {
   return (req, res, next) => {
-    new Promise<string | undefined>((resolve) => resolve(authorizationOf(req)))
-      .then((authorization) => auth.verify(authorization))
+    authenticateRequest(auth, req)
       .then(
-        (principal) => {
+        ({ principal, mode }) => {
           setPrincipal(req, principal);
+          setAuthMode(req, mode);
           next();
         },
-        (error: unknown) => fail(res, next, error),
+        (error: unknown) => {
+          // POST /logout expires the cookies even when it answers 401 (docs/api.md section 6).
+          const mark = (req as MarkedRequest)[FAILURE_COOKIES];
+          if (mark !== undefined) appendCookies(res, cookiesOnFailure(mark.row, auth, mark.mountPath));
+          fail(res, next, error);
+        },
       )
       .catch(next);
+  };
+}
+
+const FAILURE_COOKIES: unique symbol = Symbol("tokenver.failureCookies");
+type MarkedRequest = Request & { [FAILURE_COOKIES]?: { row: AnyEndpoint; mountPath: string } };
+
+/** Marks the requests of the rows that set cookies whatever they answer, before authentication can fail them. */
+function failureCookieMarks(): Router {
+  const router = express.Router();
+  for (const row of ENDPOINTS) {
+    if (!row.expiresCookies) continue;
+    router[ROUTE_METHODS[row.method]](row.path, (req, _res, next) => {
+      (req as MarkedRequest)[FAILURE_COOKIES] = { row, mountPath: req.baseUrl };
+      next();
+    });
+  }
+  return router;
+}
+
+function appendCookies(res: Response, cookies: readonly CookieToSet[]): void {
+  for (const cookie of cookies) res.append("Set-Cookie", serializeCookie(cookie));
+}
+
+const NO_CORS: unique symbol = Symbol("tokenver.noCors");
+
+/** Marks the requests of the rows that must never be CORS-enabled (`cors: false`, e.g. introspection). */
+function corsExemptions(): Router {
+  const router = express.Router();
+  for (const row of ENDPOINTS) {
+    if (row.cors !== false) continue;
+    router.all(row.path, (req, _res, next) => {
+      (req as Request & { [NO_CORS]?: true })[NO_CORS] = true;
+      next();
+    });
+  }
+  return router;
+}
+
+/** CORS for exact origins (the same rules as @fastify/cors in the plugin): echoed with Vary: Origin and credentials. */
+function cors(origins: readonly string[]): RequestHandler {
+  return (req, res, next) => {
+    if ((req as Request & { [NO_CORS]?: true })[NO_CORS]) return next();
+    res.vary("Origin");
+    const origin = req.headers.origin;
+    const allowed = origin !== undefined && origins.includes(origin);
+    if (allowed) res.set({ "access-control-allow-origin": origin, "access-control-allow-credentials": "true" });
+    if (!isPreflight(req)) return next();
+    if (allowed) {
+      res.set({
+        "access-control-allow-methods": CORS_METHODS.join(", "),
+        "access-control-allow-headers": CORS_ALLOWED_HEADERS.join(", "),
+        "access-control-max-age": String(CORS_MAX_AGE),
+      });
+    }
+    res.status(204).set("content-length", "0").end();
   };
 }
 
@@ -168,17 +243,31 @@ const PROTECTED_ROWS = ENDPOINTS.filter((row) => row.access !== "public");
 function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fail): Router {
   const router = express.Router();
   for (const row of rows) {
-    const handlers: RequestHandler[] = [noStore];
+    const handlers: RequestHandler[] = [noStore, modeGate(auth, fail)];
     if (row.body !== undefined) handlers.push(json(schemaFor(row.body, auth.profileSchema), fail, { optional: row.bodyOptional === true }));
     if (row.params !== undefined) handlers.push(checkParams(row.params, fail));
     handlers.push((req, res, next) => {
-      runEndpoint(row, { auth, principal: principalOf(req), body: req.body, params: req.params, query: req.query, client: contextOf(req) })
-        .then((result) => {
+      answerEndpoint(row, {
+        auth,
+        request: req,
+        principal: principalOf(req),
+        authMode: authModeOf(req),
+        body: req.body,
+        params: req.params,
+        query: req.query,
+        client: contextOf(req),
+        mountPath: req.baseUrl,
+      })
+        .then((answer) => {
+          appendCookies(res, answer.cookies);
           res.status(row.status);
-          if (result === undefined) res.end();
-          else res.json(result);
+          if (answer.body === undefined) res.end();
+          else res.json(answer.body);
         })
-        .catch((error: unknown) => fail(res, next, error));
+        .catch((error: unknown) => {
+          if (!res.headersSent) appendCookies(res, cookiesOnFailure(row, auth, req.baseUrl, error));
+          fail(res, next, error);
+        });
     });
     router[ROUTE_METHODS[row.method]](row.path, ...handlers);
   }
@@ -186,6 +275,18 @@ function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fai
 }
 
 const ROUTE_METHODS = { GET: "get", POST: "post", PATCH: "patch", DELETE: "delete" } as const;
+
+/** Before the body is parsed: a cookie-mode form post is 403 csrf_failed, not 415 (docs/api.md section 6). */
+function modeGate(auth: Auth<any>, fail: Fail): RequestHandler {
+  return (req, res, next) => {
+    try {
+      checkRequestedMode(auth.browser.allowedOrigins, req);
+    } catch (error) {
+      return fail(res, next, error);
+    }
+    next();
+  };
+}
 
 /** Set first, so that errors (problem+json) carry them too. */
 const noStore: RequestHandler = (_req, res, next) => {

@@ -7,7 +7,12 @@ import { createAuth } from "../../create-auth.js";
 import type { AuthOptions } from "../../settings/table.js";
 import { checkRoutesOption, pluginError, type RoutesOption } from "../adapter-options.js";
 import { strictValidatorCompiler } from "../body-validator.js";
-import { authorizationOf } from "../authorization.js";
+import fastifyCookie from "@fastify/cookie";
+import fastifyCors from "@fastify/cors";
+import { CORS_ALLOWED_HEADERS, CORS_MAX_AGE, CORS_METHODS, corsOrigins } from "../browser/cors.js";
+import { authenticate, setAuthMode } from "../authorization.js";
+import { cookiesOnFailure } from "../browser/answer.js";
+import type { AnyEndpoint } from "../endpoint.js";
 import { PRINCIPAL, requirePrincipal, setPrincipal } from "../principal.js";
 import { acceptJsonOnly } from "./json-body.js";
 import { checkErrorsOption, type ErrorResponse, type ErrorsOption } from "../error-rendering.js";
@@ -28,6 +33,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Opt this route out of authentication (every other route of the scope requires a token). */
     public?: boolean;
+    /** @internal The endpoint row of a tokenver route, and where it is mounted (cookie mode). */
+    tokenver?: { row: AnyEndpoint; mountPath: string };
   }
   interface FastifyInstance {
     /** The tokenver auth service the plugin was registered with (or created). */
@@ -89,11 +96,36 @@ const tokenver: FastifyPluginAsync<TokenverPluginOptions> = async (app: FastifyI
     },
   });
 
+  // Cookie mode's cookies are set with @fastify/cookie (and read by authorization.ts, which
+  // refuses duplicates). Registered here unless the application did; `request.cookies` is then
+  // the application's too.
+  if (!app.hasReplyDecorator("setCookie")) await app.register(fastifyCookie);
+
+  // CORS for the origins of TOKENVER_ALLOWED_ORIGINS (docs/api.md section 6), before the
+  // authentication hook: preflights (which carry no credentials) are answered there, and a 401 to
+  // an allowed origin carries the headers that let its page read it. Exact origins echoed with
+  // Vary: Origin and credentials, never a wildcard; a row with `cors: false` opts out.
+  const origins = corsOrigins(auth.browser.allowedOrigins);
+  if (origins !== undefined) {
+    await app.register(fastifyCors, {
+      origin: origins,
+      credentials: true,
+      methods: CORS_METHODS,
+      allowedHeaders: CORS_ALLOWED_HEADERS,
+      maxAge: CORS_MAX_AGE,
+    });
+  }
+
   app.addHook("onRequest", async (request, reply) => {
     if (request.is404 || request.routeOptions.config?.public === true) return;
     try {
-      setPrincipal(request, await auth.verify(authorizationOf(request.raw)));
+      const { principal, mode } = await authenticate(auth, request.raw);
+      setPrincipal(request, principal);
+      setAuthMode(request, mode);
     } catch (error) {
+      // POST /logout expires the cookies even when it answers 401 (docs/api.md section 6).
+      const route = request.routeOptions.config?.tokenver;
+      for (const c of cookiesOnFailure(route?.row, auth, route?.mountPath ?? "")) reply.setCookie(c.name, c.value, c.options);
       // Sent here, not thrown (unless errors: "app"): the application's own error handler must
       // not reshape a 401 it was not asked to render.
       return sendError(reply, error, errors);

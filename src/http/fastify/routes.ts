@@ -1,10 +1,14 @@
 import type {} from "@fastify/swagger";
 import type { FastifyInstance, FastifyRequest, FastifySchema } from "fastify";
-import type { TObject } from "typebox";
+import { Type, type TObject } from "typebox";
 import type { Auth } from "../../core/auth.js";
 import { clientAddress } from "../client-address.js";
 import { principalOf } from "../principal.js";
-import { ENDPOINT_HEADERS, ENDPOINTS, runEndpoint, schemaFor, type AnyEndpoint } from "../endpoints.js";
+import { authModeOf } from "../authorization.js";
+import { answerEndpoint, cookiesOnFailure } from "../browser/answer.js";
+import { checkRequestedMode } from "../browser/gate.js";
+import { CookieResult } from "../schemas.js";
+import { ENDPOINT_HEADERS, ENDPOINTS, schemaFor, type AnyEndpoint } from "../endpoints.js";
 
 const BEARER = [{ bearerAuth: [] }];
 
@@ -15,15 +19,27 @@ const BEARER = [{ bearerAuth: [] }];
  */
 export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<any> }): Promise<void> {
   // Set first, so that errors (problem+json) carry them too.
-  app.addHook("onRequest", async (_request, reply) => {
+  app.addHook("onRequest", async (request, reply) => {
     reply.headers(ENDPOINT_HEADERS);
+    // Before the body is parsed: a cookie-mode form post is 403 csrf_failed, not 415.
+    checkRequestedMode(auth.browser.allowedOrigins, request.raw);
   });
 
+  const mountPath = app.prefix;
+
   for (const row of ENDPOINTS) {
+    // Never CORS-enabled: its preflight must not be answered by @fastify/cors's catch-all route.
+    if (row.cors === false) {
+      app.options(row.path, { config: { public: true, cors: false }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
+    }
     app.route({
       method: row.method,
       url: row.path,
-      ...(row.access === "public" ? { config: { public: true } } : {}),
+      config: {
+        ...(row.access === "public" ? { public: true } : {}),
+        ...(row.cors === false ? { cors: false } : {}),
+        tokenver: { row, mountPath },
+      },
       schema: routeSchema(row, auth.profileSchema),
       // An admin row answers 403 to others before it checks their query string (runEndpoint checks again).
       ...(row.access === "admin" ? { preValidation: async (request: FastifyRequest) => auth.requireAdmin(request.user) } : {}),
@@ -36,15 +52,25 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
           }
         : {}),
       handler: async (request, reply) => {
-        const result = await runEndpoint(row, {
-          auth,
-          principal: principalOf(request),
-          body: request.body,
-          params: request.params,
-          query: request.query,
-          client: { userAgent: request.headers["user-agent"], ip: clientAddress(request.ip, request.socket.remoteAddress) },
-        });
-        return reply.code(row.status).send(result);
+        let answer;
+        try {
+          answer = await answerEndpoint(row, {
+            auth,
+            request: request.raw,
+            principal: principalOf(request),
+            authMode: authModeOf(request),
+            body: request.body,
+            params: request.params,
+            query: request.query,
+            client: { userAgent: request.headers["user-agent"], ip: clientAddress(request.ip, request.socket.remoteAddress) },
+            mountPath,
+          });
+        } catch (error) {
+          for (const c of cookiesOnFailure(row, auth, mountPath, error)) reply.setCookie(c.name, c.value, c.options);
+          throw error;
+        }
+        for (const c of answer.cookies) reply.setCookie(c.name, c.value, c.options);
+        return reply.code(row.status).send(answer.body);
       },
     });
   }
@@ -60,6 +86,12 @@ function routeSchema(row: AnyEndpoint, profile: TObject): FastifySchema {
     ...(row.body === undefined ? {} : { body: schemaFor(row.body, profile) }),
     ...(row.params === undefined ? {} : { params: row.params }),
     ...(row.query === undefined ? {} : { querystring: row.query }),
-    response: { [row.status]: schemaFor(row.response, profile), ...row.errors },
+    response: {
+      // A token-issuing row answers `{user?, token_type: "cookie", expires_in, csrf_token}` in cookie mode.
+      [row.status]: row.issuesTokens
+        ? Type.Union([schemaFor(row.response, profile), CookieResult(profile)])
+        : schemaFor(row.response, profile),
+      ...row.errors,
+    },
   };
 }

@@ -5,6 +5,7 @@ import { emailKeys } from "./0003_email_keys.js";
 import { mailOutbox } from "./0004_mail_outbox.js";
 import { events } from "./0005_events.js";
 import { admin } from "./0006_admin.js";
+import { browser } from "./0007_browser.js";
 import { mfa } from "./0010_mfa.js";
 
 /** Migrations as code, one file per schema change, never edited once released. */
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   "0004_mail_outbox": mailOutbox,
   "0005_events": events,
   "0006_admin": admin,
+  "0007_browser": browser,
   "0010_mfa": mfa,
 };
 

@@ -68,6 +68,21 @@ describe("parseBearer: token_missing (no token presented)", () => {
     assertRefused("Bearerabc", "token_missing");
     assertRefused("BearerBearer abc", "token_missing");
   });
+
+  test("onlyBearer (the HTTP adapters, docs/api.md section 6): another scheme is token_invalid, with no token presented", () => {
+    for (const header of [`Basic ${Buffer.from("a:b").toString("base64")}`, "Token abc", "Bearerabc"]) {
+      try {
+        parseBearer(header, true);
+        assert.fail(`${header} was accepted`);
+      } catch (error) {
+        assert.ok(error instanceof AuthError);
+        assert.equal(error.code, "token_invalid", header);
+        assert.equal(error.tokenPresented, false, header);
+      }
+    }
+    assert.equal(parseBearer("Bearer abc", true), "abc");
+    assert.equal(refusal(undefined).code, "token_missing");
+  });
 });
 
 describe("parseBearer: token_invalid (a Bearer header without a well-formed token)", () => {
