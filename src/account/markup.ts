@@ -8,6 +8,7 @@ export function accountHtml(prefix: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Your account</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${assets}/account.css">
 <script type="module" src="${assets}/account/page.js"></script>
 </head>
