@@ -64,7 +64,7 @@ export function limitApp(): FastifyInstance {
     try {
       const claims = verify(parseBearer(request.headers.authorization));
       // The same shape of principal tokenver hands to routes.
-      request.user = { userId: claims.sub, sessionId: claims.sid, tokenVersion: claims.token_version, amr: claims.amr ?? ["pwd"], claims };
+      request.user = { userId: claims.sub, sessionId: claims.sid, tokenVersion: claims.token_version, claims };
     } catch (error) {
       return sendProblem(reply, error);
     }

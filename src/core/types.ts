@@ -8,10 +8,11 @@ export interface Principal {
   sessionId: string;
   tokenVersion: number;
   /**
-   * How the session was authenticated (RFC 8176, the token's `amr`): `["pwd"]`, after a TOTP code
-   * `["pwd", "otp", "mfa"]`, after a recovery code `["pwd", "mfa"]` (docs/mfa.md).
+   * The verified claims. `claims.amr` tells how the session was authenticated (RFC 8176):
+   * `["pwd"]`, after a TOTP code `["pwd", "otp", "mfa"]`, after a recovery code `["pwd", "mfa"]`
+   * (docs/mfa.md); tokens issued before the second factor existed carry none (read it as `["pwd"]`).
+   * The principal itself stays the contract's four members (docs/api.md section 5).
    */
-  amr: readonly string[];
   claims: AccessTokenClaims;
 }
 

@@ -1,7 +1,7 @@
 import type { RevocationState } from "../store/revocation/state.js";
 import { AuthError, unavailable } from "./errors.js";
 import { parseBearer } from "./tokens/bearer.js";
-import { DEFAULT_AMR, type AccessTokenClaims } from "./tokens/access-token.js";
+import type { AccessTokenClaims } from "./tokens/access-token.js";
 import type { Principal } from "./types.js";
 
 export interface VerifyOptions {
@@ -45,6 +45,6 @@ export function createVerify(
       throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
     }
     // Tokens issued before `amr` existed were password sign-ins.
-    return { userId: claims.sub, sessionId: claims.sid, tokenVersion: claims.token_version, amr: claims.amr ?? DEFAULT_AMR, claims };
+    return { userId: claims.sub, sessionId: claims.sid, tokenVersion: claims.token_version, claims };
   };
 }

@@ -33,12 +33,12 @@ for (const dialect of dialects()) {
       });
       const fastifyApp = Fastify();
       await fastifyApp.register(tokenverFastify, { auth, routes: { prefix: "/auth" } });
-      fastifyApp.get("/whoami", async (request) => ({ amr: request.user.amr }));
+      fastifyApp.get("/whoami", async (request) => ({ amr: request.user.claims.amr }));
       const f = await listenFastify(fastifyApp);
       const expressApp = express();
       expressApp.use(tokenverExpress({ auth, routes: { prefix: "/auth" } }));
       expressApp.get("/whoami", (req, res) => {
-        res.json({ amr: req.user.amr });
+        res.json({ amr: req.user.claims.amr });
       });
       expressApp.use(problemHandler);
       const e = await listenExpress(expressApp);

@@ -8,6 +8,7 @@ import { recordEvent } from "../events/record.js";
 import { tokenPair } from "../sessions/issue.js";
 import { recheckPassword } from "../sessions/manage.js";
 import { generateRefreshToken } from "../tokens/refresh-token.js";
+import { DEFAULT_AMR } from "../tokens/access-token.js";
 import type { ChangePasswordInput, Principal, RequestContext, TokenPair } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { checkPasswordPolicy } from "./policy.js";
@@ -71,5 +72,5 @@ export async function changePassword(
   const detail = { revoked_sessions: change.sessionIds?.length ?? 0 };
   recordEvent(core, { type: "password.changed", userId: user.id, sessionId: principal.sessionId, actor: "self", client: context, detail });
   // The session continues, and so does how it signed in (its `amr`, as its token carried it).
-  return tokenPair(core, user.id, principal.sessionId, change.tokenVersion!, next.token, principal.amr);
+  return tokenPair(core, user.id, principal.sessionId, change.tokenVersion!, next.token, principal.claims.amr ?? DEFAULT_AMR);
 }

@@ -21,7 +21,7 @@ declare global {
   namespace Express {
     interface Request {
       /**
-       * The authenticated principal `{userId, sessionId, tokenVersion, amr, claims}` of every request
+       * The authenticated principal `{userId, sessionId, tokenVersion, claims}` of every request
        * that passed the tokenver guard. On the routes of `guard.public` no token was verified:
        * reading it there throws a 401 `AuthError` (`token_missing`), so it is never an undefined
        * typed as a principal. Custom user fields are loaded on demand, typed by your `auth`:

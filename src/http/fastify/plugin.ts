@@ -22,7 +22,7 @@ import { authRoutes } from "./routes.js";
 declare module "fastify" {
   interface FastifyRequest {
     /**
-     * The authenticated principal `{userId, sessionId, tokenVersion, amr, claims}`, verified before any
+     * The authenticated principal `{userId, sessionId, tokenVersion, claims}`, verified before any
      * handler of a protected route runs. Where no token was verified (a route with
      * `config: { public: true }`, or outside the plugin's scope), reading it throws a 401
      * `AuthError` (`token_missing`): it is never a `null` typed as a principal. Custom user fields
