@@ -19,11 +19,9 @@ export interface NewLink {
  * supersedes the older): call it in the flow's transaction.
  */
 export async function insertLink(db: Kysely<Database>, link: NewLink, supersedes: readonly LinkPurpose[] = [link.purpose]): Promise<void> {
-  await db
-    .deleteFrom("tokenver_links")
-    .where("user_id", "=", link.user_id)
-    .where("purpose", "in", [...supersedes])
-    .execute();
+  if (supersedes.length > 0) {
+    await db.deleteFrom("tokenver_links").where("user_id", "=", link.user_id).where("purpose", "in", [...supersedes]).execute();
+  }
   await db
     .insertInto("tokenver_links")
     .values({
