@@ -43,6 +43,7 @@ for (const dialect of dialects()) {
         "created_at",
         "disabled",
         "email",
+        "email_verified",
         "id",
         "role",
         "token_version",
