@@ -86,7 +86,17 @@ export type ServerOption =
   | "metricsHost"
   | "shutdownTimeout";
 
-const RESERVED_FIELDS = new Set(["id", "email", "username", "token_version", "created_at", "updated_at", "password", "password_hash"]);
+const RESERVED_FIELDS = new Set([
+  "id",
+  "email",
+  "username",
+  "token_version",
+  "created_at",
+  "updated_at",
+  "password",
+  "password_hash",
+  "email_verified",
+]);
 
 function userFieldEntry(name: string, schema: unknown): string | undefined {
   if (RESERVED_FIELDS.has(name)) return "is a reserved user field";
