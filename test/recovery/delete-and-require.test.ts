@@ -55,6 +55,21 @@ for (const dialect of dialects()) {
       assert.equal(events[0]!.actor, "self");
     });
 
+    test("a deletion racing a refresh: afterwards no token of the account works", async () => {
+      for (let round = 0; round < 3; round++) {
+        const user = await server.api.register();
+        const [deleted, refreshed] = await Promise.all([
+          server.api.request("DELETE", "/profile", { token: user.access, body: { password: user.password } }),
+          server.api.post("/token/refresh", { refresh: user.refresh }),
+        ]);
+        assert.equal(deleted.status, 204, deleted.text);
+        const tokens = refreshed.status === 200 ? [refreshed.body.access as string] : [];
+        for (const access of [user.access, ...tokens]) assert.equal((await server.api.get("/profile", access)).status, 401);
+        if (refreshed.status === 200)
+          assert.equal((await server.api.post("/token/refresh", { refresh: refreshed.body.refresh })).status, 401);
+      }
+    });
+
     test("the links of a deleted account die with it", async () => {
       const user = await server.api.register();
       const token = linkToken(await mailTo(smtp, user.email, VERIFY), BASE, "/account/verify");

@@ -138,6 +138,25 @@ for (const dialect of dialects()) {
       }
     });
 
+    test("a reset racing a password change: exactly one wins, nothing half-applied", async () => {
+      for (let round = 0; round < 3; round++) {
+        const user = await server.api.register();
+        await forgot(user.email);
+        const token = await resetLink(user.email);
+        const [reset, change] = await Promise.all([
+          server.api.post("/password/reset", { token, new_password: "the passphrase of the reset" }),
+          server.api.post("/password", { current_password: user.password, new_password: "the passphrase of the change" }, user.access),
+        ]);
+        const won = [reset.status === 204, change.status === 200];
+        assert.equal(won.filter(Boolean).length, 1, `${reset.status} ${reset.text} | ${change.status} ${change.text}`);
+        if (won[0]) assert.equal(change.body.code, "token_revoked");
+        else assert.equal(reset.body.code, "link_invalid");
+        const winner = won[0] ? "the passphrase of the reset" : "the passphrase of the change";
+        const signIn = await server.api.login(user.email, winner);
+        assert.equal(signIn.user.token_version, 1, "one revocation, not two");
+      }
+    });
+
     test("a newer link supersedes the older", async () => {
       const user = await server.api.register();
       await forgot(user.email);
