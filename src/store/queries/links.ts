@@ -20,7 +20,11 @@ export interface NewLink {
  */
 export async function insertLink(db: Kysely<Database>, link: NewLink, supersedes: readonly LinkPurpose[] = [link.purpose]): Promise<void> {
   if (supersedes.length > 0) {
-    await db.deleteFrom("tokenver_links").where("user_id", "=", link.user_id).where("purpose", "in", [...supersedes]).execute();
+    await db
+      .deleteFrom("tokenver_links")
+      .where("user_id", "=", link.user_id)
+      .where("purpose", "in", [...supersedes])
+      .execute();
   }
   await db
     .insertInto("tokenver_links")
