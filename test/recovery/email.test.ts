@@ -4,6 +4,7 @@ import { dialects } from "../support/databases.js";
 import { countMail, linkToken, mailTo, VERIFY } from "../support/recovery-mail.js";
 import { startServer, uniqueEmail, type TestServer } from "../support/server.js";
 import { startSmtp, type TestSmtp } from "../support/smtp.js";
+import { totpAt } from "../support/totp.js";
 
 // Email verification, its resend, and the email change with its cancel link (docs/api.md
 // section 8), over real HTTP and a real SMTP server; links are taken from the mails.
@@ -153,6 +154,30 @@ for (const dialect of dialects()) {
       }
       assert.equal((await server.api.post("/email/verify", { token: await verifyToken(first) })).body.code, "link_invalid");
       assert.equal((await server.api.post("/email/verify", { token: await verifyToken(second) })).body.email, second);
+    });
+
+    test("with a second factor on, POST /email needs its code (403 code_invalid without or wrong); a recovery code works once", async () => {
+      const user = await server.api.register();
+      const { secret } = (await server.api.post("/mfa/totp", undefined, user.access)).body;
+      const on = await server.api.post("/mfa/totp/confirm", { code: totpAt(secret, Date.now()), password: user.password }, user.access);
+      assert.equal(on.status, 200, on.text);
+      const access: string = on.body.access ?? user.access;
+      const recoveryCode: string = on.body.recovery_codes[0];
+      const newEmail = uniqueEmail();
+      for (const code of [undefined, "000000", "not-a-code"]) {
+        const r = await server.api.post(
+          "/email",
+          { new_email: newEmail, password: user.password, ...(code === undefined ? {} : { code }) },
+          access,
+        );
+        assert.equal(r.status, 403, r.text);
+        assert.equal(r.body.code, "code_invalid");
+      }
+      const accepted = await server.api.post("/email", { new_email: newEmail, password: user.password, code: recoveryCode }, access);
+      assert.equal(accepted.status, 202, accepted.text);
+      const reused = await server.api.post("/email", { new_email: uniqueEmail(), password: user.password, code: recoveryCode }, access);
+      assert.equal(reused.body.code, "code_invalid", "a recovery code works once");
+      assert.equal((await server.api.post("/email/verify", { token: await verifyToken(newEmail) })).body.email, newEmail);
     });
 
     test("5 wrong passwords on POST /email revoke the session and mail the user", async () => {

@@ -82,14 +82,14 @@ export const RECOVERY_ENDPOINTS: readonly AnyEndpoint[] = [
     tags: ["recovery"],
     summary: "Change the email address",
     description:
-      "Checks the password (and `code` when a second factor is on), mails a confirmation link to the new address and a " +
+      "Checks the password (and `code`, a TOTP or recovery code, when a second factor is on: `403 code_invalid`), mails a confirmation link to the new address and a " +
       "notice with a cancel link to the old one; `POST /email/verify` with the link makes the change. Wrong password: " +
       "`403 invalid_credentials` (5 within 15 minutes revoke the session); an address in use: `409 email_taken`.",
     body: R.ChangeEmailBody,
     input: wire.changeEmailInput,
     status: 202,
     response: R.Accepted,
-    errors: S.problems(400, 401, 403, 409, 413, 415, S.HASHING_UNAVAILABLE),
+    errors: S.problems(400, 401, [403, ["invalid_credentials", "code_invalid"]], 409, 413, 415, 429, S.HASHING_UNAVAILABLE),
     handler: async ({ auth, principal, body, client }) => {
       await auth.changeEmail(principal, body, client);
       return R.ACCEPTED;
