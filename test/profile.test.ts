@@ -45,6 +45,8 @@ for (const dialect of dialects()) {
         "email",
         "email_verified",
         "id",
+        "mfa_enabled",
+        "recovery_codes_left",
         "role",
         "token_version",
         "username",
