@@ -114,7 +114,8 @@ async function prune(): Promise<void> {
   const removed = await auth.prune().catch(fail);
   await auth.close();
   process.stdout.write(
-    `tokenver: pruned ${removed.sessions} sessions, ${removed.refreshTokens} refresh tokens and ${removed.events} security events\n`,
+    `tokenver: pruned ${removed.sessions} sessions, ${removed.refreshTokens} refresh tokens and ${removed.events} security events; ` +
+      `${removed.links} expired links and ${removed.unverifiedUsers} unverified accounts\n`,
   );
 }
 

@@ -128,6 +128,10 @@ function coreConfigOf(options: ResolvedOptions): CoreConfig {
     publicUrl,
     allowedOrigins,
     refreshGrace,
+    resetTtl: options.resetTtl,
+    verifyTtl: options.verifyTtl,
+    requireVerifiedEmail: options.requireVerifiedEmail,
+    unverifiedTtl: options.unverifiedTtl,
   };
 }
 

@@ -18,6 +18,7 @@ export type {
   ProfileOf,
   TokenPair,
   SignIn,
+  SignUp,
   SessionInfo,
   SessionPage,
   ListSessionsOptions,
@@ -28,6 +29,8 @@ export type {
   LogoutInput,
   ChangePasswordInput,
 } from "./core/types.js";
+export type { ResetPasswordInput } from "./core/recovery/reset-password.js";
+export type { ChangeEmailInput } from "./core/recovery/change-email.js";
 export { normalizeEmail } from "./core/validation.js";
 export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
 export { OptionError } from "./settings/resolve.js";

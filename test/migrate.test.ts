@@ -46,6 +46,7 @@ for (const dialect of dialects()) {
             "created_at",
             "disabled_at",
             "email",
+            "email_verified_at",
             "id",
             "mfa_enabled_at",
             "password_hash",
@@ -65,6 +66,7 @@ for (const dialect of dialects()) {
             "0005_events",
             "0006_admin",
             "0007_browser",
+            "0009_recovery",
             "0010_mfa",
           ]);
         } finally {

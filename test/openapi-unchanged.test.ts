@@ -228,6 +228,29 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       schema.description = `${said} Unknown keys are ignored.`;
     },
   },
+  {
+    // Issue 14 (docs/api.md section 8): `user` gains email_verified; /register's tokens are absent
+    // where a verified address is required; login's 403 also carries email_unverified; the
+    // recovery paths and DELETE /profile, as committed in their own fixture.
+    name: "account recovery and email: email_verified, /password/*, /email*, DELETE /profile",
+    apply: (document) => {
+      const visit = (node: any): void => {
+        if (node === null || typeof node !== "object") return;
+        const p = node.properties;
+        if (p?.token_version !== undefined && p.created_at !== undefined && p.email !== undefined && p.disabled !== undefined) {
+          p.email_verified = { type: "boolean", description: "The address was confirmed with a mailed link (`POST /email/verify`)." };
+          node.required.push("email_verified");
+        }
+        for (const value of Object.values(node)) visit(value);
+      };
+      visit(document);
+      const recovery = JSON.parse(readFileSync("test/fixtures/openapi-recovery-paths.json", "utf8"));
+      document.paths["/register"].post.responses[201] = recovery.register201;
+      document.paths["/login"].post.responses[403] = recovery.login403;
+      document.paths["/profile"].delete = recovery.profileDelete;
+      Object.assign(document.paths, recovery.paths);
+    },
+  },
 ];
 
 let server: TestServer;

@@ -97,6 +97,7 @@ function toUserBefore(row: {
     disabled: false,
     mfaEnabled: false,
     recoveryCodesLeft: 0,
+    emailVerified: true,
   };
 }
 

@@ -306,6 +306,20 @@ function verifyView(token: string | undefined): void {
   );
 }
 
+/** The cancel link of an email change, mailed to the old address (docs/recovery.md): kills the change, signs out everywhere. */
+function cancelEmailView(token: string | undefined): void {
+  if (token === undefined) return signedOutView("This cancel link is incomplete.");
+  show(
+    h("h1", {}, "Cancel the email change"),
+    status,
+    linkButton("This was not me: cancel the change and sign out everywhere", () => {
+      api("POST", "/email/cancel", { token })
+        .then(() => signedOutView("The change was cancelled and every device signed out. Change your password now."))
+        .catch((error) => say(messageOf(error)));
+    }),
+  );
+}
+
 client.onChange((change) => {
   if (change.type === "signedOut" && change.reason !== "logout") signedOutView("You were signed out. Sign in again.");
 });
@@ -313,4 +327,5 @@ client.onChange((change) => {
 const path = location.pathname.replace(/\/+$/, "");
 if (path.endsWith("/account/reset")) resetView(tokenFromFragment());
 else if (path.endsWith("/account/verify")) verifyView(tokenFromFragment());
+else if (path.endsWith("/account/cancel-email")) cancelEmailView(tokenFromFragment());
 else signedInView().catch(() => signedOutView());

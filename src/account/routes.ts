@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { ACCOUNT_CSS, accountHtml } from "./markup.js";
 
 /**
- * GET /account (and /account/reset, /account/verify): the account page, its script and the client
+ * GET /account (and /account/reset, /account/verify, /account/cancel-email): the account page, its script and the client
  * it is built on, served from the package itself (docs/account-page.md). Public routes: the page
  * signs in through the API like any other client.
  */
@@ -39,7 +39,7 @@ export async function registerAccountPage(app: FastifyInstance, prefix = ""): Pr
     secureHeaders(reply).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
     return html;
   };
-  for (const path of ["/account", "/account/reset", "/account/verify"]) app.get(path, ROUTE, page);
+  for (const path of ["/account", "/account/reset", "/account/verify", "/account/cancel-email"]) app.get(path, ROUTE, page);
   app.get("/account/assets/account.css", ROUTE, async (_request, reply) => {
     secureHeaders(reply).header("content-type", "text/css; charset=utf-8").header("cache-control", "no-cache");
     return ACCOUNT_CSS;

@@ -45,6 +45,7 @@ import type {
   RequestContext,
   SessionPage,
   SignIn,
+  SignUp,
   TokenPair,
   User,
 } from "./types.js";
@@ -57,6 +58,16 @@ import { disableTotp, type SecondFactorProof } from "./mfa/disable-totp.js";
 import { loginMfa, type LoginMfaInput } from "./mfa/login-mfa.js";
 import { renewRecoveryCodes } from "./mfa/renew-recovery-codes.js";
 import { startTotp, type TotpEnrolment } from "./mfa/start-totp.js";
+import { settle as settleBackground } from "./recovery/background.js";
+import { cancelEmailChange } from "./recovery/cancel-email-change.js";
+import { changeEmail, type ChangeEmailInput } from "./recovery/change-email.js";
+import { deleteOwnAccount } from "./recovery/delete-own-account.js";
+import { forgotPassword } from "./recovery/forgot-password.js";
+import { pruneUnverifiedAccounts } from "./recovery/prune-unverified.js";
+import { resendVerification } from "./recovery/resend-verification.js";
+import { resetPassword, type ResetPasswordInput } from "./recovery/reset-password.js";
+import { verifyEmail } from "./recovery/verify-email.js";
+import { pruneLinks } from "../store/queries/links.js";
 import type { ActorOptions } from "./users/actor.js";
 import type { ServerSideUserApi } from "./users/api.js";
 import { createUser, type CreateUserInput } from "./users/create-user.js";
@@ -220,9 +231,66 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     return checkCsrfToken(this.#core, principal, token);
   }
 
-  /** Creates an account (token version 0) and its first session. `409 email_taken` for a known address. */
-  register(input: RegisterInput<ProfileOf<F>>, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
+  /**
+   * Creates an account (token version 0) and its first session, and mails a verification link.
+   * `409 email_taken` for a known address. With `requireVerifiedEmail` registration issues no
+   * tokens: use `signUp()` then (this throws a TypeError).
+   */
+  async register(input: RegisterInput<ProfileOf<F>>, context: RequestContext = {}): Promise<SignIn<ProfileOf<F>>> {
+    if (this.#core.config.requireVerifiedEmail) {
+      throw new TypeError("tokenver: with requireVerifiedEmail, registration issues no tokens: call auth.signUp()");
+    }
+    return (await register(this.#core, input, context)) as SignIn<ProfileOf<F>>;
+  }
+
+  /**
+   * Registration as `POST /register` does it: the user and a new session's pair, or, with
+   * `requireVerifiedEmail`, the user alone (`accessToken` undefined) until the address is verified.
+   */
+  signUp(input: RegisterInput<ProfileOf<F>>, context: RequestContext = {}): Promise<SignUp<ProfileOf<F>>> {
     return register(this.#core, input, context);
+  }
+
+  // ---- Account recovery and email (docs/api.md section 8; core/recovery/) ---------------------
+
+  /** Always resolves (same time, account or not) once counted; the reset link is mailed after. `rate_limited` beyond the limits. */
+  forgotPassword(input: { email: string }, context: RequestContext = {}): Promise<void> {
+    return forgotPassword(this.#core, input, context);
+  }
+
+  /** Sets a new password with a reset link's token; every token and session of the user dies. `link_invalid` otherwise. */
+  resetPassword(input: ResetPasswordInput, context: RequestContext = {}): Promise<void> {
+    return resetPassword(this.#core, input, context);
+  }
+
+  /** Confirms an address with a verification (or email-change) link's token; resolves to the user. */
+  verifyEmail(input: { token: string }, context: RequestContext = {}): Promise<User<ProfileOf<F>>> {
+    return verifyEmail(this.#core, input, context);
+  }
+
+  /** Mails a fresh verification link to an unverified account; resolves the same either way. */
+  resendVerification(input: { email: string }, context: RequestContext = {}): Promise<void> {
+    return resendVerification(this.#core, input, context);
+  }
+
+  /** Starts an email change: a link to the new address, a notice with a cancel link to the old. */
+  changeEmail(principal: Principal, input: ChangeEmailInput, context: RequestContext = {}): Promise<void> {
+    return changeEmail(this.#core, principal, input, context);
+  }
+
+  /** The cancel link of an email change: the pending change dies and every session is revoked. */
+  cancelEmailChange(input: { token: string }, context: RequestContext = {}): Promise<void> {
+    return cancelEmailChange(this.#core, input, context);
+  }
+
+  /** Deletes the caller's own account after checking the password; every token dies at once. */
+  deleteOwnAccount(principal: Principal, input: { password: string }, context: RequestContext = {}): Promise<void> {
+    return deleteOwnAccount(this.#core, principal, input, context);
+  }
+
+  /** Resolves once the mail work that public requests left running after their answer has ended. */
+  settleMail(): Promise<void> {
+    return settleBackground(this.#core);
   }
 
   /** A new session for the right email and password; `invalid_credentials` otherwise; throttled. */
@@ -377,8 +445,11 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     await failClosed(() => this.#revocation.ping());
   }
 
-  /** Deletes expired sessions and refresh tokens, and events older than the retention; returns how many rows went. */
-  async prune(): Promise<{ sessions: number; refreshTokens: number; events: number }> {
+  /**
+   * Deletes expired sessions, refresh tokens and mailed links, events older than the retention,
+   * and (with `requireVerifiedEmail`) accounts never verified within `unverifiedTtl`; returns how many rows went.
+   */
+  async prune(): Promise<{ sessions: number; refreshTokens: number; events: number; links: number; unverifiedUsers: number }> {
     const nowMs = this.#core.config.clock();
     const now = isoAt(nowMs);
     const refreshTokens = await failClosed(() => pruneRefreshTokens(this.#core.db, now));
@@ -390,7 +461,9 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     await failClosed(() => pruneChallenges(this.#core.db, now));
     // Sealed grace successors whose window ended (docs/api.md section 6).
     await failClosed(() => eraseEndedSeals(this.#core.db, isoAt(nowMs - this.#core.config.refreshGrace * 1000)));
-    return { sessions, refreshTokens, events };
+    const links = await failClosed(() => pruneLinks(this.#core.db, now));
+    const unverifiedUsers = await failClosed(() => pruneUnverifiedAccounts(this.#core));
+    return { sessions, refreshTokens, events, links, unverifiedUsers };
   }
 
   /** Releases connections. Idempotent. */
@@ -398,6 +471,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    // Mail work a public request left running after its answer ends first (recovery/background.ts).
+    await settleBackground(this.#core);
     // The queued events are written while the store is still open.
     await this.#events.flush();
     await this.#webhooks?.stop();

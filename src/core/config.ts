@@ -41,4 +41,10 @@ export interface CoreConfig {
   allowedOrigins: readonly string[];
   /** Seconds a refresh token rotated by `POST /token/refresh` may be presented again (0: off). */
   refreshGrace: number;
+  /** Account recovery and email verification (docs/api.md section 8): link lifetimes, seconds. */
+  resetTtl: number;
+  verifyTtl: number;
+  /** Sign-in waits for a verified address; unverified accounts older than `unverifiedTtl` seconds are pruned. */
+  requireVerifiedEmail: boolean;
+  unverifiedTtl: number;
 }

@@ -106,6 +106,27 @@ export class Throttle {
   }
 
   /**
+   * Counts a request that mails a link to an account (`POST /password/forgot`, `POST
+   * /email/verify/resend`: `kind` keeps their counters apart), per email as typed (its lookup key)
+   * and per client address, with the login limits (`accountFailures`, `addressFailures`); 429
+   * beyond either. Every request counts, whether or not the account exists, so the answer tells
+   * nothing about it. A refused request gives back what it counted on the way.
+   */
+  async countMailRequest(kind: "forgot" | "resend", email: string, ip: string | undefined): Promise<void> {
+    const { accountFailures, addressFailures, windowSeconds } = this.#limits;
+    const addressKey = `${kind}:address:${ip}`;
+    if (ip !== undefined) {
+      const address = await this.#hit(addressKey, windowSeconds, addressFailures);
+      if (!address.counted) throw rateLimited(address.retryAfter, "Too many requests from this address; try again later.");
+    }
+    const account = await this.#hit(`${kind}:account:${email}`, windowSeconds, accountFailures);
+    if (!account.counted) {
+      if (ip !== undefined) await this.#release(addressKey);
+      throw rateLimited(account.retryAfter, "Too many requests for this address; try again later.");
+    }
+  }
+
+  /**
    * Counts a re-check of the password by the signed-in user of `sessionId`, before the password is
    * checked. Only the session's own failures count: neither the account's failed logins nor the
    * address's, which others can cause, take part.

@@ -32,6 +32,8 @@ export type User<P extends object = {}> = {
   mfaEnabled: boolean;
   /** Unused recovery codes left (0 while the second factor is off). */
   recoveryCodesLeft: number;
+  /** The address was proven by a mailed link (docs/api.md section 8; docs/recovery.md). */
+  emailVerified: boolean;
 } & Partial<P>;
 
 /** A user's role: `"user"` (every account at registration) or `"admin"`. */
@@ -50,6 +52,13 @@ export interface TokenPair {
 
 /** What registration and login return: the user and a new session's token pair. */
 export type SignIn<P extends object = {}> = TokenPair & { user: User<P> };
+
+/**
+ * What `auth.signUp()` returns: the user and a new session's pair, or, with
+ * `requireVerifiedEmail`, the user alone (tokens come with the first sign-in once the address
+ * is verified: docs/api.md section 8).
+ */
+export type SignUp<P extends object = {}> = SignIn<P> | { user: User<P>; accessToken?: undefined; refreshToken?: undefined };
 
 export interface SessionInfo {
   id: string;

@@ -6,6 +6,7 @@ import { ADMIN_EVENT_ENDPOINTS, EVENT_ENDPOINTS } from "./endpoints/events.js";
 import * as wire from "./wire.js";
 import { ADMIN_ENDPOINTS } from "./endpoints/admin.js";
 import { MFA_ENDPOINTS } from "./endpoints/mfa.js";
+import { RECOVERY_ENDPOINTS } from "./endpoints/recovery.js";
 
 export * from "./endpoint.js";
 
@@ -26,11 +27,11 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
       "Throttled per client address (`429` with `Retry-After`); `503` with `Retry-After` when the password-hashing queue is full.",
     body: S.registerBody,
     status: 201,
-    response: S.authResult,
+    response: S.registerResult,
     errors: S.problems(400, 409, 413, 415, 429, S.HASHING_UNAVAILABLE),
     issuesTokens: true,
     // The body passed registerBody(profile): the built-in fields and the custom ones.
-    handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.register(body as RegisterInput, client)),
+    handler: async ({ auth, body, client }) => wire.signUpView(auth.profileSchema, await auth.signUp(body as RegisterInput, client)),
   }),
   endpoint({
     method: "POST",
@@ -43,7 +44,15 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     response: S.authResult,
     description:
       "With a second factor on, the right password answers `403 mfa_required` whose problem document carries an `mfa_token` for `POST /login/mfa`.",
-    errors: S.problems(400, S.LOGIN_FAILED, [403, ["account_disabled", "mfa_required"]], 413, 415, 429, S.HASHING_UNAVAILABLE),
+    errors: S.problems(
+      400,
+      S.LOGIN_FAILED,
+      [403, ["account_disabled", "mfa_required", "email_unverified"]],
+      413,
+      415,
+      429,
+      S.HASHING_UNAVAILABLE,
+    ),
     issuesTokens: true,
     handler: async ({ auth, body, client }) => wire.signInView(auth.profileSchema, await auth.login(body, client)),
   }),
@@ -169,4 +178,5 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
   ...EVENT_ENDPOINTS,
   ...ADMIN_ENDPOINTS,
   ...ADMIN_EVENT_ENDPOINTS,
+  ...RECOVERY_ENDPOINTS,
 ];

@@ -83,6 +83,7 @@ export const UserBase = Type.Object({
   disabled: Type.Boolean({ description: "An administrator disabled the account: sign-in and refresh answer `403 account_disabled`." }),
   mfa_enabled: Type.Boolean({ description: "A second factor (TOTP) is on: sign-in answers `403 mfa_required` after the password." }),
   recovery_codes_left: Type.Integer({ minimum: 0, description: "Unused recovery codes (0 while the second factor is off)." }),
+  email_verified: Type.Boolean({ description: "The address was confirmed with a mailed link (`POST /email/verify`)." }),
 });
 
 export function userSchema(profile: TObject): TObject {
@@ -106,6 +107,18 @@ export const CookieResult = (profile: TObject) =>
     expires_in: Type.Integer({ description: "Seconds until the access token expires." }),
     csrf_token: Type.String({ description: "Send it back as X-CSRF-Token on unsafe requests (also in the __Host-tokenver-csrf cookie)." }),
   });
+/** `POST /register`: the tokens are absent where a verified address is required (docs/api.md section 8). */
+export const registerResult = (profile: TObject) =>
+  Type.Object(
+    {
+      user: userSchema(profile),
+      access: Type.Optional(tokenFields.access),
+      refresh: Type.Optional(tokenFields.refresh),
+      token_type: Type.Optional(tokenFields.token_type),
+      expires_in: Type.Optional(tokenFields.expires_in),
+    },
+    { description: "With TOKENVER_REQUIRE_VERIFIED_EMAIL=true, `{user}` alone: tokens come with the first sign-in after verification." },
+  );
 
 export const Session = Type.Object({
   id: Type.String(),

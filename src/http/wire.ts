@@ -1,6 +1,8 @@
 import type { Static, TObject } from "typebox";
 import { AuthError, type FieldError } from "../core/errors.js";
-import type { ChangePasswordInput, ListSessionsOptions, LogoutInput, SessionPage, SignIn, TokenPair, User } from "../core/types.js";
+import type { ChangePasswordInput, ListSessionsOptions, LogoutInput, SessionPage, SignIn, SignUp, TokenPair, User } from "../core/types.js";
+import type { ChangeEmailInput } from "../core/recovery/change-email.js";
+import type { ResetPasswordInput } from "../core/recovery/reset-password.js";
 import type * as S from "./schemas.js";
 import type * as E from "./endpoints/events-schemas.js";
 import type { EventPage, EventQuery, SecurityEvent } from "../core/events/types.js";
@@ -44,6 +46,7 @@ export function userView(profile: TObject): (user: User<object>) => WireUser {
         disabled: user.disabled,
         mfa_enabled: user.mfaEnabled,
         recovery_codes_left: user.recoveryCodesLeft,
+        email_verified: user.emailVerified,
       };
       const fields = user as Record<string, unknown>;
       for (const name of custom) if (Object.hasOwn(fields, name) && fields[name] !== undefined) wire[name] = fields[name];
@@ -105,6 +108,21 @@ export function sessionsQueryInput(query: Static<typeof S.SessionsQuery>): ListS
     ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
     ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   };
+}
+
+export const resetPasswordInput: WireInput<{ token: string; new_password: string }, ResetPasswordInput> = {
+  toCore: (body) => ({ token: body.token, newPassword: body.new_password }),
+  fields: { newPassword: "new_password" },
+};
+
+export const changeEmailInput: WireInput<{ new_email: string; password: string; code?: string }, ChangeEmailInput> = {
+  toCore: (body) => ({ newEmail: body.new_email, password: body.password, code: body.code }),
+  fields: { newEmail: "new_email" },
+};
+
+/** What `POST /register` answers: with `requireVerifiedEmail`, `{user}` alone (no tokens yet). */
+export function signUpView(profile: TObject, result: SignUp<object>): WireSignIn | { user: WireUser } {
+  return result.accessToken === undefined ? { user: userView(profile)(result.user) } : signInView(profile, result);
 }
 
 export const refreshInput: WireInput<Static<typeof S.RefreshBody>, string | undefined> = {

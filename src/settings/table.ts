@@ -4,6 +4,7 @@ import { MAIL_SETTINGS, type MailOptions, type ResolvedMailOptions } from "./row
 import { OPERATIONS_SETTINGS } from "./rows/operations.js";
 import { BROWSER_SETTINGS, type BrowserOptions, type ResolvedBrowserOptions } from "./rows/browser.js";
 import { EVENTS_SETTINGS, WEBHOOK_SETTINGS } from "./rows/events.js";
+import { RECOVERY_SETTINGS, type RecoveryOptions, type ResolvedRecoveryOptions } from "./rows/recovery.js";
 
 export type { RateLimitOptions, UserFields };
 export type { Setting, SettingKind } from "./setting.js";
@@ -14,7 +15,7 @@ import type { Setting } from "./setting.js";
  * `SETTINGS` below, the one description of every setting: `configurationTable()` renders it as the
  * README's configuration table (docs/api.md section 1 names the server's variables).
  */
-export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions {
+export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions, RecoveryOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisEntryTtl?: number;
@@ -40,7 +41,8 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions, Bro
   metrics?: boolean;
 }
 
-export interface ResolvedOptions extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions {
+export interface ResolvedOptions
+  extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions, ResolvedRecoveryOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -84,7 +86,17 @@ export type ServerOption =
   | "metricsHost"
   | "shutdownTimeout";
 
-const RESERVED_FIELDS = new Set(["id", "email", "username", "token_version", "created_at", "updated_at", "password", "password_hash"]);
+const RESERVED_FIELDS = new Set([
+  "id",
+  "email",
+  "username",
+  "token_version",
+  "created_at",
+  "updated_at",
+  "password",
+  "password_hash",
+  "email_verified",
+]);
 
 function userFieldEntry(name: string, schema: unknown): string | undefined {
   if (RESERVED_FIELDS.has(name)) return "is a reserved user field";
@@ -311,6 +323,7 @@ export const SETTINGS = [
   },
   ...MAIL_SETTINGS,
   ...BROWSER_SETTINGS,
+  ...RECOVERY_SETTINGS,
   ...OPERATIONS_SETTINGS,
 ] as const satisfies readonly Setting[];
 

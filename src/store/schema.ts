@@ -23,6 +23,8 @@ export interface UsersTable {
   mfa_enabled_at: Generated<string | null>;
   /** How many unused recovery codes the user holds; kept with each conditional consumption. */
   recovery_codes_left: Generated<number>;
+  /** When the address was proven by a link (null: unverified); docs/recovery.md says why older accounts count as verified. */
+  email_verified_at: Generated<string | null>;
 }
 
 export type Role = "user" | "admin";
@@ -83,6 +85,7 @@ export interface Database {
   tokenver_totp: TotpTable;
   tokenver_recovery_codes: RecoveryCodesTable;
   tokenver_mfa_challenges: MfaChallengesTable;
+  tokenver_links: LinksTable;
 }
 
 // A second factor (docs/api.md section 9; migration 0010_mfa).
@@ -121,6 +124,25 @@ export interface MfaChallengesTable {
   used_at: string | null;
   expires_at: string;
   created_at: string;
+}
+
+/** What a mailed link is for (docs/api.md section 8). */
+export type LinkPurpose = "reset" | "verify" | "email_change" | "email_cancel";
+
+/** The token of a mailed link, stored only as its hash (migration 0009_recovery). */
+export interface LinksTable {
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  purpose: LinkPurpose;
+  /** The account's address when the link was made: the link dies if it changes. */
+  email: string;
+  /** An email change's new address (where its confirmation link went). */
+  new_email: string | null;
+  /** The user's token version when the link was made: the link dies when it changes. */
+  token_version: number;
+  created_at: string;
+  expires_at: string;
 }
 
 /** A mail not yet handed to the transport (core/mail/outbox.ts). */

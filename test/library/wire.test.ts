@@ -17,6 +17,7 @@ test("the user view: built-in fields in wire names, then only the configured cus
     disabled: false,
     mfaEnabled: false,
     recoveryCodesLeft: 0,
+    emailVerified: true,
     displayName: "Ann",
     dropped_from_config: "old",
   };
@@ -30,6 +31,7 @@ test("the user view: built-in fields in wire names, then only the configured cus
     disabled: false,
     mfa_enabled: false,
     recovery_codes_left: 0,
+    email_verified: true,
     displayName: "Ann",
   });
 });

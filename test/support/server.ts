@@ -28,7 +28,13 @@ export async function startServer(
   // Suites register a user per test from one address: the registration throttle (20 per window by
   // default) is off unless a test sets it (test/register-throttle.test.ts tests the default itself).
   const rateLimit = { registrations: 1_000_000, addressLogins: 1_000_000, ...authOptions.rateLimit };
-  const auth = await createAuth({ secret: TEST_SECRET, ...authOptions, rateLimit, databaseUrl: database.url });
+  // Every registration mails a verification link: it goes nowhere (no .eml files under ./data)
+  // unless the test sets a transport (test/recovery/ receives mail over real SMTP).
+  const mail =
+    authOptions.smtpUrl === undefined && authOptions.sendMail === undefined && authOptions.mailOutboxDir === undefined
+      ? { sendMail: async () => {} }
+      : {};
+  const auth = await createAuth({ secret: TEST_SECRET, ...mail, ...authOptions, rateLimit, databaseUrl: database.url });
   const app = await buildServer(auth, { trustProxy: resolveTrustProxy(trustProxy) });
   await app.listen({ port, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

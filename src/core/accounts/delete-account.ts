@@ -1,28 +1,50 @@
 import * as admins from "../../store/queries/admin-users.js";
+import * as links from "../../store/queries/links.js";
 import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
+import { recordEvent } from "../events/record.js";
+import { queueNotice } from "../mail/notice.js";
+import type { RequestContext } from "../types.js";
 import { lastAdmin, requireUser, userNotFound, type ActorOptions } from "../users/actor.js";
 
+/** How the deletion came about: who, from where, and whether the user is mailed a notice. */
+export interface DeleteAccountOptions extends ActorOptions {
+  client?: RequestContext;
+  sessionId?: string;
+  /** Queue the `account_deleted` notice to the account's address, in the deleting transaction. */
+  notify?: boolean;
+}
+
 /**
- * Deletes the account and everything of it (sessions and refresh tokens cascade), through the
- * one revocation protocol: every token of the user is refused on every node once this resolves.
- * The change told to the revocation state is a version bump and every live session revoked, so
- * a node that still holds the user's entries answers `token_revoked` until it reads the database
- * (where the session is unknown: `token_invalid`). `not_found` for an unknown user; `forbidden`
- * for the last enabled admin.
+ * Deletes the account and everything of it (sessions and refresh tokens cascade; its mailed
+ * links are deleted), through the one revocation protocol: every token of the user is refused on
+ * every node once this resolves. The change told to the revocation state is a version bump and
+ * every live session revoked, so a node that still holds the user's entries answers
+ * `token_revoked` until it reads the database (where the session is unknown: `token_invalid`).
+ * `not_found` for an unknown user; `forbidden` for the last enabled admin. Records
+ * `account.deleted` with the actor (default `system`).
  */
-export async function deleteAccount(core: Core, userId: string, _options: ActorOptions = {}): Promise<void> {
+export async function deleteAccount(core: Core, userId: string, options: DeleteAccountOptions = {}): Promise<void> {
   await requireUser(core, userId);
   if (await failClosed(() => admins.isLastEnabledAdmin(core.db, userId))) throw lastAdmin();
   await core.revoker.revoke({ userId }, async (trx, now) => {
     await admins.lockAdmins(trx, core.dialect);
     // A write first: on SQLite it takes the write lock, so the conditional delete below sees the latest state.
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
+    // Read before the row goes: the notice is for the address stored now.
+    if (options.notify === true) await queueNotice(core, userId, "account_deleted", {}, trx);
+    await links.deleteUserLinks(trx, userId);
     const deletedVersion = await admins.deleteUser(trx, userId);
     if (deletedVersion === undefined) throw (await users.findUserById(trx, userId)) === undefined ? userNotFound() : lastAdmin();
     return { userId, tokenVersion: deletedVersion + 1, sessionIds };
   });
-  // TODO(events issue): record `account.deleted` with `_options.actor` ("self" for DELETE /profile).
+  recordEvent(core, {
+    type: "account.deleted",
+    userId,
+    sessionId: options.sessionId ?? null,
+    actor: options.actor ?? "system",
+    client: options.client,
+  });
 }

@@ -30,6 +30,10 @@ export async function login<P extends object>(
   const user = await checkCredentials(core, email, input, context);
   // Only after the password: a disabled account is not revealed to someone without it.
   if (user.disabled_at !== null) throw accountDisabled();
+  // Also only after the password (docs/api.md section 8): tokens wait for a verified address.
+  if (core.config.requireVerifiedEmail && user.email_verified_at === null) {
+    throw new AuthError("email_unverified", "Confirm your email address first: open the link mailed to it.");
+  }
   // A second factor is on: no session yet, a `403 mfa_required` with an mfa_token (core/mfa/).
   if (user.mfa_enabled_at !== null) throw await requireSecondFactor(core, user, context);
   return issueSignIn<P>(core, user, context);

@@ -7,15 +7,19 @@ import { AuthError, unavailable, validationFailed, type FieldError } from "../er
 import { checkPasswordPolicy } from "../passwords/policy.js";
 import { hashNewPassword } from "../passwords/form.js";
 import { planSession, tokenPair } from "../sessions/issue.js";
-import type { RegisterInput, RequestContext, SignIn } from "../types.js";
+import type { RegisterInput, RequestContext, SignIn, SignUp } from "../types.js";
+import { issueLink } from "../recovery/link.js";
 import { checkNewEmail, checkUsername, pickFields, schemaErrors } from "../validation.js";
 import { toUser } from "./user.js";
 
 /**
  * Creates the account (version 0) and its first session; `email_taken` for a known address.
- * Throttled per client address (each registration costs an argon2id hash).
+ * Throttled per client address (each registration costs an argon2id hash). A verification link
+ * is mailed to the address in the same transaction (docs/api.md section 8). With
+ * `requireVerifiedEmail`, no session is made and only the user is returned: tokens come with the
+ * first sign-in after the address is verified.
  */
-export async function register<P extends object>(core: Core, input: RegisterInput, context: RequestContext): Promise<SignIn<P>> {
+export async function register<P extends object>(core: Core, input: RegisterInput, context: RequestContext): Promise<SignUp<P>> {
   const { email, errors: emailErrors } = checkNewEmail(input?.email);
   const errors: FieldError[] = [...emailErrors];
   if (typeof input?.password !== "string") errors.push({ field: "password", message: "must be a string" });
@@ -41,14 +45,17 @@ export async function register<P extends object>(core: Core, input: RegisterInpu
         profile: JSON.stringify(profile),
         now: isoAt(nowMs),
       });
-      await session.persist(trx);
+      const link = await issueLink(core, trx, { userId, purpose: "verify", email, tokenVersion: 0, ttl: core.config.verifyTtl });
+      await core.mail.enqueue({ to: email, template: "verify_email", data: { link } }, trx);
+      if (!core.config.requireVerifiedEmail) await session.persist(trx);
       return inserted;
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new AuthError("email_taken", "An account with this email already exists.");
     throw unavailable(error);
   }
-  return { user: toUser<P>(row), ...tokenPair(core, userId, session.sessionId, 0, session.refreshToken) };
+  if (core.config.requireVerifiedEmail) return { user: toUser<P>(row) };
+  return { user: toUser<P>(row), ...tokenPair(core, userId, session.sessionId, 0, session.refreshToken) } satisfies SignIn<P>;
 }
 
 /**

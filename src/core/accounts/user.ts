@@ -23,5 +23,6 @@ export function toUser<P extends object>(row: PublicUserRow): User<P> {
   user.mfaEnabled = row.mfa_enabled_at !== null;
   // PostgreSQL's driver may hand integers back as they are; SQLite as numbers.
   user.recoveryCodesLeft = Number(row.recovery_codes_left);
+  user.emailVerified = row.email_verified_at !== null;
   return user as User<P>;
 }

@@ -4,7 +4,7 @@ import { recordEvent } from "../events/record.js";
 import type { RequestContext } from "../types.js";
 
 /** Where a wrong code was given: sign-in, turning the factor off, or renewing the recovery codes. */
-export type CodeStage = "sign_in" | "disable" | "recovery_codes";
+export type CodeStage = "sign_in" | "disable" | "recovery_codes" | "email_change";
 
 /** Records `mfa.failed` for a wrong code and answers `code_invalid` with the stage's status. */
 export function codeRejected(

@@ -4,6 +4,7 @@ import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { SESSION_ID_MAX_LENGTH, SESSIONS_CURSOR_MAX_LENGTH, SESSIONS_PAGE_DEFAULT, SESSIONS_PAGE_MAX } from "../limits.js";
 import { recordEvent } from "../events/record.js";
+import { queueNotice } from "../mail/notice.js";
 import { RECHECK_FAILURES } from "../throttle.js";
 import type { ListSessionsOptions, Principal, RequestContext, SessionPage } from "../types.js";
 
@@ -112,10 +113,11 @@ async function revokeGuessedSession(core: Core, principal: Principal): Promise<n
   const { userId, sessionId } = principal;
   await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
     const revoked = await sessions.revokeSession(trx, userId, sessionId, now);
+    // The user hears of it (docs/api.md section 8), once: only the request that revoked it mails.
+    if (revoked) await queueNotice(core, userId, "session_revoked_password_guessing", {}, trx);
     return { userId, sessionIds: revoked ? [sessionId] : [] };
   });
   recordEvent(core, { type: "session.revoked", userId, sessionId, actor: "system", detail: { reason: "password_guessing" } });
-  // TODO(mail issue): mail the user that the session was revoked (docs/api.md section 8).
   throw new AuthError("token_revoked", "The session was revoked after repeated wrong passwords.", { tokenPresented: true });
 }
 

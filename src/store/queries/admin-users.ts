@@ -113,6 +113,7 @@ export function listUsers(db: Kysely<Database>, dialect: Dialect, page: { limit:
       "disabled_at",
       "mfa_enabled_at",
       "recovery_codes_left",
+      "email_verified_at",
     ]);
   const query = page.query;
   if (query !== undefined && query !== "") {

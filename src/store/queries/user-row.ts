@@ -26,11 +26,12 @@ export type PublicUserRow = Pick<
   | "disabled_at"
   | "mfa_enabled_at"
   | "recovery_codes_left"
+  | "email_verified_at"
 >;
 
 /** The statement, with the dialect's placeholder for the id. Explicit columns: a column added later changes nothing here. */
 export const USER_ROW_SQL = (placeholder: string): string =>
-  `SELECT id, email, username, token_version, profile, created_at, role, disabled_at, mfa_enabled_at, recovery_codes_left FROM users WHERE id = ${placeholder}`;
+  `SELECT id, email, username, token_version, profile, created_at, role, disabled_at, mfa_enabled_at, recovery_codes_left, email_verified_at FROM users WHERE id = ${placeholder}`;
 
 const POSTGRES_USER_ROW_SQL = USER_ROW_SQL("$1");
 

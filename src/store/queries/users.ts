@@ -47,7 +47,16 @@ export async function incrementTokenVersion(
   db: Kysely<Database>,
   userId: string,
   now: string,
-  options: { passwordHash?: string; expectedVersion?: number } = {},
+  options: {
+    passwordHash?: string;
+    expectedVersion?: number;
+    /** Only if the address is still this one (a mailed link's binding). */
+    expectedEmail?: string;
+    /** The address counts as verified from now on (a mailed link proved it), unless it already did. */
+    verifyEmail?: boolean;
+    /** Switches the address (a confirmed email change), verified. */
+    newEmail?: string;
+  } = {},
 ): Promise<number | undefined> {
   let query = db
     .updateTable("users")
@@ -55,9 +64,12 @@ export async function incrementTokenVersion(
       token_version: eb("token_version", "+", 1),
       updated_at: now,
       ...(options.passwordHash === undefined ? {} : { password_hash: options.passwordHash }),
+      ...(options.verifyEmail === true ? { email_verified_at: eb.fn.coalesce("email_verified_at", eb.val(now)) } : {}),
+      ...(options.newEmail === undefined ? {} : { email: options.newEmail, email_verified_at: now }),
     }))
     .where("id", "=", userId);
   if (options.expectedVersion !== undefined) query = query.where("token_version", "=", options.expectedVersion);
+  if (options.expectedEmail !== undefined) query = query.where("email", "=", options.expectedEmail);
   const row = await query.returning("token_version").executeTakeFirst();
   return row?.token_version;
 }
