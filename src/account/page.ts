@@ -33,9 +33,17 @@ function say(message: string): void {
   status.textContent = message;
 }
 
+/** Codes that end the session: the sign-out notice (onChange below) says why, not the error. */
+const SESSION_ENDED = new Set(["token_missing", "token_invalid", "token_expired", "token_revoked", "refresh_reused"]);
+
 function messageOf(error: unknown): string {
   if (error instanceof TokenverError) return `${error.problem.title}: ${error.problem.detail}`;
   return "The server could not be reached. Try again.";
+}
+
+function sayError(error: unknown): void {
+  if (error instanceof TokenverError && SESSION_ENDED.has(error.code)) return;
+  say(messageOf(error));
 }
 
 /** A form whose submit runs `action` with its fields; errors go to the status line. */
@@ -45,7 +53,7 @@ function form(id: string, title: string, fields: HTMLElement[], button: string, 
     event.preventDefault();
     const values = Object.fromEntries(new FormData(element as HTMLFormElement)) as Record<string, string>;
     say("");
-    action(values).catch((error) => say(messageOf(error)));
+    action(values).catch(sayError);
   });
   return element;
 }
@@ -144,7 +152,7 @@ async function signedInView(notice = ""): Promise<void> {
         const done = s.current
           ? client.signOut({ scope: "session" }).then(() => signedOutView("Signed out on this device."))
           : api("DELETE", `/sessions/${encodeURIComponent(s.id)}`).then(() => signedInView("Session signed out."));
-        done.catch((error) => say(messageOf(error)));
+        done.catch(sayError);
       });
       return h(
         "li",
@@ -159,7 +167,7 @@ async function signedInView(notice = ""): Promise<void> {
     client
       .signOut({ scope: "all" })
       .then(() => signedOutView("Signed out everywhere."))
-      .catch((error) => say(messageOf(error)));
+      .catch(sayError);
   });
   show(
     h("h1", {}, "Your account"),
@@ -258,7 +266,7 @@ function secondFactorSection(user: ClientUser): HTMLElement | null {
         );
         section.replaceChildren(h("h2", {}, "Two-step sign-in"), qr, h("p", {}, "Or enter this key: ", h("code", {}, secret)), confirm);
       })
-      .catch((error) => say(messageOf(error)));
+      .catch(sayError);
   });
   section.append(start);
   return section;
@@ -301,7 +309,7 @@ function verifyView(token: string | undefined): void {
     linkButton("Verify my email address", () => {
       publicApi("POST", "/email/verify", { token })
         .then(() => signedOutView("Your email address is verified."))
-        .catch((error) => say(messageOf(error)));
+        .catch(sayError);
     }),
   );
 }
@@ -315,13 +323,19 @@ function cancelEmailView(token: string | undefined): void {
     linkButton("This was not me: cancel the change and sign out everywhere", () => {
       api("POST", "/email/cancel", { token })
         .then(() => signedOutView("The change was cancelled and every device signed out. Change your password now."))
-        .catch((error) => say(messageOf(error)));
+        .catch(sayError);
     }),
   );
 }
 
+const SIGNED_OUT_BECAUSE = {
+  revoked: "You were signed out: this session was ended (signed out everywhere, a password change, or an administrator).",
+  reused: "You were signed out: this session's refresh token was used twice, so it was ended to be safe.",
+  expired: "Your session expired. Sign in again.",
+} as const;
+
 client.onChange((change) => {
-  if (change.type === "signedOut" && change.reason !== "logout") signedOutView("You were signed out. Sign in again.");
+  if (change.type === "signedOut" && change.reason !== "logout") signedOutView(SIGNED_OUT_BECAUSE[change.reason]);
 });
 
 const path = location.pathname.replace(/\/+$/, "");

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../support/browser.js";
@@ -133,6 +135,61 @@ describe("the account page in Chromium", () => {
       assert.deepEqual(await context.cookies(), []);
     } finally {
       await context.close();
+    }
+  });
+
+  test("sign out everywhere on one device: the other's next action lands on the sign-in form with the reason", async () => {
+    const email = uniqueEmail();
+    const laptop = await browser.newContext();
+    const phone = await browser.newContext();
+    try {
+      const { page } = await openPage(laptop);
+      await signUp(page, email);
+      const { page: other } = await openPage(phone);
+      await other.locator("#sign-in input[name=email]").fill(email);
+      await other.locator("#sign-in input[name=password]").fill(PASSWORD);
+      await other.locator("#sign-in button[type=submit]").click();
+      await other.locator("#who").waitFor();
+
+      await page.locator("#sign-out-everywhere").click();
+      await page.locator("#sign-in").waitFor();
+      // The phone still shows the account; its next action is refused and says why.
+      await other.locator("#profile input[name=username]").fill("still here?");
+      await other.locator("#profile button[type=submit]").click();
+      await other.locator("#sign-in").waitFor();
+      await other.locator("#status").getByText("You were signed out: this session was ended").waitFor();
+    } finally {
+      await laptop.close();
+      await phone.close();
+    }
+  });
+
+  test("a page of another origin cannot make a cookie-authenticated change", async () => {
+    // Another local site: localhost is not 127.0.0.1 for cookies (SameSite) nor for CORS.
+    const attacker = createServer((_request, response) => {
+      response.setHeader("content-type", "text/html");
+      response.end(`<!doctype html><body><form id="f" method="POST" action="${server.url}/profile" enctype="text/plain">
+<input name='{"username":"pwned","x":"' value='"}'></form><script>
+fetch("${server.url}/profile", { method: "PATCH", credentials: "include", headers: { "content-type": "application/json", "x-csrf-token": "guess" }, body: '{"username":"pwned"}' }).catch(() => {});
+fetch("${server.url}/logout", { method: "POST", mode: "no-cors", credentials: "include", headers: { "content-type": "text/plain" }, body: "{}" }).catch(() => {});
+setTimeout(() => document.getElementById("f").submit(), 300);
+</script></body>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, "127.0.0.1", resolve));
+    const context = await browser.newContext();
+    try {
+      const { page } = await openPage(context);
+      await signUp(page, uniqueEmail());
+      const evil = await context.newPage();
+      await evil.goto(`http://localhost:${(attacker.address() as AddressInfo).port}/`);
+      await evil.waitForTimeout(1_000);
+      // Nothing changed and nothing was revoked: the account page still shows the same account.
+      await page.reload();
+      await page.locator("#who").waitFor();
+      assert.equal(await page.locator("#profile input[name=username]").inputValue(), "");
+    } finally {
+      await context.close();
+      attacker.close();
     }
   });
 });
