@@ -19,6 +19,8 @@ import { loadPasswordPolicy } from "./core/passwords/policy.js";
 import { webhookSettingsOf, WebhookSettingError, type WebhookSettings } from "./core/webhooks/settings.js";
 import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
 import type { Metrics } from "./metrics/metrics.js";
+import { openKeys } from "./core/keys/open-keys.js";
+import { SigningKeyError } from "./core/keys/material.js";
 
 export type { Auth };
 
@@ -37,13 +39,28 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
   let redis: RedisParts | undefined;
   try {
     const secret = await loadSecret(store, resolved);
+    const { keys, started } = await openKeys(store.db, secret, resolved).catch((error: unknown) => {
+      if (error instanceof SigningKeyError) throw new OptionError("signingKey", error.message, { cause: error });
+      throw error;
+    });
     for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);
     redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics);
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved, metrics);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);
     const mail = { transport: mailTransportOf(resolved), from: resolved.mailFrom };
-    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, webhooks, mail, metrics });
+    return assembleAuth<F>({
+      store,
+      revocation,
+      counters,
+      config: coreConfigOf(resolved),
+      secret,
+      keys,
+      keysStarted: started,
+      webhooks,
+      mail,
+      metrics,
+    });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});

@@ -56,6 +56,11 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
    * and shown by OpenAPI; unknown parameters are dropped.
    */
   query?: TSchema;
+  /**
+   * Response headers of this row instead of the default `Cache-Control: no-store` and `Pragma`
+   * (e.g. the JWKS's `public, max-age=300`); both adapters set them on its success response.
+   */
+  headers?: Readonly<Record<string, string>>;
   /** The success status; its response schema (a `Type.Null` for no body). */
   status: number;
   response: SchemaOf;

@@ -261,6 +261,10 @@ function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fai
         .then((answer) => {
           appendCookies(res, answer.cookies);
           res.status(row.status);
+          if (row.headers !== undefined) {
+            res.removeHeader("pragma");
+            res.set(row.headers);
+          }
           if (answer.body === undefined) res.end();
           else res.json(answer.body);
         })

@@ -70,6 +70,7 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
           throw error;
         }
         for (const c of answer.cookies) reply.setCookie(c.name, c.value, c.options);
+        if (row.headers !== undefined) reply.removeHeader("pragma").headers(row.headers);
         return reply.code(row.status).send(answer.body);
       },
     });

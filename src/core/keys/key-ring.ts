@@ -1,0 +1,168 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../../store/schema.js";
+import { keysVersion, listKeyRows, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import { open } from "../mail/seal.js";
+import type { Clock } from "../clock.js";
+import type { TokenKey, TokenKeys } from "../tokens/access-token.js";
+import { publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
+
+/** The HKDF label of the key that seals private keys at rest. */
+export const WRAPPING_KEY_LABEL = "tokenver signing keys v1";
+/** The HKDF label of the HS256 server secret's kid (a one-way value: it says nothing of the secret). */
+export const SECRET_KID_LABEL = "tokenver hs256 kid v1";
+/** How often a node asks whether the keys changed (milliseconds); the CLI waits this long (and a margin) after a change. */
+export const KEYS_POLL_MS = 1000;
+export const KEYS_SETTLE_MS = KEYS_POLL_MS + 500;
+
+/** A key as a node holds it. The private half never leaves this process. */
+export interface LoadedKey extends TokenKey {
+  readonly activateAt: number;
+  readonly retireAfter: number | undefined;
+  readonly createdAt: string;
+  readonly publicJwk: PublicJwk | null;
+  /** The HS256 key that is the server secret (tokens without kid verify with it). */
+  readonly isSecret: boolean;
+}
+
+export type KeyState = "next" | "current" | "retiring";
+
+export interface KeyRingOptions {
+  db: Kysely<Database>;
+  secret: string;
+  wrappingKey: Buffer;
+  secretKid: string;
+  clock: Clock;
+  onWarning: (message: string) => void;
+}
+
+/**
+ * The signing keys this node knows, loaded from the database (core/keys/ensure-keys.ts made sure
+ * there is a current one). The signer is the key with the latest `activate_at` not in the
+ * future, so a published next key starts signing on every node at the same moment without any
+ * write; a change (rotate --now, revoke) is seen within `KEYS_POLL_MS` by the poll.
+ */
+export class KeyRing implements TokenKeys {
+  readonly #options: KeyRingOptions;
+  #ordered: LoadedKey[] = [];
+  #byKid = new Map<string, LoadedKey>();
+  #secretKey: LoadedKey | undefined;
+  #version: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+
+  constructor(options: KeyRingOptions) {
+    this.#options = options;
+  }
+
+  /** The key that signs now. */
+  signing(): LoadedKey {
+    const now = this.#options.clock();
+    let chosen: LoadedKey | undefined;
+    for (const key of this.#ordered) if (key.activateAt <= now) chosen = key;
+    const key = chosen ?? this.#ordered[0];
+    if (key === undefined) throw new Error("tokenver: no signing key loaded");
+    return key;
+  }
+
+  /** The key a token's header names; no kid: the server secret (tokens issued before kid existed). */
+  find(kid: string | undefined): LoadedKey | undefined {
+    return kid === undefined ? this.#secretKey : this.#byKid.get(kid);
+  }
+
+  /** Every key this node verifies with, oldest first. */
+  keys(): readonly LoadedKey[] {
+    return this.#ordered;
+  }
+
+  stateOf(key: LoadedKey): KeyState {
+    if (key.activateAt > this.#options.clock()) return "next";
+    return key === this.signing() ? "current" : "retiring";
+  }
+
+  /** The public JWKs of the asymmetric keys that are next, current, or still verify. */
+  jwks(): { keys: PublicJwk[] } {
+    return { keys: this.#ordered.flatMap((k) => (k.publicJwk === null ? [] : [k.publicJwk])) };
+  }
+
+  /** Reads the keys again (after a change this process made, or the poll saw). */
+  async reload(): Promise<void> {
+    const version = await keysVersion(this.#options.db);
+    const rows = await listKeyRows(this.#options.db);
+    this.#install(rows);
+    this.#version = version;
+  }
+
+  /** Polls for changes every `KEYS_POLL_MS`; `onTick` runs after each poll (scheduled rotation). */
+  startPolling(onTick?: () => Promise<void>): void {
+    this.#timer = setInterval(() => {
+      if (this.#polling) return;
+      this.#polling = true;
+      this.#poll()
+        .then(() => onTick?.())
+        .catch(() => this.#options.onWarning("signing keys: the database did not answer; will retry"))
+        .finally(() => (this.#polling = false));
+    }, KEYS_POLL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  async #poll(): Promise<void> {
+    const version = await keysVersion(this.#options.db);
+    if (version !== this.#version) await this.reload();
+  }
+
+  #install(rows: SigningKeyRow[]): void {
+    const now = this.#options.clock();
+    const ordered: LoadedKey[] = [];
+    for (const row of rows) {
+      const retireAfter = row.retire_after === null ? undefined : Date.parse(row.retire_after);
+      if (retireAfter !== undefined && retireAfter <= now) continue;
+      // A key loaded before keeps its object: the verified-token cache compares keys by identity.
+      const known = this.#byKid.get(row.kid);
+      if (known !== undefined && known.activateAt === Date.parse(row.activate_at) && known.retireAfter === retireAfter) {
+        ordered.push(known);
+        continue;
+      }
+      ordered.push(known === undefined ? this.#load(row, retireAfter) : { ...known, activateAt: Date.parse(row.activate_at), retireAfter });
+    }
+    ordered.sort((a, b) => a.activateAt - b.activateAt);
+    this.#ordered = ordered;
+    this.#byKid = new Map(ordered.map((k) => [k.kid, k]));
+    this.#secretKey = ordered.find((k) => k.isSecret);
+  }
+
+  #load(row: SigningKeyRow, retireAfter: number | undefined): LoadedKey {
+    const alg = row.alg as SigningAlg;
+    const base = { kid: row.kid, alg, activateAt: Date.parse(row.activate_at), retireAfter, createdAt: row.created_at };
+    if (row.private_key === null) {
+      // The HS256 key that is the server secret itself (exactly as before kid existed).
+      return {
+        ...base,
+        signKey: this.#options.secret,
+        verifyKey: this.#options.secret,
+        publicJwk: null,
+        isSecret: row.kid === this.#options.secretKid,
+      };
+    }
+    let secretText: string;
+    try {
+      secretText = open(this.#options.wrappingKey, row.kid, row.private_key);
+    } catch {
+      throw new Error(`tokenver: the signing key ${row.kid} cannot be unsealed: it was stored under another TOKENVER_SECRET`);
+    }
+    if (alg === "HS256") {
+      const bytes = Buffer.from(secretText, "base64url");
+      return { ...base, signKey: bytes, verifyKey: bytes, publicJwk: null, isSecret: false };
+    }
+    return {
+      ...base,
+      signKey: secretText,
+      verifyKey: publicPemOf(secretText),
+      publicJwk: JSON.parse(row.public_jwk!) as PublicJwk,
+      isSecret: false,
+    };
+  }
+}
