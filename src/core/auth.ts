@@ -86,6 +86,9 @@ import { listKeys, type KeyInfo } from "./keys/list-keys.js";
 import { revokeKey } from "./keys/revoke-key.js";
 import { rotateKey, type RotatedKey } from "./keys/rotate-key.js";
 import type { PublicJwk } from "./keys/material.js";
+import { createClient, type CreatedClient } from "./clients/create-client.js";
+import { deleteClient, listClients, type ClientInfo } from "./clients/manage-clients.js";
+import { introspect, type IntrospectionResult } from "./clients/introspect.js";
 import { recordEvent } from "./events/record.js";
 
 /** The browser settings the adapters read (docs/api.md section 6). */
@@ -513,6 +516,27 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
       actor,
       detail: { kid: rotated.kid, alg: rotated.alg, reason, activate_at: rotated.activateAt },
     });
+  }
+
+  // ---- Introspection (RFC 7662; docs/api.md section 7; core/clients/) ----------------------------
+
+  /** A service client of introspection: its secret is returned once (only an HMAC of it is stored). */
+  createClient(name: string, options: ActorOptions = {}): Promise<CreatedClient> {
+    return createClient(this.#core, name, options);
+  }
+  listClients(): Promise<ClientInfo[]> {
+    return listClients(this.#core);
+  }
+  deleteClient(clientId: string, options: ActorOptions = {}): Promise<void> {
+    return deleteClient(this.#core, clientId, options);
+  }
+
+  /**
+   * `POST /introspect`: `authorization` is the request's header (HTTP Basic of a service client;
+   * `invalid_client` otherwise); the token's claims when `verify` accepts it, else `{active: false}`.
+   */
+  introspect(authorization: string | undefined, token: unknown, context: RequestContext = {}): Promise<IntrospectionResult> {
+    return introspect(this.#core, (header) => this.#verify(header), { authorization, token }, context);
   }
 
   /** Throws `service_unavailable` when a store does not answer. */

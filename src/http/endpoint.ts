@@ -32,6 +32,8 @@ export interface EndpointCall<A extends Access = Access, B = unknown, P = unknow
   client: RequestContext;
   /** The refresh cookie, on a row marked `readsRefreshCookie` in cookie mode (docs/api.md section 6). */
   refreshCookie?: string | undefined;
+  /** The request's `Authorization` header (rows that authenticate their callers themselves: introspection). */
+  authorization?: string | undefined;
 }
 
 export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unknown, Q = unknown> {
@@ -43,6 +45,12 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
   summary: string;
   description?: string;
   tags: readonly string[];
+  /**
+   * `"form"`: the body is `application/x-www-form-urlencoded` (RFC 7662 introspection), exempt from
+   * the JSON-only rule; the handler gets its parameters as an object of strings (the first of each
+   * name), unchecked. Any other content type is 415. Default: JSON.
+   */
+  bodyType?: "json" | "form";
   /** The JSON request body (validated without coercion, unknown keys dropped); none when absent. */
   body?: SchemaOf;
   /** An absent body is `{}` (and OpenAPI says `requestBody.required: false`). JSON `null` stays a (refused) body. */
@@ -129,6 +137,8 @@ export interface AdapterCall {
   query?: unknown;
   client: RequestContext;
   refreshCookie?: string | undefined;
+  /** The request's `Authorization` header. */
+  authorization?: string | undefined;
 }
 
 /**
@@ -153,6 +163,7 @@ export async function runEndpoint(row: AnyEndpoint, call: AdapterCall): Promise<
       query,
       client: call.client,
       ...(call.refreshCookie === undefined ? {} : { refreshCookie: call.refreshCookie }),
+      authorization: call.authorization,
     });
   } catch (error) {
     throw input === undefined ? error : wire.toWireError(error, input.fields);

@@ -57,3 +57,46 @@ export const KEY_ENDPOINTS: readonly AnyEndpoint[] = [
     handler: async ({ auth }) => auth.serverMetadata(),
   }),
 ];
+
+const Introspection = Type.Object(
+  {
+    active: Type.Boolean(),
+    sub: Type.Optional(Type.String()),
+    sid: Type.Optional(Type.String()),
+    token_version: Type.Optional(Type.Integer()),
+    iss: Type.Optional(Type.String()),
+    exp: Type.Optional(Type.Integer()),
+    iat: Type.Optional(Type.Integer()),
+    jti: Type.Optional(Type.String()),
+    amr: Type.Optional(Type.Array(Type.String())),
+    token_type: Type.Optional(Type.Literal("Bearer")),
+  },
+  { additionalProperties: false, description: 'RFC 7662 2.2; exactly `{"active": false}` for any token that verify refuses' },
+);
+
+/** Introspection (RFC 7662) for services in any language: service clients authenticate with HTTP Basic. */
+export const INTROSPECTION_ENDPOINTS: readonly AnyEndpoint[] = [
+  endpoint({
+    method: "POST",
+    path: "/introspect",
+    access: "public",
+    tags: ["keys"],
+    summary: "Introspect an access token (RFC 7662)",
+    description:
+      "Form-encoded (`application/x-www-form-urlencoded`) `token=<access token>`; `token_type_hint` and unknown parameters are ignored. " +
+      "HTTP Basic of a service client (`tokenver clients create`), id and secret form-encoded before Basic encoding (RFC 6749 2.3.1). " +
+      '`{"active": false}` for any token that `verify` refuses (revoked included, at once) and for refresh tokens. Throttled per client.',
+    bodyType: "form",
+    status: 200,
+    response: Introspection,
+    errors: S.problems(
+      [401, ["invalid_client"], { "WWW-Authenticate": { schema: { type: "string" }, description: 'Basic realm="tokenver"' } }],
+      413,
+      415,
+      429,
+      503,
+    ),
+    handler: async ({ auth, body, client, authorization }) =>
+      auth.introspect(authorization, (body as Record<string, unknown> | undefined)?.token, client),
+  }),
+];

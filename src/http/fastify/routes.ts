@@ -1,9 +1,10 @@
 import type {} from "@fastify/swagger";
-import type { FastifyInstance, FastifyRequest, FastifySchema } from "fastify";
+import type { FastifyInstance, FastifyRequest, FastifySchema, RouteOptions } from "fastify";
 import { Type, type TObject } from "typebox";
 import type { Auth } from "../../core/auth.js";
 import { clientAddress } from "../client-address.js";
 import { principalOf } from "../principal.js";
+import { acceptFormOnly } from "./json-body.js";
 import { authModeOf } from "../authorization.js";
 import { answerEndpoint, cookiesOnFailure } from "../browser/answer.js";
 import { checkRequestedMode } from "../browser/gate.js";
@@ -32,7 +33,7 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
     if (row.cors === false) {
       app.options(row.path, { config: { public: true, cors: false }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
     }
-    app.route({
+    const route: RouteOptions = {
       method: row.method,
       url: row.path,
       config: {
@@ -73,7 +74,14 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
         if (row.headers !== undefined) reply.removeHeader("pragma").headers(row.headers);
         return reply.code(row.status).send(answer.body);
       },
-    });
+    };
+    if (row.bodyType === "form") {
+      // Its own scope, whose only body parser is the form one (every other route stays JSON only).
+      await app.register(async (scope) => {
+        acceptFormOnly(scope);
+        scope.route(route);
+      });
+    } else app.route(route);
   }
 }
 
