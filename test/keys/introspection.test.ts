@@ -102,7 +102,7 @@ for (const dialect of dialects()) {
 
     test("a missing or wrong client: 401 invalid_client with a Basic challenge; JSON is 415", async () => {
       const user = await server.api.register();
-      const wrong = [
+      const wrong: Array<Record<string, string>> = [
         {},
         { authorization: basic(client.clientId, `${client.clientSecret}x`) },
         { authorization: basic("tvc_unknown", client.clientSecret) },
