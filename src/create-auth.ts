@@ -45,6 +45,17 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     });
     for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);
     redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics);
+    if (resolved.redisUrl !== undefined) {
+      // Key changes reach every node at once over Redis (the poll is the fallback).
+      const { KeyAnnouncements } = await import("./store/redis/key-announcements.js");
+      const announcements = await KeyAnnouncements.open(resolved.redisUrl, resolved.redisPrefix, () => {
+        keys.ring.reload().catch(() => {});
+      }).catch((error: unknown) => {
+        throw new OptionError("redisUrl", "could not be subscribed to", { cause: error });
+      });
+      keys.announce = () => announcements.announce();
+      keys.ring.onStop(() => announcements.close());
+    }
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved, metrics);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);

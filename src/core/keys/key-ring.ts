@@ -49,6 +49,7 @@ export class KeyRing implements TokenKeys {
   #version: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
+  readonly #onStop: Array<() => Promise<void>> = [];
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
@@ -105,8 +106,14 @@ export class KeyRing implements TokenKeys {
     this.#timer.unref();
   }
 
+  /** Stops polling and runs what `onStop` registered (the Redis announcements' connections). */
   stop(): void {
     clearInterval(this.#timer);
+    for (const release of this.#onStop.splice(0)) void release();
+  }
+
+  onStop(release: () => Promise<void>): void {
+    this.#onStop.push(release);
   }
 
   async #poll(): Promise<void> {

@@ -26,6 +26,8 @@ export interface KeysContext {
    * the leeway, and the 10 s within which every node has switched.
    */
   readonly retireMs: number;
+  /** Tells the other nodes at once that the keys changed (Redis, where configured); they poll anyway. */
+  announce: () => Promise<void>;
 }
 
 /** Adds a key that signs from `activateAt`; every key without a retirement date retires once its last token expired. */

@@ -48,6 +48,7 @@ export async function openKeys(
     publishDelayMs: settings.keyPublishDelay * 1000,
     rotationMs: settings.keyRotation * 86_400_000,
     retireMs: (settings.accessTtl + settings.clockTolerance + 10) * 1000,
+    announce: async () => {},
   };
   const started = await ensureKeys(keys);
   await ring.reload();

@@ -36,5 +36,6 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
     return current?.kid ?? "";
   });
   await keys.ring.reload();
+  await keys.announce();
   return { signer };
 }

@@ -42,5 +42,6 @@ export async function rotateKey(keys: KeysContext, options: { now?: boolean; due
     return { kid: material.kid, alg: material.alg, activateAt: isoAt(activateAt) };
   });
   await keys.ring.reload();
+  await keys.announce();
   return result;
 }
