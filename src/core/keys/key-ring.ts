@@ -49,6 +49,7 @@ export class KeyRing implements TokenKeys {
   #version: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
+  #failing = false;
   readonly #onStop: Array<() => Promise<void>> = [];
 
   constructor(options: KeyRingOptions) {
@@ -100,7 +101,14 @@ export class KeyRing implements TokenKeys {
       this.#polling = true;
       this.#poll()
         .then(() => onTick?.())
-        .catch(() => this.#options.onWarning("signing keys: the database did not answer; will retry"))
+        .then(
+          () => (this.#failing = false),
+          () => {
+            // Once per outage: the poll retries every second.
+            if (!this.#failing) this.#options.onWarning("signing keys: the database did not answer; will retry every second");
+            this.#failing = true;
+          },
+        )
         .finally(() => (this.#polling = false));
     }, KEYS_POLL_MS);
     this.#timer.unref();
