@@ -51,6 +51,8 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
    * name), unchecked. Any other content type is 415. Default: JSON.
    */
   bodyType?: "json" | "form";
+  /** A form row's parameters as a schema, shown by OpenAPI only (the handler checks them itself). */
+  formParameters?: TSchema;
   /** The JSON request body (validated without coercion, unknown keys dropped); none when absent. */
   body?: SchemaOf;
   /** An absent body is `{}` (and OpenAPI says `requestBody.required: false`). JSON `null` stays a (refused) body. */

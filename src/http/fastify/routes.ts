@@ -12,6 +12,7 @@ import { CookieResult } from "../schemas.js";
 import { ENDPOINT_HEADERS, ENDPOINTS, schemaFor, type AnyEndpoint } from "../endpoints.js";
 
 const BEARER = [{ bearerAuth: [] }];
+const FORM = "application/x-www-form-urlencoded";
 
 /**
  * The endpoints of docs/api.md section 3 (the table of endpoints.ts), as Fastify routes.
@@ -34,6 +35,9 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
       app.options(row.path, { config: { public: true, cors: false }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
     }
     const route: RouteOptions = {
+      // A form row checks its own parameters (after authenticating its caller): Fastify's check of
+      // the documented schema must not answer first.
+      ...(row.bodyType === "form" ? { attachValidation: true } : {}),
       method: row.method,
       url: row.path,
       config: {
@@ -93,6 +97,8 @@ function routeSchema(row: AnyEndpoint, profile: TObject): FastifySchema {
     ...(row.description === undefined ? {} : { description: row.description }),
     ...(row.access === "public" ? {} : { security: BEARER }),
     ...(row.body === undefined ? {} : { body: schemaFor(row.body, profile) }),
+    // A form row's parameters, for the document only (the route attaches, and ignores, validation).
+    ...(row.bodyType === "form" && row.formParameters !== undefined ? { body: row.formParameters, consumes: [FORM] } : {}),
     ...(row.params === undefined ? {} : { params: row.params }),
     ...(row.query === undefined ? {} : { querystring: row.query }),
     response: {
