@@ -2,6 +2,8 @@ import { isoAt } from "../clock.js";
 import type { KeysContext } from "./keys-context.js";
 import type { KeyState } from "./key-ring.js";
 
+export type { KeyState };
+
 export interface KeyInfo {
   kid: string;
   alg: string;
