@@ -44,6 +44,10 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
       throw error;
     });
     for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);
+    if (store.sqlite !== undefined && store.exclusive !== false && store.sqlite.name !== ":memory:") {
+      // Commands beside this server (tokenver keys) change the keys: seen before the next answer.
+      keys.ring.watchSqlite(new ExternalWrites(store.sqlite), store.sqlite);
+    }
     redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics);
     if (resolved.redisUrl !== undefined) {
       // Key changes reach every node at once over Redis (the poll is the fallback).

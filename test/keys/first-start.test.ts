@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { openStore } from "../../src/store/database.js";
+import { migrateToLatest } from "../../src/store/migrations/index.js";
 import { createTestDatabase, dialects } from "../support/databases.js";
 import { runCli } from "../support/process.js";
 import { TEST_SECRET } from "../support/server.js";
@@ -14,6 +16,10 @@ for (const dialect of dialects()) {
     const dir = mkdtempSync(join(tmpdir(), "tokenver-keys-first-"));
     const database = await createTestDatabase(dialect, join(dir, "first.db"));
     try {
+      // The tables first (concurrent first migrations are another matter): the processes race for the keys only.
+      const store = await openStore(database.url, { exclusive: false });
+      await migrateToLatest(store.db);
+      await store.close();
       const env = { TOKENVER_DATABASE_URL: database.url, TOKENVER_SECRET: TEST_SECRET, TOKENVER_SIGNING_ALG: "RS256" };
       // `migrate` opens the service (and so its keys) beside others, without the SQLite file lock.
       const started = await Promise.all([1, 2, 3].map(() => runCli(["migrate"], env)));

@@ -3,6 +3,9 @@ import type { Database } from "../../store/schema.js";
 import { keysVersion, listKeyRows, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { open } from "../mail/seal.js";
 import type { Clock } from "../clock.js";
+import { unavailable } from "../errors.js";
+import type { SqliteHandle } from "../../store/sqlite-handle.js";
+import type { ExternalWrites } from "../../store/revocation/external-writes.js";
 import type { TokenKey, TokenKeys } from "../tokens/access-token.js";
 import { publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
 
@@ -50,14 +53,38 @@ export class KeyRing implements TokenKeys {
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   #failing = false;
+  #external: ExternalWrites | undefined;
   readonly #onStop: Array<() => Promise<void>> = [];
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
   }
 
+  /**
+   * A SQLite server: before the keys answer, asks (at most every 20 ms) whether another process
+   * committed to the file, and then reloads them at once, synchronously. So a `tokenver keys`
+   * command beside it is exact (it waits longer than that after its commit), poll or no poll.
+   */
+  watchSqlite(externalWrites: ExternalWrites, sqlite: SqliteHandle): void {
+    const rows = sqlite.prepare<[], SigningKeyRow>(
+      "select kid, alg, private_key, public_jwk, created_at, activate_at, retire_after from tokenver_signing_keys",
+    );
+    externalWrites.onChange(() => this.#install(rows.all()));
+    this.#external = externalWrites;
+  }
+
+  #checkExternal(): void {
+    if (this.#external === undefined) return;
+    try {
+      this.#external.check();
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
   /** The key that signs now. */
   signing(): LoadedKey {
+    this.#checkExternal();
     const now = this.#options.clock();
     let chosen: LoadedKey | undefined;
     for (const key of this.#ordered) if (key.activateAt <= now) chosen = key;
@@ -68,6 +95,7 @@ export class KeyRing implements TokenKeys {
 
   /** The key a token's header names; no kid: the server secret (tokens issued before kid existed). */
   find(kid: string | undefined): LoadedKey | undefined {
+    this.#checkExternal();
     return kid === undefined ? this.#secretKey : this.#byKid.get(kid);
   }
 
@@ -132,7 +160,7 @@ export class KeyRing implements TokenKeys {
   #install(rows: SigningKeyRow[]): void {
     const now = this.#options.clock();
     const ordered: LoadedKey[] = [];
-    for (const row of rows) {
+    for (const row of [...rows].sort((a, b) => (a.activate_at < b.activate_at ? -1 : a.activate_at > b.activate_at ? 1 : 0))) {
       const retireAfter = row.retire_after === null ? undefined : Date.parse(row.retire_after);
       if (retireAfter !== undefined && retireAfter <= now) continue;
       // A key loaded before keeps its object: the verified-token cache compares keys by identity.
