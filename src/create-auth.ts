@@ -21,6 +21,7 @@ import { customTransport, fileTransport, smtpTransport, type MailTransport } fro
 import type { Metrics } from "./metrics/metrics.js";
 import { openKeys } from "./core/keys/open-keys.js";
 import { SigningKeyError } from "./core/keys/material.js";
+import { SecretMismatchError } from "./core/keys/key-ring.js";
 
 export type { Auth };
 
@@ -41,6 +42,7 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
     const secret = await loadSecret(store, resolved);
     const { keys, started } = await openKeys(store.db, secret, resolved).catch((error: unknown) => {
       if (error instanceof SigningKeyError) throw new OptionError("signingKey", error.message, { cause: error });
+      if (error instanceof SecretMismatchError) throw new OptionError("secret", error.message, { cause: error });
       throw error;
     });
     for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);

@@ -56,6 +56,42 @@ for (const dialect of dialects()) {
       }
     });
 
+    test("a changed TOKENVER_SECRET: HS256 ends the old tokens as before; sealed keys refuse the start", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "tokenver-keys-secret-"));
+      try {
+        for (const alg of ["HS256", "EdDSA"] as const) {
+          const database = await createTestDatabase(dialect, join(dir, `${alg}.db`));
+          try {
+            const first = await startServer({ dialect, databaseUrl: database.url, signingAlg: alg });
+            const user = await first.api.register();
+            await first.close();
+            const other = `${TEST_SECRET}-but-another-one`;
+            if (alg === "EdDSA") {
+              await assert.rejects(
+                startServer({ dialect, databaseUrl: database.url, signingAlg: alg, secret: other }),
+                (e: Error & { option?: string }) => e.option === "secret" && /sealed with/.test(e.message),
+              );
+              continue;
+            }
+            const second = await startServer({ dialect, databaseUrl: database.url, signingAlg: alg, secret: other });
+            try {
+              const refused = await second.api.get("/profile", user.access);
+              assert.equal(refused.body.code, "token_invalid");
+              const fresh = (await second.api.login(user.email, user.password)).access;
+              assert.notEqual(kidOf(fresh), kidOf(user.access));
+              assert.equal((await second.api.get("/profile", fresh)).status, 200);
+            } finally {
+              await second.close();
+            }
+          } finally {
+            await database.drop();
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test("TOKENVER_KEY_ROTATION: a key older than the period is rotated on its own (published first)", async () => {
       let nowMs = Date.now();
       const server = await startServer({ dialect, clock: () => nowMs, signingAlg: "ES256", keyRotation: 1, keyPublishDelay: 600 });

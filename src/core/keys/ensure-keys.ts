@@ -23,6 +23,8 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
     const plan = planOf(keys, await listKeyRows(trx), now);
     if (plan === "none") return undefined;
     if (plan === "first") {
+      // Keys nothing can use any more: the HS256 keys of an earlier TOKENVER_SECRET.
+      await trx.deleteFrom("tokenver_signing_keys").where("private_key", "is", null).where("kid", "!=", keys.secretKid).execute();
       const hadSessions = (await sql<{ one: number }>`select 1 as one from sessions limit 1`.execute(trx)).rows.length > 0;
       if (material === undefined || hadSessions) {
         // The secret is the HS256 key: with an asymmetric algorithm, only for the tokens issued before.
@@ -46,7 +48,9 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
 }
 
 function planOf(keys: KeysContext, rows: SigningKeyRow[], now: number): Plan {
-  const live = rows.filter((r) => r.retire_after === null || Date.parse(r.retire_after) > now);
+  const live = rows.filter(
+    (r) => (r.retire_after === null || Date.parse(r.retire_after) > now) && (r.private_key !== null || r.kid === keys.secretKid),
+  );
   if (live.length === 0) return "first";
   if (keys.configured !== undefined) return rows.some((r) => r.kid === keys.configured!.kid) ? "none" : "rotate";
   const newest = live.reduce((a, b) => (Date.parse(b.activate_at) >= Date.parse(a.activate_at) ? b : a));

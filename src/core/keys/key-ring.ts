@@ -29,6 +29,9 @@ export interface LoadedKey extends TokenKey {
 
 export type KeyState = "next" | "current" | "retiring";
 
+/** A stored key that this process's server secret cannot use (another TOKENVER_SECRET made it). */
+export class SecretMismatchError extends Error {}
+
 export interface KeyRingOptions {
   db: Kysely<Database>;
   secret: string;
@@ -53,6 +56,7 @@ export class KeyRing implements TokenKeys {
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   #failing = false;
+  #loaded = false;
   #external: ExternalWrites | undefined;
   readonly #onStop: Array<() => Promise<void>> = [];
 
@@ -163,14 +167,28 @@ export class KeyRing implements TokenKeys {
     for (const row of [...rows].sort((a, b) => (a.activate_at < b.activate_at ? -1 : a.activate_at > b.activate_at ? 1 : 0))) {
       const retireAfter = row.retire_after === null ? undefined : Date.parse(row.retire_after);
       if (retireAfter !== undefined && retireAfter <= now) continue;
+      // The HS256 key of an earlier TOKENVER_SECRET: changing the secret ends its tokens, as it always did.
+      if (row.private_key === null && row.kid !== this.#options.secretKid) continue;
       // A key loaded before keeps its object: the verified-token cache compares keys by identity.
       const known = this.#byKid.get(row.kid);
       if (known !== undefined && known.activateAt === Date.parse(row.activate_at) && known.retireAfter === retireAfter) {
         ordered.push(known);
         continue;
       }
-      ordered.push(known === undefined ? this.#load(row, retireAfter) : { ...known, activateAt: Date.parse(row.activate_at), retireAfter });
+      if (known !== undefined) {
+        ordered.push({ ...known, activateAt: Date.parse(row.activate_at), retireAfter });
+        continue;
+      }
+      try {
+        ordered.push(this.#load(row, retireAfter));
+      } catch (error) {
+        // At start-up this stops the start; later (a command with another TOKENVER_SECRET added
+        // a key) the key stays unknown here: its tokens are refused, the others keep signing.
+        if (!this.#loaded) throw error;
+        this.#options.onWarning(`signing keys: ${(error as Error).message}; ignoring it`);
+      }
     }
+    this.#loaded = true;
     ordered.sort((a, b) => a.activateAt - b.activateAt);
     this.#ordered = ordered;
     this.#byKid = new Map(ordered.map((k) => [k.kid, k]));
@@ -194,7 +212,9 @@ export class KeyRing implements TokenKeys {
     try {
       secretText = open(this.#options.wrappingKey, row.kid, row.private_key);
     } catch {
-      throw new Error(`tokenver: the signing key ${row.kid} cannot be unsealed: it was stored under another TOKENVER_SECRET`);
+      throw new SecretMismatchError(
+        `is not the secret the signing key ${row.kid} was sealed with (every node and command needs the same TOKENVER_SECRET)`,
+      );
     }
     if (alg === "HS256") {
       const bytes = Buffer.from(secretText, "base64url");
