@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { insertKeyRow, listKeyRows, withKeysLock, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import { listKeyRows, withKeysLock, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { isoAt } from "../clock.js";
 import { addKey, type KeysContext } from "./keys-context.js";
 import { generateKeyMaterial, type NewKeyMaterial } from "./material.js";
@@ -23,20 +23,21 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
     const plan = planOf(keys, await listKeyRows(trx), now);
     if (plan === "none") return undefined;
     if (plan === "first") {
-      // Keys nothing can use any more: the HS256 keys of an earlier TOKENVER_SECRET.
-      await trx.deleteFrom("tokenver_signing_keys").where("private_key", "is", null).where("kid", "!=", keys.secretKid).execute();
+      // The HS256 keys of other secrets stay: a node with another TOKENVER_SECRET (a mistake, or
+      // one being replaced) must not take the keys of the others away; each ignores the others'.
       const hadSessions = (await sql<{ one: number }>`select 1 as one from sessions limit 1`.execute(trx)).rows.length > 0;
       if (material === undefined || hadSessions) {
         // The secret is the HS256 key: with an asymmetric algorithm, only for the tokens issued before.
-        await insertKeyRow(trx, {
-          kid: keys.secretKid,
-          alg: "HS256",
-          private_key: null,
-          public_jwk: null,
-          created_at: isoAt(now),
+        const dates = {
           activate_at: isoAt(material === undefined ? now : 0),
           retire_after: material === undefined ? null : isoAt(now + keys.retireMs),
-        });
+        };
+        // Its row may be there, retired: it signs (or verifies) again.
+        await trx
+          .insertInto("tokenver_signing_keys")
+          .values({ kid: keys.secretKid, alg: "HS256", private_key: null, public_jwk: null, created_at: isoAt(now), ...dates })
+          .onConflict((oc) => oc.column("kid").doUpdateSet(dates))
+          .execute();
       }
       if (material !== undefined) await addKey(trx, keys, material, now);
       return { kid: material?.kid ?? keys.secretKid, reason: "first" };
