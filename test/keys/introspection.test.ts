@@ -133,6 +133,32 @@ for (const dialect of dialects()) {
       assert.equal(formLogin.status, 415);
     });
 
+    test("never CORS, even for an allowed origin (whose other routes are CORS-enabled)", async () => {
+      const origin = "https://app.example";
+      const withCors = await startServer({ dialect, allowedOrigins: origin });
+      try {
+        const other = await withCors.auth.createClient("svc", { actor: "cli" });
+        const user = await withCors.api.register();
+        const preflight = (path: string) =>
+          fetch(`${withCors.url}${path}`, {
+            method: "OPTIONS",
+            headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+          });
+        // The control: an ordinary route answers the allowed origin.
+        assert.equal((await preflight("/login")).headers.get("access-control-allow-origin"), origin);
+        assert.equal((await preflight("/introspect")).headers.get("access-control-allow-origin"), null);
+        const answer = await introspectAt(withCors.url, `token=${user.access}`, {
+          authorization: basic(other.clientId, other.clientSecret),
+          origin,
+        });
+        assert.equal(answer.status, 200, answer.text);
+        assert.equal(answer.headers.get("access-control-allow-origin"), null);
+        assert.equal(answer.headers.get("access-control-allow-credentials"), null);
+      } finally {
+        await withCors.close();
+      }
+    });
+
     test("a deleted client is refused at once", async () => {
       const other = await server.auth.createClient("temporary", { actor: "cli" });
       const user = await server.api.register();

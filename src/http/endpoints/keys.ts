@@ -87,6 +87,8 @@ export const INTROSPECTION_ENDPOINTS: readonly AnyEndpoint[] = [
       "HTTP Basic of a service client (`tokenver clients create`), id and secret form-encoded before Basic encoding (RFC 6749 2.3.1). " +
       '`{"active": false}` for any token that `verify` refuses (revoked included, at once) and for refresh tokens. Throttled per client.',
     bodyType: "form",
+    // For services, never for pages: no CORS, whatever the allowed origins say (docs/api.md section 7).
+    cors: false,
     formParameters: Type.Object({
       token: Type.String({ description: "The access token." }),
       token_type_hint: Type.Optional(Type.String({ description: "Ignored." })),
