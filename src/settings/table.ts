@@ -43,11 +43,7 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions, Bro
 }
 
 export interface ResolvedOptions
-  extends Omit<CoreConfig, "allowedOrigins">,
-    ResolvedMailOptions,
-    ResolvedBrowserOptions,
-    ResolvedRecoveryOptions,
-    ResolvedKeysOptions {
+  extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions, ResolvedRecoveryOptions, ResolvedKeysOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
