@@ -6,6 +6,8 @@ import { DEFAULT_DATABASE_URL, envOfOption, SETTINGS, type AuthOptions, type Set
 import { defaultOf, meaningOf } from "./settings/readme.js";
 import { OptionError, resolveOptions } from "./settings/resolve.js";
 import { usersCommand } from "./cli/users.js";
+import { keysCommand } from "./cli/keys.js";
+import { clientsCommand } from "./cli/clients.js";
 
 /** One clear line naming the setting, then a non-zero exit. */
 function fail(error: unknown): never {
@@ -174,4 +176,6 @@ program
   .addHelpText("after", `\n${OTHER_SETTINGS}\n`)
   .action(prune);
 program.addCommand(usersCommand({ loadConfig, fail }));
+program.addCommand(keysCommand({ loadConfig, fail }));
+program.addCommand(clientsCommand({ loadConfig, fail }));
 await program.parseAsync(process.argv);

@@ -19,6 +19,9 @@ import { loadPasswordPolicy } from "./core/passwords/policy.js";
 import { webhookSettingsOf, WebhookSettingError, type WebhookSettings } from "./core/webhooks/settings.js";
 import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
 import type { Metrics } from "./metrics/metrics.js";
+import { openKeys } from "./core/keys/open-keys.js";
+import { SigningKeyError } from "./core/keys/material.js";
+import { SecretMismatchError } from "./core/keys/key-ring.js";
 
 export type { Auth };
 
@@ -37,13 +40,44 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
   let redis: RedisParts | undefined;
   try {
     const secret = await loadSecret(store, resolved);
+    const { keys, started } = await openKeys(store.db, secret, resolved).catch((error: unknown) => {
+      if (error instanceof SigningKeyError) throw new OptionError("signingKey", error.message, { cause: error });
+      if (error instanceof SecretMismatchError) throw new OptionError("secret", error.message, { cause: error });
+      throw error;
+    });
     for (const warning of await emailKeyWarnings(store.db)) resolved.onWarning(warning);
+    if (store.sqlite !== undefined && store.exclusive !== false && store.sqlite.name !== ":memory:") {
+      // Commands beside this server (tokenver keys) change the keys: seen before the next answer.
+      keys.ring.watchSqlite(new ExternalWrites(store.sqlite), store.sqlite);
+    }
     redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics);
+    if (resolved.redisUrl !== undefined) {
+      // Key changes reach every node at once over Redis (the poll is the fallback).
+      const { KeyAnnouncements } = await import("./store/redis/key-announcements.js");
+      const announcements = await KeyAnnouncements.open(resolved.redisUrl, resolved.redisPrefix, () => {
+        keys.ring.reload().catch(() => {});
+      }).catch((error: unknown) => {
+        throw new OptionError("redisUrl", "could not be subscribed to", { cause: error });
+      });
+      keys.announce = () => announcements.announce();
+      keys.ring.onStop(() => announcements.close());
+    }
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved, metrics);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
     await Promise.all([loadPasswordPolicy(), prepareDummyHash()]);
     const mail = { transport: mailTransportOf(resolved), from: resolved.mailFrom };
-    return assembleAuth<F>({ store, revocation, counters, config: coreConfigOf(resolved), secret, webhooks, mail, metrics });
+    return assembleAuth<F>({
+      store,
+      revocation,
+      counters,
+      config: coreConfigOf(resolved),
+      secret,
+      keys,
+      keysStarted: started,
+      webhooks,
+      mail,
+      metrics,
+    });
   } catch (error) {
     await redis?.revocation.close().catch(() => {});
     await store.close().catch(() => {});

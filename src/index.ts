@@ -41,6 +41,12 @@ export type { LoginMfaInput } from "./core/mfa/login-mfa.js";
 export type { ConfirmTotpInput } from "./core/mfa/confirm-totp.js";
 export type { SecondFactorProof } from "./core/mfa/disable-totp.js";
 export type { TotpEnrolment } from "./core/mfa/start-totp.js";
+export type { KeyInfo, KeyState } from "./core/keys/list-keys.js";
+export type { RotatedKey } from "./core/keys/rotate-key.js";
+export type { PublicJwk, SigningAlg } from "./core/keys/material.js";
+export type { CreatedClient } from "./core/clients/create-client.js";
+export type { ClientInfo } from "./core/clients/manage-clients.js";
+export type { IntrospectionResult } from "./core/clients/introspect.js";
 export { toProblem, PROBLEM_CONTENT_TYPE, type Problem, type ProblemResponse } from "./http/problem.js";
 /** TypeBox's `Type`, for `userFields` schemas, from the same TypeBox that validates them. */
 export { Type } from "typebox";

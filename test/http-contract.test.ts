@@ -49,7 +49,10 @@ function assertAccessToken(token: string): void {
   const parts = token.split(".");
   assert.equal(parts.length, 3);
   const header = JSON.parse(Buffer.from(parts[0]!, "base64url").toString("utf8"));
-  assert.deepEqual(header, { alg: "HS256", typ: "at+jwt" });
+  // docs/api.md section 7: every token names its key.
+  const { kid, ...rest } = header;
+  assert.ok(typeof kid === "string" && kid.length > 0, "kid");
+  assert.deepEqual(rest, { alg: "HS256", typ: "at+jwt" });
   const claims = claimsOf(token);
   for (const claim of ["iss", "sub", "sid", "token_version", "jti", "iat", "exp"]) assert.ok(claim in claims, `claim ${claim}`);
   assert.equal(claims.iss, "tokenver");

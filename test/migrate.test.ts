@@ -66,6 +66,7 @@ for (const dialect of dialects()) {
             "0005_events",
             "0006_admin",
             "0007_browser",
+            "0008_signing_keys",
             "0009_recovery",
             "0010_mfa",
           ]);

@@ -251,6 +251,13 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       Object.assign(document.paths, recovery.paths);
     },
   },
+  {
+    // Issue 13 (docs/api.md section 7): the JWKS, the server metadata and introspection, as committed in their own fixture.
+    name: "signing keys: /.well-known/jwks.json, /.well-known/oauth-authorization-server, /introspect",
+    apply: (document) => {
+      Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-keys-paths.json", "utf8")));
+    },
+  },
 ];
 
 let server: TestServer;

@@ -103,7 +103,7 @@ export function usersCommand(cli: CliContext): Command {
  * Opens the service as a process beside the server: no file lock, no cache, no periodic prune;
  * its revocations wait until running servers will see them (store/revocation/external-writes.ts).
  */
-async function withAuth(cli: CliContext, run: (auth: Auth<any>) => Promise<string>): Promise<void> {
+export async function withAuth(cli: CliContext, run: (auth: Auth<any>) => Promise<string>): Promise<void> {
   const config = cli.loadConfig({ sqliteLock: false, pruneInterval: 0, localCache: false });
   const { createAuth } = await import("../create-auth.js");
   const auth = await createAuth(config.auth).catch((error: unknown) => cli.fail(error));

@@ -13,7 +13,7 @@ import { register } from "./accounts/register.js";
 import { isoAt } from "./clock.js";
 import type { CoreConfig, UserFields } from "./config.js";
 import type { Core } from "./context.js";
-import { failClosed } from "./errors.js";
+import { AuthError, failClosed } from "./errors.js";
 import { listEvents, listOwnEvents } from "./events/list.js";
 import { EventRecorder } from "./events/recorder.js";
 import type { EventPage, EventQuery, EventStats, SecurityEvent } from "./events/types.js";
@@ -33,7 +33,7 @@ import { refresh } from "./sessions/refresh.js";
 import { Throttle } from "./throttle.js";
 import { NO_OBSERVER, observed } from "./observer.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { createAccessTokenSigner, createAccessTokenVerifier } from "./tokens/access-token.js";
+import { createAccessTokenSigner, createAccessTokenVerifier, secretKeys } from "./tokens/access-token.js";
 import type {
   ChangePasswordInput,
   ListSessionsOptions,
@@ -81,6 +81,15 @@ import { revokeUserSession } from "./users/revoke-user-session.js";
 import { setRole } from "./users/set-role.js";
 import { getUserDetail, type UserDetail } from "./users/user-detail.js";
 import type { Role } from "./types.js";
+import type { KeysContext } from "./keys/keys-context.js";
+import { listKeys, type KeyInfo } from "./keys/list-keys.js";
+import { revokeKey } from "./keys/revoke-key.js";
+import { rotateKey, type RotatedKey } from "./keys/rotate-key.js";
+import type { PublicJwk } from "./keys/material.js";
+import { createClient, type CreatedClient } from "./clients/create-client.js";
+import { deleteClient, listClients, type ClientInfo } from "./clients/manage-clients.js";
+import { introspect, type IntrospectionResult } from "./clients/introspect.js";
+import { recordEvent } from "./events/record.js";
 
 /** The browser settings the adapters read (docs/api.md section 6). */
 export interface BrowserSettings {
@@ -102,6 +111,10 @@ export interface AuthParts {
   secret: string;
   /** Where the outbox worker hands mail, and the `From` of every mail; default: `.eml` files under ./data/outbox. */
   mail?: { transport: MailTransport; from: string };
+  /** The signing keys (core/keys/), loaded and polled for changes; none (tests): the secret alone signs (HS256). */
+  keys?: KeysContext | undefined;
+  /** What start-up did to the keys (first key, a changed algorithm), for the `key.rotated` event. */
+  keysStarted?: { kid: string; reason: string } | undefined;
   /** With the `metrics` option: the registry of this service, whose observer the domain reports to. */
   metrics?: Metrics;
   /** Where security events are POSTed, and the signing secrets; none: no webhooks. */
@@ -134,6 +147,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #outbox: Outbox;
   readonly #events: EventRecorder;
   readonly #webhooks: WebhookDispatcher | undefined;
+  readonly #keys: KeysContext | undefined;
   #closed = false;
   /**
    * With the `metrics` option, this service's Prometheus series (docs/operations.md, "Metrics"):
@@ -142,10 +156,14 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly metrics: Metrics | undefined;
 
   /** @internal Use `createAuth()`. */
-  constructor(token: typeof parts, { store, revocation, counters, config, secret, webhooks, mail = defaultMail(), metrics }: AuthParts) {
+  constructor(
+    token: typeof parts,
+    { store, revocation, counters, config, secret, keys, keysStarted, webhooks, mail = defaultMail(), metrics }: AuthParts,
+  ) {
     if (token !== parts) throw new TypeError("tokenver: use createAuth() to create the auth service");
+    this.#keys = keys;
     const tokenConfig = {
-      secret,
+      keys: keys?.ring ?? secretKeys(secret),
       issuer: config.issuer,
       ttl: config.accessTtl,
       clockTolerance: config.clockTolerance,
@@ -190,6 +208,15 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
       mail: this.#outbox,
       observer,
     };
+    if (keysStarted !== undefined) {
+      recordEvent(this.#core, { type: "key.rotated", actor: "system", detail: { kid: keysStarted.kid, reason: keysStarted.reason } });
+    }
+    // Every node sees a key change within a second; a scheduled rotation (keyRotation) runs here too.
+    keys?.ring.startPolling(async () => {
+      if (keys.rotationMs <= 0) return;
+      const rotated = await rotateKey(keys, { due: true });
+      if (rotated !== undefined) this.#keyRotated(rotated, "scheduled", "system");
+    });
     if (config.pruneInterval > 0) {
       this.#pruneTimer = setInterval(() => {
         this.prune().catch(() => config.onWarning("periodic prune failed: a store did not answer; will retry"));
@@ -439,6 +466,79 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     return this.#webhooks?.deliver() ?? Promise.resolve(0);
   }
 
+  // ---- Signing keys (docs/api.md section 7; core/keys/) ------------------------------------------
+
+  /** The public JWKs of the keys that are next, current or still verify; `{ keys: [] }` with HS256 only. */
+  jwks(): { keys: PublicJwk[] } {
+    return this.#keys?.ring.jwks() ?? { keys: [] };
+  }
+
+  /** RFC 8414 metadata (a subset): where the keys and introspection are, from the public URL. */
+  serverMetadata(): { issuer: string; jwks_uri: string; introspection_endpoint: string } {
+    const base = this.#core.config.publicUrl;
+    return { issuer: this.#core.config.issuer, jwks_uri: `${base}/.well-known/jwks.json`, introspection_endpoint: `${base}/introspect` };
+  }
+
+  /**
+   * Adds a key of the configured algorithm: published at once, signing after the publish delay
+   * (`now`: at once). `forbidden` while a next key already waits, unless `now`.
+   */
+  async rotateKey(options: { now?: boolean } & ActorOptions = {}): Promise<RotatedKey> {
+    const rotated = (await failClosed(() => rotateKey(this.#keysOrThrow(), { now: options.now === true })))!;
+    this.#keyRotated(rotated, options.now ? "now" : "rotate", options.actor ?? "system");
+    return rotated;
+  }
+
+  /** Removes a key at once: its tokens are `token_invalid` on every node (within a second). `not_found` for an unknown kid. */
+  async revokeKey(kid: string, options: ActorOptions = {}): Promise<{ signer: string }> {
+    const result = await failClosed(() => revokeKey(this.#keysOrThrow(), kid));
+    recordEvent(this.#core, {
+      type: "key.rotated",
+      actor: options.actor ?? "system",
+      detail: { kid, reason: "revoked", signer: result.signer },
+    });
+    return result;
+  }
+
+  /** Every key that signs, will sign or still verifies: id, algorithm, state and dates (nothing secret). */
+  listKeys(): Promise<KeyInfo[]> {
+    return failClosed(() => listKeys(this.#keysOrThrow()));
+  }
+
+  #keysOrThrow(): KeysContext {
+    if (this.#keys === undefined) throw new AuthError("forbidden", "This service was assembled without a key store.");
+    return this.#keys;
+  }
+
+  #keyRotated(rotated: RotatedKey, reason: string, actor: string): void {
+    recordEvent(this.#core, {
+      type: "key.rotated",
+      actor,
+      detail: { kid: rotated.kid, alg: rotated.alg, reason, activate_at: rotated.activateAt },
+    });
+  }
+
+  // ---- Introspection (RFC 7662; docs/api.md section 7; core/clients/) ----------------------------
+
+  /** A service client of introspection: its secret is returned once (only an HMAC of it is stored). */
+  createClient(name: string, options: ActorOptions = {}): Promise<CreatedClient> {
+    return createClient(this.#core, name, options);
+  }
+  listClients(): Promise<ClientInfo[]> {
+    return listClients(this.#core);
+  }
+  deleteClient(clientId: string, options: ActorOptions = {}): Promise<void> {
+    return deleteClient(this.#core, clientId, options);
+  }
+
+  /**
+   * `POST /introspect`: `authorization` is the request's header (HTTP Basic of a service client;
+   * `invalid_client` otherwise); the token's claims when `verify` accepts it, else `{active: false}`.
+   */
+  introspect(authorization: string | undefined, token: unknown, context: RequestContext = {}): Promise<IntrospectionResult> {
+    return introspect(this.#core, (header) => this.#verify(header), { authorization, token }, context);
+  }
+
   /** Throws `service_unavailable` when a store does not answer. */
   async health(): Promise<void> {
     // Every revocation state pings the database (the system of record) underneath.
@@ -471,6 +571,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    this.#keys?.ring.stop();
     // Mail work a public request left running after its answer ends first (recovery/background.ts).
     await settleBackground(this.#core);
     // The queued events are written while the store is still open.

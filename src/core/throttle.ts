@@ -8,6 +8,8 @@ import { AuthError, failClosed } from "./errors.js";
  */
 export const RECHECK_FAILURES = 5;
 export const RECHECK_WINDOW_SECONDS = 15 * 60;
+/** Introspection requests one service client may make per minute (docs/keys.md). */
+export const INTROSPECTIONS_PER_MINUTE = 6000;
 
 /** Wrong second-factor codes per account per hour, across challenges (docs/api.md section 9). */
 export const SECOND_FACTOR_FAILURES = 10;
@@ -160,6 +162,19 @@ export class Throttle {
   async secondFactorFailed(email: string): Promise<void> {
     const { accountFailures, windowSeconds } = this.#limits;
     await this.#hit(accountKey(email), windowSeconds, accountFailures);
+  }
+
+  /** Counts an introspection request of a service client: 429 beyond `INTROSPECTIONS_PER_MINUTE`. */
+  async countIntrospection(clientId: string): Promise<void> {
+    const hit = await this.#hit(`introspect:client:${clientId}`, 60, INTROSPECTIONS_PER_MINUTE);
+    if (!hit.counted) throw rateLimited(hit.retryAfter, "Too many introspection requests; try again later.");
+  }
+
+  /** Counts a failed client authentication of the address (as failed logins are): 429 beyond `addressFailures`. */
+  async countClientFailure(ip: string | undefined): Promise<void> {
+    if (ip === undefined) return;
+    const hit = await this.#hit(`introspect:address:${ip}`, this.#limits.windowSeconds, this.#limits.addressFailures);
+    if (!hit.counted) throw rateLimited(hit.retryAfter);
   }
 
   close(): Promise<void> {

@@ -32,6 +32,8 @@ export interface EndpointCall<A extends Access = Access, B = unknown, P = unknow
   client: RequestContext;
   /** The refresh cookie, on a row marked `readsRefreshCookie` in cookie mode (docs/api.md section 6). */
   refreshCookie?: string | undefined;
+  /** The request's `Authorization` header (rows that authenticate their callers themselves: introspection). */
+  authorization?: string | undefined;
 }
 
 export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unknown, Q = unknown> {
@@ -43,6 +45,14 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
   summary: string;
   description?: string;
   tags: readonly string[];
+  /**
+   * `"form"`: the body is `application/x-www-form-urlencoded` (RFC 7662 introspection), exempt from
+   * the JSON-only rule; the handler gets its parameters as an object of strings (the first of each
+   * name), unchecked. Any other content type is 415. Default: JSON.
+   */
+  bodyType?: "json" | "form";
+  /** A form row's parameters as a schema, shown by OpenAPI only (the handler checks them itself). */
+  formParameters?: TSchema;
   /** The JSON request body (validated without coercion, unknown keys dropped); none when absent. */
   body?: SchemaOf;
   /** An absent body is `{}` (and OpenAPI says `requestBody.required: false`). JSON `null` stays a (refused) body. */
@@ -56,6 +66,11 @@ export interface Endpoint<A extends Access = Access, W = unknown, B = W, P = unk
    * and shown by OpenAPI; unknown parameters are dropped.
    */
   query?: TSchema;
+  /**
+   * Response headers of this row instead of the default `Cache-Control: no-store` and `Pragma`
+   * (e.g. the JWKS's `public, max-age=300`); both adapters set them on its success response.
+   */
+  headers?: Readonly<Record<string, string>>;
   /** The success status; its response schema (a `Type.Null` for no body). */
   status: number;
   response: SchemaOf;
@@ -124,6 +139,8 @@ export interface AdapterCall {
   query?: unknown;
   client: RequestContext;
   refreshCookie?: string | undefined;
+  /** The request's `Authorization` header. */
+  authorization?: string | undefined;
 }
 
 /**
@@ -148,6 +165,7 @@ export async function runEndpoint(row: AnyEndpoint, call: AdapterCall): Promise<
       query,
       client: call.client,
       ...(call.refreshCookie === undefined ? {} : { refreshCookie: call.refreshCookie }),
+      authorization: call.authorization,
     });
   } catch (error) {
     throw input === undefined ? error : wire.toWireError(error, input.fields);

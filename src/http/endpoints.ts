@@ -7,6 +7,7 @@ import * as wire from "./wire.js";
 import { ADMIN_ENDPOINTS } from "./endpoints/admin.js";
 import { MFA_ENDPOINTS } from "./endpoints/mfa.js";
 import { RECOVERY_ENDPOINTS } from "./endpoints/recovery.js";
+import { INTROSPECTION_ENDPOINTS, KEY_ENDPOINTS } from "./endpoints/keys.js";
 
 export * from "./endpoint.js";
 
@@ -179,4 +180,6 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
   ...ADMIN_ENDPOINTS,
   ...ADMIN_EVENT_ENDPOINTS,
   ...RECOVERY_ENDPOINTS,
+  ...KEY_ENDPOINTS,
+  ...INTROSPECTION_ENDPOINTS,
 ];

@@ -44,7 +44,10 @@ export function toProblem(error: unknown): ProblemResponse {
   for (const [name, value] of Object.entries(authError.members ?? {}))
     if (!Object.hasOwn(body, name)) (body as unknown as Record<string, unknown>)[name] = value;
   const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE };
-  if (status === 401) {
+  if (status === 401 && authError.code === "invalid_client") {
+    // Introspection authenticates service clients with HTTP Basic (docs/api.md section 7).
+    headers["www-authenticate"] = `Basic realm="${REALM}"`;
+  } else if (status === 401) {
     // RFC 6750 section 3: error attributes only when a token was presented.
     headers["www-authenticate"] = authError.tokenPresented
       ? `Bearer realm="${REALM}", error="invalid_token", error_description="${quotable(authError.message)}"`

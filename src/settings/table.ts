@@ -5,6 +5,7 @@ import { OPERATIONS_SETTINGS } from "./rows/operations.js";
 import { BROWSER_SETTINGS, type BrowserOptions, type ResolvedBrowserOptions } from "./rows/browser.js";
 import { EVENTS_SETTINGS, WEBHOOK_SETTINGS } from "./rows/events.js";
 import { RECOVERY_SETTINGS, type RecoveryOptions, type ResolvedRecoveryOptions } from "./rows/recovery.js";
+import { KEYS_SETTINGS, type KeysOptions, type ResolvedKeysOptions } from "./rows/keys.js";
 
 export type { RateLimitOptions, UserFields };
 export type { Setting, SettingKind } from "./setting.js";
@@ -15,7 +16,7 @@ import type { Setting } from "./setting.js";
  * `SETTINGS` below, the one description of every setting: `configurationTable()` renders it as the
  * README's configuration table (docs/api.md section 1 names the server's variables).
  */
-export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions, RecoveryOptions {
+export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions, RecoveryOptions, KeysOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisEntryTtl?: number;
@@ -42,7 +43,7 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions, Bro
 }
 
 export interface ResolvedOptions
-  extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions, ResolvedRecoveryOptions {
+  extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions, ResolvedRecoveryOptions, ResolvedKeysOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -325,6 +326,7 @@ export const SETTINGS = [
   ...BROWSER_SETTINGS,
   ...RECOVERY_SETTINGS,
   ...OPERATIONS_SETTINGS,
+  ...KEYS_SETTINGS,
 ] as const satisfies readonly Setting[];
 
 /** The row of a server-only setting. */

@@ -86,6 +86,8 @@ export interface Database {
   tokenver_recovery_codes: RecoveryCodesTable;
   tokenver_mfa_challenges: MfaChallengesTable;
   tokenver_links: LinksTable;
+  tokenver_signing_keys: SigningKeysTable;
+  tokenver_clients: ClientsTable;
 }
 
 // A second factor (docs/api.md section 9; migration 0010_mfa).
@@ -215,4 +217,30 @@ export interface LeasesTable {
   name: string;
   holder: string;
   expires_at: string;
+}
+
+// Signing keys and service clients (docs/api.md section 7; migration 0008_signing_keys).
+
+/** A key that signs, will sign or still verifies (core/keys/). */
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  /** Sealed (AES-256-GCM, the kid as associated data); null: the server secret is the key (HS256). */
+  private_key: string | null;
+  /** The public JWK (asymmetric keys only). */
+  public_jwk: string | null;
+  created_at: string;
+  /** When it signs from (next until then). */
+  activate_at: string;
+  /** When it stops verifying (a later key signs; its last token has expired); null: while current. */
+  retire_after: string | null;
+}
+
+/** A service client of introspection. */
+export interface ClientsTable {
+  id: string;
+  name: string;
+  /** HMAC-SHA-256 of the secret under a derived key, base64url. */
+  secret_hash: string;
+  created_at: string;
 }

@@ -293,7 +293,10 @@ function storeSections() {
       const registered = await register();
       const second = await login(registered.email);
       for (const token of [registered.access, second.access]) {
-        assert.deepEqual(headerOf(token), { alg: "HS256", typ: "at+jwt" });
+        // Section 7: every token names its key (kid).
+        const { kid, ...header } = headerOf(token) as Record<string, unknown>;
+        assert.ok(typeof kid === "string" && kid.length > 0, "kid");
+        assert.deepEqual(header, { alg: "HS256", typ: "at+jwt" });
         const claims = claimsOf(token);
         assert.deepEqual(Object.keys(claims).sort(), ["amr", "exp", "iat", "iss", "jti", "sid", "sub", "token_version"]);
         assert.deepEqual(claims.amr, ["pwd"]);

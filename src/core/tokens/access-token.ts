@@ -20,11 +20,40 @@ export interface AccessTokenClaims {
 }
 
 export const ACCESS_TOKEN_TYPE = "at+jwt";
-/** The one algorithm tokenver signs and accepts. Never taken from the token. */
+/** The algorithm of the server secret, and of tokens issued before `kid` existed. */
 export const ALGORITHM = "HS256";
 
+/**
+ * A signing key as the signer and verifier see it (core/keys/ holds them). Each key has its own
+ * algorithm: a token verifies only with the key its `kid` names, and only with that key's
+ * algorithm (never one the token names).
+ */
+export interface TokenKey {
+  readonly kid: string;
+  readonly alg: "HS256" | "EdDSA" | "ES256" | "RS256";
+  /** The HMAC key, or the private key (PKCS#8 PEM). */
+  readonly signKey: string | Buffer;
+  /** The HMAC key, or the public key (SPKI PEM). */
+  readonly verifyKey: string | Buffer;
+}
+
+export interface TokenKeys {
+  /** The key that signs now. */
+  signing(): TokenKey;
+  /** The key a header's `kid` names (the same object while it is known); no kid: the key of tokens issued before kid existed. */
+  find(kid: string | undefined): TokenKey | undefined;
+}
+
+/** One key, the server secret: what a caller without a key ring (tests, benchmarks) passes. */
+export function secretKeys(secret: string, kid = "hs256"): TokenKeys {
+  const key: TokenKey = { kid, alg: ALGORITHM, signKey: secret, verifyKey: secret };
+  return { signing: () => key, find: (k) => (k === undefined || k === kid ? key : undefined) };
+}
+
 export interface AccessTokenConfig {
-  secret: string;
+  /** The keys (core/keys/KeyRing); or, without them, `secret` alone signs and verifies (HS256). */
+  keys?: TokenKeys;
+  secret?: string;
   issuer: string;
   /** Seconds. */
   ttl: number;
@@ -33,16 +62,28 @@ export interface AccessTokenConfig {
   clock: Clock;
 }
 
+function keysOf(config: AccessTokenConfig): TokenKeys {
+  if (config.keys !== undefined) return config.keys;
+  if (config.secret === undefined) throw new TypeError("tokenver: access tokens need keys or a secret");
+  return secretKeys(config.secret);
+}
+
 export function createAccessTokenSigner(config: AccessTokenConfig) {
-  const sign = createSigner({
-    key: config.secret,
-    algorithm: ALGORITHM,
-    header: { alg: ALGORITHM, typ: ACCESS_TOKEN_TYPE },
-  });
+  const keys = keysOf(config);
+  // One fast-jwt signer per key, made when the key first signs.
+  const signers = new WeakMap<TokenKey, (payload: object) => string>();
+  const signerOf = (key: TokenKey) => {
+    let sign = signers.get(key);
+    if (sign === undefined) {
+      sign = createSigner({ key: key.signKey, algorithm: key.alg, header: { alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid } });
+      signers.set(key, sign);
+    }
+    return sign;
+  };
   return (subject: string, sessionId: string, tokenVersion: number, amr: readonly string[] = DEFAULT_AMR): string => {
     // iat and exp come from the injected clock (fast-jwt keeps a payload iat as given).
     const iat = nowSeconds(config.clock);
-    return sign({
+    return signerOf(keys.signing())({
       iss: config.issuer,
       sub: subject,
       sid: sessionId,
@@ -100,51 +141,88 @@ export const VERIFIED_TOKEN_CACHE_SIZE = 20_000;
  * `token_invalid` or `token_expired`. Revocation is checked afterwards, against the store.
  */
 export function createAccessTokenVerifier(config: AccessTokenConfig, cacheSize = VERIFIED_TOKEN_CACHE_SIZE) {
-  const verifySignature = createVerifier({
-    key: config.secret,
-    algorithms: [ALGORITHM],
-    allowedIss: config.issuer,
-    checkTyp: ACCESS_TOKEN_TYPE,
-    requiredClaims: ["iss", "sub", "sid", "token_version", "jti", "iat", "exp"],
-    // exp and nbf are checked below against the injected clock.
-    ignoreExpiration: true,
-    ignoreNotBefore: true,
-    // No fast-jwt cache: its key is a SHA-256 of the token, which costs as much as the HMAC it
-    // saves, and with more live tokens than entries it thrashes (measured: 17 µs vs 6 µs uncached).
-  });
+  const keys = keysOf(config);
+  // One fast-jwt verifier per key, pinned to that key's own algorithm.
+  const verifiers = new WeakMap<TokenKey, (token: string) => unknown>();
+  const verifierOf = (key: TokenKey) => {
+    let verify = verifiers.get(key);
+    if (verify === undefined) {
+      verify = createVerifier({
+        key: key.verifyKey,
+        algorithms: [key.alg],
+        allowedIss: config.issuer,
+        checkTyp: ACCESS_TOKEN_TYPE,
+        requiredClaims: ["iss", "sub", "sid", "token_version", "jti", "iat", "exp"],
+        // exp and nbf are checked below against the injected clock.
+        ignoreExpiration: true,
+        ignoreNotBefore: true,
+        // No fast-jwt cache: its key is a SHA-256 of the token, which costs as much as the HMAC it
+        // saves, and with more live tokens than entries it thrashes (measured: 17 µs vs 6 µs uncached).
+      });
+      verifiers.set(key, verify);
+    }
+    return verify;
+  };
   const verified = new VerifiedTokens(cacheSize);
   const leeway = config.clockTolerance;
 
-  const verifyUncached = (token: string): AccessTokenClaims => {
+  const verifyUncached = (token: string): VerifiedToken => {
     // Compact JWS only: JWE (five parts), JSON serialisation and stray characters are refused early.
     if (token.length > 8192 || !COMPACT_JWS.test(token)) throw invalid("The token is not a compact JWS.");
     // One token, one string: the cache below is keyed by the string, and so is anything a client
     // or a log compares. A token with another spelling of the same bytes is not ours.
     if (!isCanonicalJws(token)) throw invalid("The token is not canonical base64url.");
+    // The key is the one the kid names, with its own algorithm: a header alg that differs is refused.
+    const header = headerOf(token);
+    const key = keys.find(header.kid);
+    if (key === undefined) throw invalid("The token's key is unknown.");
+    if (header.alg !== key.alg) throw invalid("The token's algorithm is not its key's.");
     let claims: AccessTokenClaims;
     try {
-      claims = verifySignature(token) as AccessTokenClaims;
+      claims = verifierOf(key)(token) as AccessTokenClaims;
     } catch (error) {
       if (error instanceof TokenError) throw invalid("The token could not be verified.");
       throw error;
     }
     validateClaims(claims);
     // Shared by every request that presents this token: nobody may change it under the others.
-    return Object.freeze(claims);
+    return { claims: Object.freeze(claims), kid: header.kid, key };
   };
 
   return (token: string): AccessTokenClaims => {
-    let claims = verified.get(token);
-    if (claims === undefined) {
-      claims = verifyUncached(token);
-      verified.add(token, claims);
+    let entry = verified.get(token);
+    // A hit counts only while its key is still known (a revoked key's tokens die at once).
+    if (entry === undefined || keys.find(entry.kid) !== entry.key) {
+      entry = verifyUncached(token);
+      verified.add(token, entry);
     }
+    const claims = entry.claims;
     // Time-dependent checks run on every call, cached or not.
     const now = nowSeconds(config.clock);
     if (claims.exp + leeway <= now) throw new AuthError("token_expired", "The token has expired.", { tokenPresented: true });
     if (claims.nbf !== undefined && claims.nbf - leeway > now) throw invalid("The token is not valid yet.");
     return claims;
   };
+}
+
+interface VerifiedToken {
+  claims: AccessTokenClaims;
+  kid: string | undefined;
+  key: TokenKey;
+}
+
+/** The protected header's `alg` and `kid` (a kid that is not a string is refused). */
+function headerOf(token: string): { alg: unknown; kid: string | undefined } {
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf(".")), "base64url").toString("utf8"));
+  } catch {
+    throw invalid("The token's header is not JSON.");
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw invalid("The token's header is not an object.");
+  const { alg, kid } = header as { alg?: unknown; kid?: unknown };
+  if (kid !== undefined && (typeof kid !== "string" || kid.length === 0)) throw invalid("The token's kid is invalid.");
+  return { alg, kid: kid as string | undefined };
 }
 
 /**
@@ -154,18 +232,18 @@ export function createAccessTokenVerifier(config: AccessTokenConfig, cacheSize =
  * goes first (insertion order), which is enough for access tokens that all live the same time.
  */
 class VerifiedTokens {
-  readonly #entries: BoundedMap<string, AccessTokenClaims> | undefined;
+  readonly #entries: BoundedMap<string, VerifiedToken> | undefined;
 
   constructor(max: number) {
     this.#entries = max > 0 ? new BoundedMap(max) : undefined;
   }
 
-  get(token: string): AccessTokenClaims | undefined {
+  get(token: string): VerifiedToken | undefined {
     return this.#entries?.get(token);
   }
 
-  add(token: string, claims: AccessTokenClaims): void {
-    this.#entries?.set(token, claims);
+  add(token: string, entry: VerifiedToken): void {
+    this.#entries?.set(token, entry);
   }
 }
 

@@ -47,6 +47,8 @@ export async function answerEndpoint(row: AnyEndpoint, call: BrowserCall): Promi
       params: call.params,
       query: call.query,
       client: { ...call.client, mode },
+      // Rows that authenticate their callers themselves (introspection's HTTP Basic) read it.
+      authorization: call.request.headers.authorization,
       ...(cookies.refresh === undefined ? {} : { refreshCookie: cookies.refresh }),
     });
   } catch (error) {

@@ -10,6 +10,7 @@ import { clientAddress } from "../client-address.js";
 import { compileBodyCheck, validationError } from "../body-validator.js";
 import { authenticate as authenticateRequest, authModeOf, setAuthMode } from "../authorization.js";
 import { principalOf, requirePrincipal, setPrincipal } from "../principal.js";
+import { formParameters } from "../fastify/json-body.js";
 import { answerEndpoint, cookiesOnFailure } from "../browser/answer.js";
 import { serializeCookie, type CookieToSet } from "../browser/cookies.js";
 import { CORS_ALLOWED_HEADERS, CORS_MAX_AGE, CORS_METHODS, corsOrigins } from "../browser/cors.js";
@@ -244,7 +245,9 @@ function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fai
   const router = express.Router();
   for (const row of rows) {
     const handlers: RequestHandler[] = [noStore, modeGate(auth, fail)];
-    if (row.body !== undefined) handlers.push(json(schemaFor(row.body, auth.profileSchema), fail, { optional: row.bodyOptional === true }));
+    if (row.bodyType === "form") handlers.push(form(fail));
+    else if (row.body !== undefined)
+      handlers.push(json(schemaFor(row.body, auth.profileSchema), fail, { optional: row.bodyOptional === true }));
     if (row.params !== undefined) handlers.push(checkParams(row.params, fail));
     handlers.push((req, res, next) => {
       answerEndpoint(row, {
@@ -261,6 +264,10 @@ function endpointRouter(auth: Auth<any>, rows: readonly AnyEndpoint[], fail: Fai
         .then((answer) => {
           appendCookies(res, answer.cookies);
           res.status(row.status);
+          if (row.headers !== undefined) {
+            res.removeHeader("pragma");
+            res.set(row.headers);
+          }
           if (answer.body === undefined) res.end();
           else res.json(answer.body);
         })
@@ -322,6 +329,25 @@ function json(schema: TSchema, fail: Fail, { optional = false } = {}): RequestHa
       const result = check(req.body ?? (optional ? {} : undefined));
       if (result.errors !== undefined) return fail(res, next, validationError(result.errors));
       req.body = result.value;
+      next();
+    });
+  };
+}
+
+/**
+ * The one exception to JSON only (docs/api.md section 7): an `application/x-www-form-urlencoded`
+ * body (RFC 7662 introspection), as an object of strings (the first value of each name); any
+ * other content type is 415, over BODY_LIMIT_BYTES 413.
+ */
+function form(fail: Fail): RequestHandler {
+  const parse = express.text({ limit: BODY_LIMIT_BYTES, type: () => true, inflate: false });
+  return (req, res, next) => {
+    if (hasBody(req) && !req.is("application/x-www-form-urlencoded")) {
+      return fail(res, next, new AuthError("unsupported_media_type", "Send the request body as application/x-www-form-urlencoded."));
+    }
+    parse(req, res, (error?: unknown) => {
+      if (error !== undefined && error !== null) return fail(res, next, error);
+      req.body = formParameters(typeof req.body === "string" ? req.body : "");
       next();
     });
   };

@@ -19,3 +19,30 @@ export function acceptJsonOnly(app: FastifyInstance): void {
     parseJson(request, body, done);
   });
 }
+
+/**
+ * The one exception to JSON only (docs/api.md section 7): an `application/x-www-form-urlencoded`
+ * body (RFC 7662 introspection), for the routes registered on `app` (a scope of its own). Any other
+ * content type is 415; the body becomes an object of strings, the first value of each name.
+ */
+export function acceptFormOnly(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    "application/x-www-form-urlencoded",
+    { parseAs: "string", bodyLimit: BODY_LIMIT_BYTES },
+    (request, body, done) => {
+      const encoding = request.headers["content-encoding"];
+      if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+        return done(new AuthError("unsupported_media_type", "Send the request body uncompressed (no Content-Encoding)."), undefined);
+      }
+      done(null, formParameters(typeof body === "string" ? body : body.toString("utf8")));
+    },
+  );
+}
+
+/** Form parameters as a plain object (no prototype): the first value of each name. */
+export function formParameters(body: string): Record<string, string> {
+  const parameters: Record<string, string> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(body)) if (!(name in parameters)) parameters[name] = value;
+  return parameters;
+}

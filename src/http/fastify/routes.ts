@@ -1,9 +1,10 @@
 import type {} from "@fastify/swagger";
-import type { FastifyInstance, FastifyRequest, FastifySchema } from "fastify";
+import type { FastifyInstance, FastifyRequest, FastifySchema, RouteOptions } from "fastify";
 import { Type, type TObject } from "typebox";
 import type { Auth } from "../../core/auth.js";
 import { clientAddress } from "../client-address.js";
 import { principalOf } from "../principal.js";
+import { acceptFormOnly } from "./json-body.js";
 import { authModeOf } from "../authorization.js";
 import { answerEndpoint, cookiesOnFailure } from "../browser/answer.js";
 import { checkRequestedMode } from "../browser/gate.js";
@@ -11,6 +12,7 @@ import { CookieResult } from "../schemas.js";
 import { ENDPOINT_HEADERS, ENDPOINTS, schemaFor, type AnyEndpoint } from "../endpoints.js";
 
 const BEARER = [{ bearerAuth: [] }];
+const FORM = "application/x-www-form-urlencoded";
 
 /**
  * The endpoints of docs/api.md section 3 (the table of endpoints.ts), as Fastify routes.
@@ -32,7 +34,10 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
     if (row.cors === false) {
       app.options(row.path, { config: { public: true, cors: false }, schema: { hide: true } }, (_request, reply) => reply.callNotFound());
     }
-    app.route({
+    const route: RouteOptions = {
+      // A form row checks its own parameters (after authenticating its caller): Fastify's check of
+      // the documented schema must not answer first.
+      ...(row.bodyType === "form" ? { attachValidation: true } : {}),
       method: row.method,
       url: row.path,
       config: {
@@ -70,9 +75,17 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
           throw error;
         }
         for (const c of answer.cookies) reply.setCookie(c.name, c.value, c.options);
+        if (row.headers !== undefined) reply.removeHeader("pragma").headers(row.headers);
         return reply.code(row.status).send(answer.body);
       },
-    });
+    };
+    if (row.bodyType === "form") {
+      // Its own scope, whose only body parser is the form one (every other route stays JSON only).
+      await app.register(async (scope) => {
+        acceptFormOnly(scope);
+        scope.route(route);
+      });
+    } else app.route(route);
   }
 }
 
@@ -84,6 +97,8 @@ function routeSchema(row: AnyEndpoint, profile: TObject): FastifySchema {
     ...(row.description === undefined ? {} : { description: row.description }),
     ...(row.access === "public" ? {} : { security: BEARER }),
     ...(row.body === undefined ? {} : { body: schemaFor(row.body, profile) }),
+    // A form row's parameters, for the document only (the route attaches, and ignores, validation).
+    ...(row.bodyType === "form" && row.formParameters !== undefined ? { body: row.formParameters, consumes: [FORM] } : {}),
     ...(row.params === undefined ? {} : { params: row.params }),
     ...(row.query === undefined ? {} : { querystring: row.query }),
     response: {

@@ -6,6 +6,7 @@ import { mailOutbox } from "./0004_mail_outbox.js";
 import { events } from "./0005_events.js";
 import { admin } from "./0006_admin.js";
 import { browser } from "./0007_browser.js";
+import { signingKeys } from "./0008_signing_keys.js";
 import { recovery } from "./0009_recovery.js";
 import { mfa } from "./0010_mfa.js";
 
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   "0005_events": events,
   "0006_admin": admin,
   "0007_browser": browser,
+  "0008_signing_keys": signingKeys,
   "0009_recovery": recovery,
   "0010_mfa": mfa,
 };

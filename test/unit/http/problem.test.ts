@@ -54,7 +54,9 @@ describe("toProblem: AuthError codes", () => {
       assert.equal(typeof problem.body.title, "string");
       assert.ok(problem.body.type.length > 0);
       assert.equal("errors" in problem.body, false, "no errors member unless there are field errors");
-      if (status === 401) assert.equal(problem.headers["www-authenticate"], PLAIN_CHALLENGE);
+      // Introspection's clients authenticate with HTTP Basic (docs/api.md section 7).
+      if (code === "invalid_client") assert.equal(problem.headers["www-authenticate"], 'Basic realm="tokenver"');
+      else if (status === 401) assert.equal(problem.headers["www-authenticate"], PLAIN_CHALLENGE);
       else assert.equal(problem.headers["www-authenticate"], undefined, "WWW-Authenticate only on 401");
       assert.equal(problem.headers["retry-after"], undefined);
     });

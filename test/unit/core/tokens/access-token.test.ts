@@ -77,9 +77,9 @@ describe("round trip", () => {
     assert.equal(verified.nbf, undefined);
   });
 
-  test("the header is exactly alg HS256, typ at+jwt", () => {
+  test("the header is exactly alg HS256, typ at+jwt and the key's kid", () => {
     const { sign } = setup();
-    assert.deepEqual(decodePart(sign("u", "s", 0), 0), { alg: "HS256", typ: "at+jwt" });
+    assert.deepEqual(decodePart(sign("u", "s", 0), 0), { alg: "HS256", typ: "at+jwt", kid: "hs256" });
   });
 
   test("iat follows the injected clock, rounded down to the second", () => {

@@ -1,0 +1,231 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../../store/schema.js";
+import { keysVersion, listKeyRows, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import { open } from "../mail/seal.js";
+import type { Clock } from "../clock.js";
+import { unavailable } from "../errors.js";
+import type { SqliteHandle } from "../../store/sqlite-handle.js";
+import type { ExternalWrites } from "../../store/revocation/external-writes.js";
+import type { TokenKey, TokenKeys } from "../tokens/access-token.js";
+import { publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
+
+/** The HKDF label of the key that seals private keys at rest. */
+export const WRAPPING_KEY_LABEL = "tokenver signing keys v1";
+/** The HKDF label of the HS256 server secret's kid (a one-way value: it says nothing of the secret). */
+export const SECRET_KID_LABEL = "tokenver hs256 kid v1";
+/** How often a node asks whether the keys changed (milliseconds); the CLI waits this long (and a margin) after a change. */
+export const KEYS_POLL_MS = 1000;
+export const KEYS_SETTLE_MS = KEYS_POLL_MS + 500;
+
+/** A key as a node holds it. The private half never leaves this process. */
+export interface LoadedKey extends TokenKey {
+  readonly activateAt: number;
+  readonly retireAfter: number | undefined;
+  readonly createdAt: string;
+  readonly publicJwk: PublicJwk | null;
+  /** The HS256 key that is the server secret (tokens without kid verify with it). */
+  readonly isSecret: boolean;
+}
+
+export type KeyState = "next" | "current" | "retiring";
+
+/** A stored key that this process's server secret cannot use (another TOKENVER_SECRET made it). */
+export class SecretMismatchError extends Error {}
+
+export interface KeyRingOptions {
+  db: Kysely<Database>;
+  secret: string;
+  wrappingKey: Buffer;
+  secretKid: string;
+  clock: Clock;
+  onWarning: (message: string) => void;
+}
+
+/**
+ * The signing keys this node knows, loaded from the database (core/keys/ensure-keys.ts made sure
+ * there is a current one). The signer is the key with the latest `activate_at` not in the
+ * future, so a published next key starts signing on every node at the same moment without any
+ * write; a change (rotate --now, revoke) is seen within `KEYS_POLL_MS` by the poll.
+ */
+export class KeyRing implements TokenKeys {
+  readonly #options: KeyRingOptions;
+  #ordered: LoadedKey[] = [];
+  #byKid = new Map<string, LoadedKey>();
+  #secretKey: LoadedKey | undefined;
+  #version: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+  #failing = false;
+  #loaded = false;
+  #external: ExternalWrites | undefined;
+  readonly #onStop: Array<() => Promise<void>> = [];
+
+  constructor(options: KeyRingOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * A SQLite server: before the keys answer, asks (at most every 20 ms) whether another process
+   * committed to the file, and then reloads them at once, synchronously. So a `tokenver keys`
+   * command beside it is exact (it waits longer than that after its commit), poll or no poll.
+   */
+  watchSqlite(externalWrites: ExternalWrites, sqlite: SqliteHandle): void {
+    const rows = sqlite.prepare<[], SigningKeyRow>(
+      "select kid, alg, private_key, public_jwk, created_at, activate_at, retire_after from tokenver_signing_keys",
+    );
+    externalWrites.onChange(() => this.#install(rows.all()));
+    this.#external = externalWrites;
+  }
+
+  #checkExternal(): void {
+    if (this.#external === undefined) return;
+    try {
+      this.#external.check();
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  /** The key that signs now. */
+  signing(): LoadedKey {
+    this.#checkExternal();
+    const now = this.#options.clock();
+    let chosen: LoadedKey | undefined;
+    for (const key of this.#ordered) if (key.activateAt <= now) chosen = key;
+    const key = chosen ?? this.#ordered[0];
+    if (key === undefined) throw new Error("tokenver: no signing key loaded");
+    return key;
+  }
+
+  /** The key a token's header names; no kid: the server secret (tokens issued before kid existed). */
+  find(kid: string | undefined): LoadedKey | undefined {
+    this.#checkExternal();
+    return kid === undefined ? this.#secretKey : this.#byKid.get(kid);
+  }
+
+  /** Every key this node verifies with, oldest first. */
+  keys(): readonly LoadedKey[] {
+    return this.#ordered;
+  }
+
+  stateOf(key: LoadedKey): KeyState {
+    if (key.activateAt > this.#options.clock()) return "next";
+    return key === this.signing() ? "current" : "retiring";
+  }
+
+  /** The public JWKs of the asymmetric keys that are next, current, or still verify. */
+  jwks(): { keys: PublicJwk[] } {
+    return { keys: this.#ordered.flatMap((k) => (k.publicJwk === null ? [] : [k.publicJwk])) };
+  }
+
+  /** Reads the keys again (after a change this process made, or the poll saw). */
+  async reload(): Promise<void> {
+    const version = await keysVersion(this.#options.db);
+    const rows = await listKeyRows(this.#options.db);
+    this.#install(rows);
+    this.#version = version;
+  }
+
+  /** Polls for changes every `KEYS_POLL_MS`; `onTick` runs after each poll (scheduled rotation). */
+  startPolling(onTick?: () => Promise<void>): void {
+    this.#timer = setInterval(() => {
+      if (this.#polling) return;
+      this.#polling = true;
+      this.#poll()
+        .then(() => onTick?.())
+        .then(
+          () => (this.#failing = false),
+          () => {
+            // Once per outage: the poll retries every second.
+            if (!this.#failing) this.#options.onWarning("signing keys: the database did not answer; will retry every second");
+            this.#failing = true;
+          },
+        )
+        .finally(() => (this.#polling = false));
+    }, KEYS_POLL_MS);
+    this.#timer.unref();
+  }
+
+  /** Stops polling and runs what `onStop` registered (the Redis announcements' connections). */
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const release of this.#onStop.splice(0)) void release();
+  }
+
+  onStop(release: () => Promise<void>): void {
+    this.#onStop.push(release);
+  }
+
+  async #poll(): Promise<void> {
+    const version = await keysVersion(this.#options.db);
+    if (version !== this.#version) await this.reload();
+  }
+
+  #install(rows: SigningKeyRow[]): void {
+    const now = this.#options.clock();
+    const ordered: LoadedKey[] = [];
+    for (const row of [...rows].sort((a, b) => (a.activate_at < b.activate_at ? -1 : a.activate_at > b.activate_at ? 1 : 0))) {
+      const retireAfter = row.retire_after === null ? undefined : Date.parse(row.retire_after);
+      if (retireAfter !== undefined && retireAfter <= now) continue;
+      // The HS256 key of an earlier TOKENVER_SECRET: changing the secret ends its tokens, as it always did.
+      if (row.private_key === null && row.kid !== this.#options.secretKid) continue;
+      // A key loaded before keeps its object: the verified-token cache compares keys by identity.
+      const known = this.#byKid.get(row.kid);
+      if (known !== undefined && known.activateAt === Date.parse(row.activate_at) && known.retireAfter === retireAfter) {
+        ordered.push(known);
+        continue;
+      }
+      if (known !== undefined) {
+        ordered.push({ ...known, activateAt: Date.parse(row.activate_at), retireAfter });
+        continue;
+      }
+      try {
+        ordered.push(this.#load(row, retireAfter));
+      } catch (error) {
+        // At start-up this stops the start; later (a command with another TOKENVER_SECRET added
+        // a key) the key stays unknown here: its tokens are refused, the others keep signing.
+        if (!this.#loaded) throw error;
+        this.#options.onWarning(`signing keys: ${(error as Error).message}; ignoring it`);
+      }
+    }
+    this.#loaded = true;
+    ordered.sort((a, b) => a.activateAt - b.activateAt);
+    this.#ordered = ordered;
+    this.#byKid = new Map(ordered.map((k) => [k.kid, k]));
+    this.#secretKey = ordered.find((k) => k.isSecret);
+  }
+
+  #load(row: SigningKeyRow, retireAfter: number | undefined): LoadedKey {
+    const alg = row.alg as SigningAlg;
+    const base = { kid: row.kid, alg, activateAt: Date.parse(row.activate_at), retireAfter, createdAt: row.created_at };
+    if (row.private_key === null) {
+      // The HS256 key that is the server secret itself (exactly as before kid existed).
+      return {
+        ...base,
+        signKey: this.#options.secret,
+        verifyKey: this.#options.secret,
+        publicJwk: null,
+        isSecret: row.kid === this.#options.secretKid,
+      };
+    }
+    let secretText: string;
+    try {
+      secretText = open(this.#options.wrappingKey, row.kid, row.private_key);
+    } catch {
+      throw new SecretMismatchError(
+        `is not the secret the signing key ${row.kid} was sealed with (every node and command needs the same TOKENVER_SECRET)`,
+      );
+    }
+    if (alg === "HS256") {
+      const bytes = Buffer.from(secretText, "base64url");
+      return { ...base, signKey: bytes, verifyKey: bytes, publicJwk: null, isSecret: false };
+    }
+    return {
+      ...base,
+      signKey: secretText,
+      verifyKey: publicPemOf(secretText),
+      publicJwk: JSON.parse(row.public_jwk!) as PublicJwk,
+      isSecret: false,
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import { deleteKeyRow, listKeyRows, setActivateAt, withKeysLock } from "../../store/queries/signing-keys.js";
+import { isoAt } from "../clock.js";
+import { AuthError } from "../errors.js";
+import { addKey, type KeysContext } from "./keys-context.js";
+import { generateKeyMaterial } from "./material.js";
+
+/**
+ * `tokenver keys revoke <kid>`: the key goes at once; tokens it signed are `token_invalid` on every
+ * node (clients refresh). Revoking the signer: a waiting next key signs at once, or a new key of
+ * TOKENVER_SIGNING_ALG is made and signs at once. Returns the kid that signs afterwards.
+ */
+export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signer: string }> {
+  const spare = await generateKeyMaterial(keys.alg);
+  const signer = await withKeysLock(keys.db, async (trx) => {
+    const now = keys.clock();
+    const rows = await listKeyRows(trx);
+    const target = rows.find((r) => r.kid === kid);
+    if (target === undefined) throw new AuthError("not_found", `no signing key with the id ${JSON.stringify(kid)}`);
+    const rest = rows.filter((r) => r.kid !== kid);
+    const signing = (list: typeof rows) => list.filter((r) => Date.parse(r.activate_at) <= now).at(-1);
+    await deleteKeyRow(trx, kid);
+    if (signing(rows)?.kid === kid) {
+      const waiting = rest.find((r) => Date.parse(r.activate_at) > now);
+      if (waiting !== undefined) {
+        await setActivateAt(trx, waiting.kid, isoAt(now));
+        return waiting.kid;
+      }
+      await addKey(trx, keys, spare, now);
+      return spare.kid;
+    }
+    // A next key revoked before it signed: the signer keeps signing (no retirement date any more).
+    const current = signing(rest);
+    if (current !== undefined && !rest.some((r) => Date.parse(r.activate_at) > now)) {
+      await trx.updateTable("tokenver_signing_keys").set({ retire_after: null }).where("kid", "=", current.kid).execute();
+    }
+    return current?.kid ?? "";
+  });
+  await keys.ring.reload();
+  await keys.announce();
+  return { signer };
+}

@@ -1,0 +1,47 @@
+import { deleteRetiredKeys, listKeyRows, withKeysLock } from "../../store/queries/signing-keys.js";
+import { isoAt } from "../clock.js";
+import { AuthError } from "../errors.js";
+import { addKey, type KeysContext } from "./keys-context.js";
+import { generateKeyMaterial, type SigningAlg } from "./material.js";
+
+export interface RotatedKey {
+  kid: string;
+  alg: SigningAlg;
+  /** When it signs (ISO 8601). */
+  activateAt: string;
+}
+
+/**
+ * `tokenver keys rotate [--now]`: a new key of TOKENVER_SIGNING_ALG, published at once (JWKS) and
+ * signing after the publish delay, or at once with `now` (a compromised key: the keys that were
+ * waiting to sign are dropped). Refused (`forbidden`) while a next key already waits, unless `now`.
+ * `due`: only when the current key is older than TOKENVER_KEY_ROTATION (scheduled rotation).
+ */
+export async function rotateKey(keys: KeysContext, options: { now?: boolean; due?: boolean } = {}): Promise<RotatedKey | undefined> {
+  const material = await generateKeyMaterial(keys.alg);
+  const result = await withKeysLock(keys.db, async (trx) => {
+    const now = keys.clock();
+    await deleteRetiredKeys(trx, isoAt(now));
+    const rows = await listKeyRows(trx);
+    const waiting = rows.filter((r) => Date.parse(r.activate_at) > now);
+    if (options.due) {
+      const newest = rows.reduce((a, r) => Math.max(a, Date.parse(r.activate_at)), 0);
+      if (waiting.length > 0 || newest + keys.rotationMs > now) return undefined;
+    }
+    if (waiting.length > 0) {
+      if (!options.now) {
+        throw new AuthError(
+          "forbidden",
+          `a next key (${waiting[0]!.kid}) already waits to sign from ${waiting[0]!.activate_at}; use --now to replace it`,
+        );
+      }
+      for (const row of waiting) await trx.deleteFrom("tokenver_signing_keys").where("kid", "=", row.kid).execute();
+    }
+    const activateAt = options.now ? now : now + keys.publishDelayMs;
+    await addKey(trx, keys, material, activateAt);
+    return { kid: material.kid, alg: material.alg, activateAt: isoAt(activateAt) };
+  });
+  await keys.ring.reload();
+  await keys.announce();
+  return result;
+}

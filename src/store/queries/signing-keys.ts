@@ -1,0 +1,67 @@
+import { randomBytes } from "node:crypto";
+import type { Kysely, Transaction } from "kysely";
+import type { Database, SigningKeysTable } from "../schema.js";
+
+export type SigningKeyRow = SigningKeysTable;
+
+/** The meta row whose value changes with every change of the keys: nodes poll it, writers lock it. */
+const VERSION_KEY = "signing_keys_version";
+
+export function listKeyRows(db: Kysely<Database> | Transaction<Database>): Promise<SigningKeyRow[]> {
+  return db.selectFrom("tokenver_signing_keys").selectAll().orderBy("activate_at").orderBy("kid").execute();
+}
+
+/** What nodes poll: changes with every change of the keys. */
+export async function keysVersion(db: Kysely<Database>): Promise<string | undefined> {
+  const row = await db.selectFrom("tokenver_meta").select("value").where("key", "=", VERSION_KEY).executeTakeFirst();
+  return row?.value;
+}
+
+/**
+ * Runs `change` in a transaction that holds the keys' lock: its first statement writes the
+ * version row (a row lock on PostgreSQL until commit; SQLite's write lock), so two nodes or
+ * commands that change keys at once run one after the other, and every node sees a new version.
+ */
+export function withKeysLock<T>(db: Kysely<Database>, change: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    const version = randomBytes(12).toString("base64url");
+    await trx
+      .insertInto("tokenver_meta")
+      .values({ key: VERSION_KEY, value: version })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: version }))
+      .execute();
+    return change(trx);
+  });
+}
+
+export async function insertKeyRow(trx: Transaction<Database>, row: SigningKeyRow): Promise<void> {
+  await trx
+    .insertInto("tokenver_signing_keys")
+    .values(row)
+    .onConflict((oc) => oc.column("kid").doNothing())
+    .execute();
+}
+
+/** Every key without a retirement date stops verifying at `retireAfter` (a later key signs). */
+export async function retireOpenKeys(trx: Transaction<Database>, retireAfter: string, except: string): Promise<void> {
+  await trx
+    .updateTable("tokenver_signing_keys")
+    .set({ retire_after: retireAfter })
+    .where("retire_after", "is", null)
+    .where("kid", "!=", except)
+    .execute();
+}
+
+export async function setActivateAt(trx: Transaction<Database>, kid: string, activateAt: string): Promise<void> {
+  await trx.updateTable("tokenver_signing_keys").set({ activate_at: activateAt }).where("kid", "=", kid).execute();
+}
+
+export async function deleteKeyRow(trx: Transaction<Database>, kid: string): Promise<number> {
+  const result = await trx.deleteFrom("tokenver_signing_keys").where("kid", "=", kid).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Keys whose last token has expired. */
+export async function deleteRetiredKeys(trx: Transaction<Database>, now: string): Promise<void> {
+  await trx.deleteFrom("tokenver_signing_keys").where("retire_after", "is not", null).where("retire_after", "<=", now).execute();
+}
