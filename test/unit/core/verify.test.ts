@@ -37,7 +37,7 @@ describe("createVerify: the revocation step", () => {
   test("a live session of the token's user at the token's version: the principal", async () => {
     const { verify, asked } = verifyWith({ userId: "u1", tokenVersion: 3, revoked: false });
     const principal = await verify("Bearer a.b.c");
-    assert.deepEqual(principal, { userId: "u1", sessionId: "s1", tokenVersion: 3, amr: ["pwd"], claims: claims() });
+    assert.deepEqual(principal, { userId: "u1", sessionId: "s1", tokenVersion: 3, claims: claims() });
     assert.deepEqual(asked, [["s1", "u1"]], "asked by session, with the user as a hint");
   });
 
