@@ -4,10 +4,10 @@
  * and Redis prefix of cases 3 when the services answer; a case that cannot run is listed as
  * skipped, with the reason.
  */
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { ACCESS_TTL, EXAMPLE, REDIS_ENTRY_TTL, ROOT, SECRET } from "./constants.js";
-import type { SqliteFiles } from "./data.js";
+import { benchKey, writeTokenFiles, type SqliteFiles } from "./data.js";
 import type { Options } from "./options.js";
 import { startServer, tsxArgs, type Server } from "./processes.js";
 import { seedPostgres, type SeedSpec } from "./seed.js";
@@ -48,6 +48,10 @@ export interface CaseSet {
 
 export interface CaseContext {
   options: Options;
+  /** The run's temporary directory: the cases with their own keys write their database copies and tokens there. */
+  dir: string;
+  /** The seeded sessions the load's tokens belong to. */
+  sessions: number[];
   files: SqliteFiles;
   seedSpec: SeedSpec;
   /** Every server started is added here, so the run can stop them all. */
@@ -65,7 +69,7 @@ const UNTHROTTLED: Record<string, string> = {
   TOKENVER_RATE_LIMIT_ADDRESS_LOGINS: "1000000",
 };
 
-export async function setUpCases({ options, files, seedSpec, servers, cleanups, log }: CaseContext): Promise<CaseSet> {
+export async function setUpCases({ options, dir, sessions, files, seedSpec, servers, cleanups, log }: CaseContext): Promise<CaseSet> {
   const common: Record<string, string> = { TOKENVER_SECRET: SECRET, TOKENVER_ACCESS_TTL: String(ACCESS_TTL), ...UNTHROTTLED };
   if (options.threadpool !== undefined) common.UV_THREADPOOL_SIZE = String(options.threadpool);
   const cases: Case[] = [];
@@ -188,6 +192,34 @@ export async function setUpCases({ options, files, seedSpec, servers, cleanups, 
     path: "/profile",
     baseline: "prepared-read",
   });
+  // The same route with the asymmetric algorithms of docs/api.md section 7 beside HS256 (2b): the
+  // server's key is given (TOKENVER_SIGNING_KEY) so the load's tokens are minted here, with its kid.
+  // Each server has its own copy of the database (one writer per file: it stores its key there).
+  for (const [id, alg, label] of [
+    ["sqlite-profile-eddsa", "EdDSA", "2d"],
+    ["sqlite-profile-es256", "ES256", "2e"],
+  ] as const) {
+    if (!wanted(id)) continue;
+    const key = await benchKey(alg);
+    const database = join(dir, `bench-cli-${alg.toLowerCase()}.db`);
+    copyFileSync(files.cli, database);
+    const tokens = { json: join(dir, `tokens-${alg.toLowerCase()}.json`), text: join(dir, `tokens-${alg.toLowerCase()}.txt`) };
+    writeTokenFiles(tokens, sessions, key);
+    const server = await start(id, cliArgs, {
+      TOKENVER_DATABASE_URL: `sqlite:${database}`,
+      TOKENVER_SIGNING_ALG: alg,
+      TOKENVER_SIGNING_KEY: key.pem,
+    });
+    cases.push({
+      id,
+      label: `${label} SQLite, GET /profile (CLI), ${alg}`,
+      measures: `as 2b, with ${alg} access tokens (${alg === "EdDSA" ? "Ed25519" : "P-256"}) verified by the key their kid names, instead of HS256`,
+      servers: [server],
+      path: "/profile",
+      baseline: "prepared-read",
+      tokens,
+    });
+  }
 
   const pgProblem = wanted("pg") ? await reachablePostgres(options.pg) : "not selected (--only)";
   const redisProblem = pgProblem ?? (await reachableRedis(options.redis));

@@ -4,7 +4,8 @@
  */
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createAccessTokenSigner } from "../src/core/tokens/access-token.js";
+import { generateKeyMaterial, publicPemOf } from "../src/core/keys/material.js";
+import { createAccessTokenSigner, type TokenKey, type TokenKeys } from "../src/core/tokens/access-token.js";
 import { ACCESS_TTL, SECRET } from "./constants.js";
 import { seedSqlite, sessionId, userEmail, userId, type SeedSpec } from "./seed.js";
 
@@ -45,9 +46,41 @@ export function sampleSessions(users: number, count: number): number[] {
   return [...picked];
 }
 
-export function mintTokens(sessions: number[]): string[] {
-  const sign = createAccessTokenSigner({ secret: SECRET, issuer: "tokenver", ttl: ACCESS_TTL, clockTolerance: 5, clock: Date.now });
+/** An asymmetric signing key of a case (docs/api.md section 7): given to its server as TOKENVER_SIGNING_KEY. */
+export interface BenchKey {
+  alg: "EdDSA" | "ES256";
+  kid: string;
+  /** The private key, PKCS#8 PEM. */
+  pem: string;
+}
+
+export async function benchKey(alg: BenchKey["alg"]): Promise<BenchKey> {
+  const material = await generateKeyMaterial(alg);
+  return { alg, kid: material.kid, pem: material.secretText };
+}
+
+/** Access tokens of the seeded sessions: HS256 under the bench secret, or signed by `key` (its kid in the header). */
+export function mintTokens(sessions: number[], key?: BenchKey): string[] {
+  let keys: TokenKeys | undefined;
+  if (key !== undefined) {
+    const one: TokenKey = { kid: key.kid, alg: key.alg, signKey: key.pem, verifyKey: publicPemOf(key.pem) };
+    keys = { signing: () => one, find: (kid) => (kid === key.kid ? one : undefined) };
+  }
+  const sign = createAccessTokenSigner({
+    ...(keys === undefined ? { secret: SECRET } : { keys }),
+    issuer: "tokenver",
+    ttl: ACCESS_TTL,
+    clockTolerance: 5,
+    clock: Date.now,
+  });
   return sessions.map((k) => sign(userId(Math.floor(k / 2)), sessionId(k), 0));
+}
+
+/** The token list the load generator cycles through: JSON for autocannon, one per line for wrk. */
+export function writeTokenFiles(files: { json: string; text: string }, sessions: number[], key?: BenchKey): void {
+  const tokens = mintTokens(sessions, key);
+  writeFileSync(files.json, JSON.stringify(tokens));
+  writeFileSync(files.text, `${tokens.join("\n")}\n`);
 }
 
 /**
@@ -55,8 +88,6 @@ export function mintTokens(sessions: number[]): string[] {
  * wrk) and the e-mails the storm and the login measurement log in with.
  */
 export function writeLoadFiles(files: { tokensFile: string; tokensText: string; emailsFile: string }, sessions: number[]): void {
-  const tokens = mintTokens(sessions);
-  writeFileSync(files.tokensFile, JSON.stringify(tokens));
-  writeFileSync(files.tokensText, `${tokens.join("\n")}\n`);
+  writeTokenFiles({ json: files.tokensFile, text: files.tokensText }, sessions);
   writeFileSync(files.emailsFile, JSON.stringify(sessions.slice(0, 5000).map((k) => userEmail(Math.floor(k / 2)))));
 }

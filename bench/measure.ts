@@ -4,6 +4,7 @@
  * benchmark token, the uncounted warm-up, the rounds in turns (A B C A B C ...) so drift cancels,
  * and what one argon2id verification costs alone.
  */
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { verifyPassword } from "../src/core/passwords/hashing.js";
 import type { Case } from "./cases.js";
@@ -110,7 +111,10 @@ async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: 
 export async function probeCases(cases: Case[], token: string): Promise<void> {
   for (const c of cases) {
     for (const s of c.servers) {
-      const headers: Record<string, string> = c.tokens?.text === "-" ? {} : { authorization: `Bearer ${token}` };
+      // A case with its own tokens (its own signing key) is probed with the first of them.
+      const own =
+        c.tokens !== undefined && c.tokens.json !== "-" ? (JSON.parse(readFileSync(c.tokens.json, "utf8")) as string[])[0]! : token;
+      const headers: Record<string, string> = c.tokens?.text === "-" ? {} : { authorization: `Bearer ${own}` };
       const response = await fetch(`${s.url}${c.path}`, { headers });
       if (response.status !== 200) throw new Error(`${c.label}: a seeded token got ${response.status} from ${s.name}`);
     }

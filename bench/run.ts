@@ -77,7 +77,16 @@ async function main(): Promise<void> {
     };
     writeLoadFiles(work, sessions);
 
-    const { cases, skipped, redisTrustedAt, benchApp, ceiling } = await setUpCases({ options, files, seedSpec, servers, cleanups, log });
+    const { cases, skipped, redisTrustedAt, benchApp, ceiling } = await setUpCases({
+      options,
+      dir,
+      sessions,
+      files,
+      seedSpec,
+      servers,
+      cleanups,
+      log,
+    });
     await probeCases(cases, mintTokens(sessions.slice(0, 1))[0]!);
     await warmUp(cases, options, work, redisTrustedAt, log);
     const { rounds, storms } = await measureRounds(cases, options, work, log);
