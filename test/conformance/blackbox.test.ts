@@ -425,7 +425,7 @@ function storeSections() {
       for (const [method, path] of [
         ["GET", "/login"],
         ["PUT", "/register"],
-        ["DELETE", "/profile"],
+        ["DELETE", "/login"], // DELETE /profile exists since v2 (account deletion)
         ["POST", "/health"],
         ["OPTIONS", "/login"],
       ] as const) {
