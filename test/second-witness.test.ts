@@ -78,7 +78,7 @@ describe("an unexpected error on the Fastify path: a bare 500 internal_error", (
     // The service, except that `register` and (on demand) `verify` fail with an error full of internals.
     const failing = new Proxy(auth, {
       get(target, property) {
-        if (property === "register") return async () => Promise.reject(new Error(SECRET_DETAIL));
+        if (property === "register" || property === "signUp") return async () => Promise.reject(new Error(SECRET_DETAIL));
         if (property === "verify" && failVerify) {
           return async () => {
             throw Object.assign(new TypeError(SECRET_DETAIL), { code: "ECONNRESET", statusCode: 500 });

@@ -208,7 +208,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
       mail: this.#outbox,
       observer,
     };
-    if (keysStarted !== undefined) {
+    // The first key of a new database is no rotation: a changed algorithm or configured key is.
+    if (keysStarted !== undefined && keysStarted.reason !== "first") {
       recordEvent(this.#core, { type: "key.rotated", actor: "system", detail: { kid: keysStarted.kid, reason: keysStarted.reason } });
     }
     // Every node sees a key change within a second; a scheduled rotation (keyRotation) runs here too.
