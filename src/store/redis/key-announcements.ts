@@ -13,7 +13,9 @@ export class KeyAnnouncements {
   private constructor(url: string, prefix: string) {
     const options = { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 1000, connectTimeout: 3000 };
     this.#publisher = new Redis(url, { ...options, enableOfflineQueue: false });
-    this.#subscriber = new Redis(url, options);
+    // Resubscribed by hand, with its failure caught: ioredis's own resubscription leaves a
+    // rejected promise nobody handles when the SUBSCRIBE times out on a reconnect.
+    this.#subscriber = new Redis(url, { ...options, autoResubscribe: false });
     this.#publisher.on("error", () => {});
     this.#subscriber.on("error", () => {});
     this.#channel = `${prefix}keys`;
@@ -28,6 +30,10 @@ export class KeyAnnouncements {
         if (channel === announcements.#channel) onChange();
       });
       await announcements.#subscriber.subscribe(announcements.#channel);
+      announcements.#subscriber.on("ready", () => {
+        // A lost announcement only means the poll catches up.
+        announcements.#subscriber.subscribe(announcements.#channel).catch(() => {});
+      });
     } catch (error) {
       await announcements.close();
       throw error;
