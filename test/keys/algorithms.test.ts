@@ -121,6 +121,26 @@ for (const dialect of dialects()) {
           );
           // A kid that is not a string.
           await refused(forge({ header: { ...header, kid: 7 }, claims, secret: TEST_SECRET }), "numeric kid");
+          // Injected kids (a path, SQL, a very long one): unknown, never an error.
+          for (const kid of ["../../../etc/passwd", "' OR '1'='1' --", "k".repeat(4096)]) {
+            await refused(signWith(privateKey, alg, { ...header, kid }, claims), `kid ${kid.slice(0, 24)}`);
+          }
+          // Headers that offer a key are ignored: the attacker's key in jwk, jku or x5u verifies nothing.
+          const offered = createPublicKey(privateKey).export({ format: "jwk" });
+          await refused(signWith(privateKey, alg, { ...header, jwk: offered }, claims), "jwk header");
+          await refused(
+            signWith(privateKey, alg, { ...header, jku: `${server.url}/.well-known/jwks.json`, x5u: "http://127.0.0.1:9/x.pem" }, claims),
+            "jku, x5u",
+          );
+          // A token of another algorithm under this key's kid (an RS256 token for an EdDSA key, ...).
+          const other =
+            alg === "RS256"
+              ? (["EdDSA", generateKeyPairSync("ed25519")] as const)
+              : (["RS256", generateKeyPairSync("rsa", { modulusLength: 2048 })] as const);
+          await refused(
+            signWith(other[1].privateKey, other[0], { ...header, alg: other[0] }, claims),
+            `${other[0]} token for the ${alg} key`,
+          );
         });
       } else {
         test("HS256: tokens issued before kid existed (no kid) still verify; an unknown kid does not", async () => {
