@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createAuth } from "../src/create-auth.js";
@@ -280,6 +282,31 @@ describe("webhook settings and sending", () => {
       assert.deepEqual(await sendWebhook("http://127.0.0.1:1/x", {}, "{}"), { error: "ECONNREFUSED" });
     } finally {
       await r.stop();
+    }
+  });
+
+  test("a receiver whose connection never completes is given up on at the connect timeout", async () => {
+    // A listener with a full accept queue: the kernel drops further SYNs, so a connect hangs as it
+    // would towards a dead host. Python, because Node accepts every connection on its own.
+    const listener = spawn("/usr/bin/python3", [
+      "-c",
+      "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(30)",
+    ]);
+    const fillers: Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        listener.stdout.once("data", (data) => resolve(Number(String(data).trim())));
+        listener.once("error", reject);
+      });
+      for (let i = 0; i < 4; i++) fillers.push(connect(port, "127.0.0.1").on("error", () => {}));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      const result = await sendWebhook(`http://127.0.0.1:${port}/x`, {}, "{}", undefined, { connectMs: 300, totalMs: 5_000 });
+      assert.deepEqual(result, { error: "connect timeout" });
+      assert.ok(Date.now() - started < 5_000, "given up before the total timeout");
+    } finally {
+      for (const socket of fillers) socket.destroy();
+      listener.kill();
     }
   });
 });

@@ -25,6 +25,8 @@ form, section { margin: 1.5rem 0; padding: 1rem; border: 1px solid #8886; border
 label { display: block; margin: 0.5rem 0; }
 input { display: block; width: 100%; box-sizing: border-box; padding: 0.4rem; font: inherit; }
 button { margin-top: 0.5rem; padding: 0.4rem 0.9rem; font: inherit; cursor: pointer; }
+input:focus-visible, button:focus-visible { outline: 3px solid #58f; outline-offset: 2px; }
+h1:focus { outline: none; }
 #status:empty { display: none; }
 #status { padding: 0.5rem; border-left: 4px solid #58f; }
 #sessions li { margin: 0.25rem 0; }

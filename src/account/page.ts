@@ -26,6 +26,10 @@ function field(label: string, name: string, type = "text", autocomplete = "off")
 
 function show(...children: Child[]): void {
   root.replaceChildren(...children.filter((c): c is Node | string => Boolean(c)));
+  // A new view: keyboard and screen-reader users start at its heading, not at the old view's button.
+  const heading = root.querySelector("h1");
+  heading?.setAttribute("tabindex", "-1");
+  heading?.focus();
 }
 
 const status = h("p", { role: "status", id: "status" });
