@@ -87,6 +87,7 @@ export interface Database {
   tokenver_mfa_challenges: MfaChallengesTable;
   tokenver_links: LinksTable;
   tokenver_signing_keys: SigningKeysTable;
+  tokenver_revoked_keys: RevokedKeysTable;
   tokenver_clients: ClientsTable;
 }
 
@@ -220,6 +221,12 @@ export interface LeasesTable {
 }
 
 // Signing keys and service clients (docs/api.md section 7; migration 0008_signing_keys).
+
+/** A key `tokenver keys revoke` removed: never added again (core/keys/ensure-keys.ts refuses it). */
+export interface RevokedKeysTable {
+  kid: string;
+  revoked_at: string;
+}
 
 /** A key that signs, will sign or still verifies (core/keys/). */
 export interface SigningKeysTable {

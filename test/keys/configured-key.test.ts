@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { calculateJwkThumbprint, importSPKI, jwtVerify } from "jose";
 import { createAuth } from "../../src/create-auth.js";
-import { dialects } from "../support/databases.js";
+import { createTestDatabase, dialects } from "../support/databases.js";
 import { runCli } from "../support/process.js";
 import { startServer, TEST_SECRET } from "../support/server.js";
 import { decodePart } from "../support/tokens-forge.js";
@@ -37,6 +40,65 @@ for (const dialect of dialects()) {
         }
       });
     }
+
+    // A compromised configured key: `keys revoke` must keep it out, even though
+    // TOKENVER_SIGNING_KEY still names it (the next command, a restart or a scheduled rotation
+    // would otherwise add it again as a rotation).
+    test("a key revoked with `tokenver keys revoke` is never added again: commands and restarts fail naming TOKENVER_SIGNING_KEY", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "tokenver-revoked-configured-"));
+      const database =
+        dialect === "sqlite" ? { url: `sqlite:${join(dir, "keys.db")}`, drop: async () => {} } : await createTestDatabase(dialect);
+      const env = {
+        TOKENVER_DATABASE_URL: database.url,
+        TOKENVER_SECRET: TEST_SECRET,
+        TOKENVER_SIGNING_ALG: "ES256",
+        TOKENVER_SIGNING_KEY: pem,
+      };
+      const server = await startServer({ dialect, databaseUrl: database.url, signingAlg: "ES256", signingKey: pem });
+      try {
+        const user = await server.api.register();
+        const kid = decodePart(user.access, 0).kid as string;
+        assert.equal((await server.api.get("/profile", user.access)).status, 200);
+
+        const revoked = await runCli(["keys", "revoke", kid], env);
+        assert.equal(revoked.code, 0, revoked.stderr);
+        assert.equal((await server.api.get("/profile", user.access)).body.code, "token_invalid");
+
+        // The next command: refused, one line naming the setting, the key not added again.
+        const next = await runCli(["keys", "list"], env);
+        assert.equal(next.code, 1, next.stdout);
+        assert.match(next.stderr, /^tokenver: invalid configuration: TOKENVER_SIGNING_KEY: .*revoked/);
+        assert.equal(next.stderr.trim().split("\n").length, 1);
+        assert.ok(!next.stderr.includes("PRIVATE"));
+        // The running node still refuses the key's tokens, and does not publish it.
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // a poll
+        const refused = await server.api.get("/profile", user.access);
+        assert.equal(refused.status, 401);
+        assert.equal(refused.body.code, "token_invalid");
+        const published = (await server.api.get("/.well-known/jwks.json")).body.keys as Array<{ kid: string }>;
+        assert.ok(!published.some((k) => k.kid === kid));
+
+        await server.close(); // SQLite serves one process: the restart comes after it
+        // A restart: refused the same way.
+        await assert.rejects(
+          createAuth({ databaseUrl: database.url, secret: TEST_SECRET, signingAlg: "ES256", signingKey: pem }),
+          (error: Error & { option?: string }) => error.option === "signingKey" && /revoked/.test(error.message),
+        );
+
+        // With TOKENVER_SIGNING_KEY cleared, a restart works; the key stays gone.
+        const restarted = await createAuth({ databaseUrl: database.url, secret: TEST_SECRET, signingAlg: "ES256" });
+        try {
+          await assert.rejects(restarted.verify(`Bearer ${user.access}`), (e: { code?: string }) => e.code === "token_invalid");
+          assert.ok(!(await restarted.listKeys()).some((k) => k.kid === kid));
+        } finally {
+          await restarted.close();
+        }
+      } finally {
+        await server.close().catch(() => {});
+        await database.drop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { importPKCS8, SignJWT } from "jose";
 import { dialects } from "../support/databases.js";
 import { startServer, type TestServer } from "../support/server.js";
 import { decodePart } from "../support/tokens-forge.js";
@@ -91,6 +93,43 @@ for (const dialect of dialects()) {
       const events = await server.auth.listEvents({ type: "key.rotated" });
       assert.ok(events.events.length >= 3, "key.rotated recorded");
       assert.ok(events.events.every((e) => e.actor === "cli" || e.actor === "system"));
+    });
+
+    test("at its retire_after a key stops verifying and leaves the JWKS, without any reload", async () => {
+      // A key whose private half we hold, as an attacker holding a compromised key would.
+      const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+      const privateKey = await importPKCS8(pem, "ES256");
+      const own = await startServer({ dialect, signingAlg: "ES256", signingKey: pem, keyPublishDelay: 600, clock });
+      const ownKids = async () =>
+        ((await own.api.get("/.well-known/jwks.json")).body.keys as Array<{ kid: string }>).map((k) => k.kid).sort();
+      const ownStatus = async (token: string) => {
+        const response = await own.api.get("/profile", token);
+        return response.status === 200 ? 200 : `${response.status} ${response.body?.code}`;
+      };
+      // A token with fresh claims, signed with the compromised key under its kid.
+      const forged = (token: string, kid: string) =>
+        new SignJWT(decodePart(token, 1)).setProtectedHeader({ ...decodePart(token, 0), alg: "ES256", kid }).sign(privateKey);
+      try {
+        const user = await own.api.register();
+        const k1 = kidOf(user.access);
+        nowMs += 1000; // the injected clock stands still: the new key must activate after the first
+        const rotated = await own.auth.rotateKey({ now: true, actor: "cli" });
+        const retireAfter = (await own.auth.listKeys()).find((k) => k.kid === k1)!.retireAfter!;
+        assert.ok(retireAfter !== null);
+        const fresh = (await own.api.login(user.email, user.password)).access;
+        assert.equal(kidOf(fresh), rotated.kid);
+        assert.equal(await ownStatus(await forged(fresh, k1)), 200, "the old key verifies until its retire_after");
+        assert.deepEqual(await ownKids(), [k1, rotated.kid].sort());
+
+        // Past retire_after: no reload (the key set's version has not changed), yet the key is gone.
+        nowMs = Date.parse(retireAfter) + 1000;
+        const later = (await own.api.login(user.email, user.password)).access;
+        assert.equal(await ownStatus(later), 200);
+        assert.equal(await ownStatus(await forged(later, k1)), "401 token_invalid");
+        assert.deepEqual(await ownKids(), [rotated.kid]);
+      } finally {
+        await own.close();
+      }
     });
   });
 }

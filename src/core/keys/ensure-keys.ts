@@ -1,8 +1,10 @@
 import { sql } from "kysely";
-import { listKeyRows, withKeysLock, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import type { Kysely, Transaction } from "kysely";
+import type { Database } from "../../store/schema.js";
+import { listKeyRows, revokedAt, withKeysLock, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { isoAt } from "../clock.js";
 import { addKey, type KeysContext } from "./keys-context.js";
-import { generateKeyMaterial, type NewKeyMaterial } from "./material.js";
+import { generateKeyMaterial, SigningKeyError, type NewKeyMaterial } from "./material.js";
 
 type Plan = "none" | "first" | "rotate";
 
@@ -12,20 +14,32 @@ type Plan = "none" | "first" | "rotate";
  * asymmetric algorithm gets its key (generated, or TOKENVER_SIGNING_KEY) at once, and the secret
  * keeps verifying the tokens issued before, until they expire. A changed algorithm or configured
  * key later is a rotation: the new key is published, and signs after the publish delay.
+ * A TOKENVER_SIGNING_KEY that `tokenver keys revoke` revoked stops the start (and every command)
+ * with a `SigningKeyError`: a compromised key is never added again. The server secret's HS256
+ * key, once revoked, is not added again either (a generated HS256 key signs instead).
  * Returns what it did, for the `key.rotated` event.
  */
 export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reason: string } | undefined> {
   const now = keys.clock();
+  await refuseRevokedConfigured(keys, keys.db);
   if (planOf(keys, await listKeyRows(keys.db), now) === "none") return undefined;
   // Generated outside the lock (RSA takes a moment); a node that loses the race throws it away.
   const material = keys.configured ?? (keys.alg === "HS256" ? undefined : await generateKeyMaterial(keys.alg));
   return withKeysLock(keys.db, async (trx) => {
+    // Again under the lock: a revoke may have committed since.
+    await refuseRevokedConfigured(keys, trx);
     const plan = planOf(keys, await listKeyRows(trx), now);
     if (plan === "none") return undefined;
     if (plan === "first") {
       // The HS256 keys of other secrets stay: a node with another TOKENVER_SECRET (a mistake, or
       // one being replaced) must not take the keys of the others away; each ignores the others'.
       const hadSessions = (await sql<{ one: number }>`select 1 as one from sessions limit 1`.execute(trx)).rows.length > 0;
+      if ((await revokedAt(trx, keys.secretKid)) !== undefined) {
+        // The secret's own key was revoked: it never signs or verifies again.
+        const signer = material ?? (await generateKeyMaterial("HS256"));
+        await addKey(trx, keys, signer, now);
+        return { kid: signer.kid, reason: "first" };
+      }
       if (material === undefined || hadSessions) {
         // The secret is the HS256 key: with an asymmetric algorithm, only for the tokens issued before.
         const dates = {
@@ -46,6 +60,16 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
     await addKey(trx, keys, next, now + keys.publishDelayMs);
     return { kid: next.kid, reason: keys.configured ? "configured_key" : "algorithm_changed" };
   });
+}
+
+async function refuseRevokedConfigured(keys: KeysContext, db: Kysely<Database> | Transaction<Database>): Promise<void> {
+  if (keys.configured === undefined) return;
+  const at = await revokedAt(db, keys.configured.kid);
+  if (at === undefined) return;
+  throw new SigningKeyError(
+    `names the signing key ${keys.configured.kid}, which was revoked (tokenver keys revoke) at ${at}: ` +
+      "clear TOKENVER_SIGNING_KEY (the key that replaced it signs) or set a new key; a revoked key is never used again",
+  );
 }
 
 function planOf(keys: KeysContext, rows: SigningKeyRow[], now: number): Plan {

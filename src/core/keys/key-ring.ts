@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../../store/schema.js";
-import { keysVersion, listKeyRows, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import { keysVersion, listKeyRows, NOT_REVOKED_SQL, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { open } from "../mail/seal.js";
 import type { Clock } from "../clock.js";
 import { unavailable } from "../errors.js";
@@ -71,7 +71,7 @@ export class KeyRing implements TokenKeys {
    */
   watchSqlite(externalWrites: ExternalWrites, sqlite: SqliteHandle): void {
     const rows = sqlite.prepare<[], SigningKeyRow>(
-      "select kid, alg, private_key, public_jwk, created_at, activate_at, retire_after from tokenver_signing_keys",
+      `select kid, alg, private_key, public_jwk, created_at, activate_at, retire_after from tokenver_signing_keys where ${NOT_REVOKED_SQL}`,
     );
     externalWrites.onChange(() => this.#install(rows.all()));
     this.#external = externalWrites;
@@ -100,12 +100,19 @@ export class KeyRing implements TokenKeys {
   /** The key a token's header names; no kid: the server secret (tokens issued before kid existed). */
   find(kid: string | undefined): LoadedKey | undefined {
     this.#checkExternal();
-    return kid === undefined ? this.#secretKey : this.#byKid.get(kid);
+    const key = kid === undefined ? this.#secretKey : this.#byKid.get(kid);
+    // Past its retire_after a key verifies nothing, on every node at that moment, reload or not.
+    return key !== undefined && this.#retired(key, this.#options.clock()) ? undefined : key;
   }
 
   /** Every key this node verifies with, oldest first. */
   keys(): readonly LoadedKey[] {
-    return this.#ordered;
+    const now = this.#options.clock();
+    return this.#ordered.filter((k) => !this.#retired(k, now));
+  }
+
+  #retired(key: LoadedKey, now: number): boolean {
+    return key.retireAfter !== undefined && key.retireAfter <= now;
   }
 
   stateOf(key: LoadedKey): KeyState {
@@ -115,7 +122,7 @@ export class KeyRing implements TokenKeys {
 
   /** The public JWKs of the asymmetric keys that are next, current, or still verify. */
   jwks(): { keys: PublicJwk[] } {
-    return { keys: this.#ordered.flatMap((k) => (k.publicJwk === null ? [] : [k.publicJwk])) };
+    return { keys: this.keys().flatMap((k) => (k.publicJwk === null ? [] : [k.publicJwk])) };
   }
 
   /** Reads the keys again (after a change this process made, or the poll saw). */

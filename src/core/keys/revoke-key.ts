@@ -1,4 +1,4 @@
-import { deleteKeyRow, listKeyRows, setActivateAt, withKeysLock } from "../../store/queries/signing-keys.js";
+import { deleteKeyRow, listKeyRows, recordRevokedKey, setActivateAt, withKeysLock } from "../../store/queries/signing-keys.js";
 import { isoAt } from "../clock.js";
 import { AuthError } from "../errors.js";
 import { addKey, type KeysContext } from "./keys-context.js";
@@ -7,7 +7,8 @@ import { generateKeyMaterial } from "./material.js";
 /**
  * `tokenver keys revoke <kid>`: the key goes at once; tokens it signed are `token_invalid` on every
  * node (clients refresh). Revoking the signer: a waiting next key signs at once, or a new key of
- * TOKENVER_SIGNING_ALG is made and signs at once. Returns the kid that signs afterwards.
+ * TOKENVER_SIGNING_ALG is made and signs at once. The kid is remembered: the key never comes back.
+ * Returns the kid that signs afterwards.
  */
 export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signer: string }> {
   const spare = await generateKeyMaterial(keys.alg);
@@ -19,6 +20,9 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
     const rest = rows.filter((r) => r.kid !== kid);
     const signing = (list: typeof rows) => list.filter((r) => Date.parse(r.activate_at) <= now).at(-1);
     await deleteKeyRow(trx, kid);
+    // Remembered, so that no start-up, command or rotation adds it again (TOKENVER_SIGNING_KEY
+    // still naming it stops them instead: core/keys/ensure-keys.ts).
+    await recordRevokedKey(trx, kid, isoAt(now));
     if (signing(rows)?.kid === kid) {
       const waiting = rest.find((r) => Date.parse(r.activate_at) > now);
       if (waiting !== undefined) {

@@ -9,6 +9,9 @@ import type { Kysely } from "kysely";
  * is derived from the dates: the current signer is the key with the latest `activate_at` not in
  * the future; later ones are next; earlier ones verify until `retire_after`.
  *
+ * `tokenver_revoked_keys`: the kid of every key `tokenver keys revoke` removed, so that no start-up,
+ * command or rotation ever adds it again (a compromised TOKENVER_SIGNING_KEY stays out).
+ *
  * `tokenver_clients`: the service clients of introspection; the secret only as an HMAC-SHA-256.
  */
 export const signingKeys = {
@@ -22,6 +25,11 @@ export const signingKeys = {
       .addColumn("created_at", "varchar(32)", (c) => c.notNull())
       .addColumn("activate_at", "varchar(32)", (c) => c.notNull())
       .addColumn("retire_after", "varchar(32)")
+      .execute();
+    await db.schema
+      .createTable("tokenver_revoked_keys")
+      .addColumn("kid", "varchar(128)", (c) => c.primaryKey())
+      .addColumn("revoked_at", "varchar(32)", (c) => c.notNull())
       .execute();
     await db.schema
       .createTable("tokenver_clients")

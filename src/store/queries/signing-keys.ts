@@ -7,8 +7,33 @@ export type SigningKeyRow = SigningKeysTable;
 /** The meta row whose value changes with every change of the keys: nodes poll it, writers lock it. */
 const VERSION_KEY = "signing_keys_version";
 
+/** The SQL condition that leaves revoked keys out (a revoked row is deleted too; this is the second lock). */
+export const NOT_REVOKED_SQL = "kid not in (select kid from tokenver_revoked_keys)";
+
+/** Every stored key but revoked ones. */
 export function listKeyRows(db: Kysely<Database> | Transaction<Database>): Promise<SigningKeyRow[]> {
-  return db.selectFrom("tokenver_signing_keys").selectAll().orderBy("activate_at").orderBy("kid").execute();
+  return db
+    .selectFrom("tokenver_signing_keys")
+    .selectAll()
+    .where("kid", "not in", (eb) => eb.selectFrom("tokenver_revoked_keys").select("kid"))
+    .orderBy("activate_at")
+    .orderBy("kid")
+    .execute();
+}
+
+/** When the key was revoked (`tokenver keys revoke`), or undefined. */
+export async function revokedAt(db: Kysely<Database> | Transaction<Database>, kid: string): Promise<string | undefined> {
+  const row = await db.selectFrom("tokenver_revoked_keys").select("revoked_at").where("kid", "=", kid).executeTakeFirst();
+  return row?.revoked_at;
+}
+
+/** Remembers a revoked kid, so that nothing adds the key again. */
+export async function recordRevokedKey(trx: Transaction<Database>, kid: string, at: string): Promise<void> {
+  await trx
+    .insertInto("tokenver_revoked_keys")
+    .values({ kid, revoked_at: at })
+    .onConflict((oc) => oc.column("kid").doNothing())
+    .execute();
 }
 
 /** What nodes poll: changes with every change of the keys. */
