@@ -26,7 +26,7 @@ describe("signing keys on two nodes over PostgreSQL + Redis", () => {
       TOKENVER_REDIS_PREFIX: redisTestPrefix(),
       TOKENVER_SECRET: TEST_SECRET,
       TOKENVER_SIGNING_ALG: "ES256",
-      TOKENVER_KEY_PUBLISH_DELAY: "4",
+      TOKENVER_KEY_PUBLISH_DELAY: "8", // room for the checks below on a loaded machine before the new key signs
     };
     // Both start at once on an empty database: the keys' lock leaves one key.
     nodes = await Promise.all([startNode(env), startNode(env)]);
@@ -57,7 +57,7 @@ describe("signing keys on two nodes over PostgreSQL + Redis", () => {
       assert.deepEqual(await jwksKids(n), [k1, k2].sort(), "published on every node once the command has exited");
       assert.equal(kidOf((await n.api.login(user.email, user.password)).access), k1, "not signing yet");
     }
-    await sleep(4500);
+    await sleep(8500);
     const fresh: string[] = [];
     for (const n of nodes) {
       const token = (await n.api.login(user.email, user.password)).access;
