@@ -1,3 +1,7 @@
+// One file on purpose: this is the Auth facade, the one public object of the library. Each method
+// is a one-line delegation to an operation in core/<capability>/, and the lifecycle (start-up,
+// prune, close) that owns the stores lives beside them so the order of opening and closing reads
+// in one place. New behaviour goes into an operation file, never here.
 import { deriveKey } from "../lib/derive-key.js";
 import type { TObject } from "typebox";
 import type { CounterStore } from "../store/counters/counter-store.js";

@@ -1,3 +1,7 @@
+// One file on purpose: the Express adapter mirrors fastify/plugin.ts + fastify/routes.ts as one
+// middleware (authentication hook, the endpoint table mounted as a router, error rendering), and
+// its pieces share the request-local state Express gives no other place for. Rules live in
+// http/authorization.ts, http/endpoint.ts and http/browser/, which both adapters call.
 import express from "express";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response, Router } from "express";
 import type { TSchema } from "typebox";
