@@ -19,6 +19,8 @@ export interface Store {
    * Other processes may write beside it (store/revocation/external-writes.ts).
    */
   exclusive?: boolean;
+  /** Set for PostgreSQL: the pool under Kysely, for named prepared statements on the per-request path. */
+  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -185,7 +187,7 @@ async function openPostgres(connectionString: string): Promise<Store> {
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { dialect: "postgres", db, close: () => db.destroy() };
+  return { dialect: "postgres", db, pool, close: () => db.destroy() };
 }
 
 /** True when the error is a unique-constraint violation, in either dialect. */
