@@ -122,6 +122,19 @@ export function verdicts(results: CaseResult[], machine: Machine): string[] {
         (against.length === 0 ? "" : `; against it: ${against.join(", ")}`),
     );
   }
+  // What an asymmetric signing key costs against HS256 on the same route (no target: a choice).
+  const hs256 = by.get("sqlite-profile");
+  for (const id of ["sqlite-profile-eddsa", "sqlite-profile-es256"]) {
+    const r = by.get(id);
+    if (!r || !hs256) continue;
+    const cpu =
+      r.cpuUsPerRequest !== undefined && hs256.cpuUsPerRequest !== undefined
+        ? `, ${(hs256.cpuUsPerRequest / r.cpuUsPerRequest).toFixed(2)} by CPU`
+        : "";
+    lines.push(
+      `NOTE  ${r.label}: ${(r.rps / hs256.rps).toFixed(2)} of HS256's GET /profile (2b) in req/s${cpu}; p99 ${r.p99.toFixed(2)} ms`,
+    );
+  }
   const target = (id: string, min: number) => {
     const r = by.get(id);
     if (!r) return;
