@@ -2,7 +2,7 @@
  * The ceiling of `GET /profile` (docs/api.md section 11): the limit's stack (bench/limit-stack.ts,
  * a stateless JWT check, no revocation) plus the user row read by primary key with a
  * better-sqlite3 prepared statement, prepared once, and the user answered through a response
- * schema as tokenver answers it (the built-in fields and the stored custom ones). What a
+ * schema as tokenver answers it (every built-in field of the contract's user and the stored custom ones). What a
  * hand-written Fastify + fast-jwt + better-sqlite3 application would do, with the same SQLite
  * settings as tokenver's store (WAL, default page cache).
  *
@@ -33,6 +33,11 @@ app.get("/profile", { schema: { response: { 200: userSchema(Type.Object({})) } }
   profile.username = row.username;
   profile.token_version = row.token_version;
   profile.created_at = row.created_at;
+  profile.role = row.role;
+  profile.disabled = row.disabled_at !== null;
+  profile.mfa_enabled = row.mfa_enabled_at !== null;
+  profile.recovery_codes_left = row.recovery_codes_left;
+  profile.email_verified = row.email_verified_at !== null;
   return profile;
 });
 await listen(app);
