@@ -5,7 +5,8 @@
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyMaterial, publicPemOf } from "../src/core/keys/material.js";
-import { createAccessTokenSigner, type TokenKey, type TokenKeys } from "../src/core/tokens/access-token.js";
+import { secretKidOf } from "../src/core/keys/key-ring.js";
+import { createAccessTokenSigner, secretKeys, type TokenKey, type TokenKeys } from "../src/core/tokens/access-token.js";
 import { ACCESS_TTL, SECRET } from "./constants.js";
 import { seedSqlite, sessionId, userEmail, userId, type SeedSpec } from "./seed.js";
 
@@ -67,7 +68,8 @@ export function mintTokens(sessions: number[], key?: BenchKey): string[] {
     keys = { signing: () => one, find: (kid) => (kid === key.kid ? one : undefined) };
   }
   const sign = createAccessTokenSigner({
-    ...(keys === undefined ? { secret: SECRET } : { keys }),
+    // HS256: the server secret's key, named by the kid every node derives from the secret.
+    keys: keys ?? secretKeys(SECRET, secretKidOf(SECRET)),
     issuer: "tokenver",
     ttl: ACCESS_TTL,
     clockTolerance: 5,

@@ -116,7 +116,10 @@ export async function probeCases(cases: Case[], token: string): Promise<void> {
         c.tokens !== undefined && c.tokens.json !== "-" ? (JSON.parse(readFileSync(c.tokens.json, "utf8")) as string[])[0]! : token;
       const headers: Record<string, string> = c.tokens?.text === "-" ? {} : { authorization: `Bearer ${own}` };
       const response = await fetch(`${s.url}${c.path}`, { headers });
-      if (response.status !== 200) throw new Error(`${c.label}: a seeded token got ${response.status} from ${s.name}`);
+      if (response.status !== 200) {
+        const problem = (await response.json().catch(() => ({}))) as { code?: string; detail?: string };
+        throw new Error(`${c.label}: a seeded token got ${response.status} ${problem.code ?? ""} from ${s.name}: ${problem.detail ?? ""}`);
+      }
     }
   }
 }

@@ -7,7 +7,11 @@ import Fastify from "fastify";
 import { fromNodeHeaders } from "better-auth/node";
 import { makeAuth } from "./better-auth-config.mjs";
 
-const auth = makeAuth({ file: process.env.BENCH_DB, secret: process.env.BENCH_SECRET, cookieCache: process.env.BENCH_COOKIE_CACHE === "1" });
+const auth = makeAuth({
+  file: process.env.BENCH_DB,
+  secret: process.env.BENCH_SECRET,
+  cookieCache: process.env.BENCH_COOKIE_CACHE === "1",
+});
 const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } });
 app.get("/health", async () => ({ status: "ok" }));
 app.get("/profile", async (request, reply) => {

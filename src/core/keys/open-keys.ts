@@ -3,7 +3,7 @@ import { deriveKey } from "../../lib/derive-key.js";
 import type { Database } from "../../store/schema.js";
 import type { Clock } from "../clock.js";
 import { ensureKeys } from "./ensure-keys.js";
-import { KeyRing, SECRET_KID_LABEL, WRAPPING_KEY_LABEL } from "./key-ring.js";
+import { KeyRing, secretKidOf, WRAPPING_KEY_LABEL } from "./key-ring.js";
 import type { KeysContext } from "./keys-context.js";
 import { importConfiguredKey, type SigningAlg } from "./material.js";
 
@@ -29,19 +29,21 @@ export async function openKeys(
   settings: KeySettings,
 ): Promise<{ keys: KeysContext; started: { kid: string; reason: string } | undefined }> {
   const configured = settings.signingKey === undefined ? undefined : await importConfiguredKey(settings.signingKey, settings.signingAlg);
+  const wrappingKey = deriveKey(secret, WRAPPING_KEY_LABEL);
+  const secretKid = secretKidOf(secret);
   const ring = new KeyRing({
     db,
     secret,
-    wrappingKey: deriveKey(secret, WRAPPING_KEY_LABEL),
-    secretKid: deriveKey(secret, SECRET_KID_LABEL, 16).toString("base64url"),
+    wrappingKey,
+    secretKid,
     clock: settings.clock,
     onWarning: settings.onWarning,
   });
   const keys: KeysContext = {
     db,
     ring,
-    wrappingKey: deriveKey(secret, WRAPPING_KEY_LABEL),
-    secretKid: deriveKey(secret, SECRET_KID_LABEL, 16).toString("base64url"),
+    wrappingKey,
+    secretKid,
     clock: settings.clock,
     alg: settings.signingAlg,
     configured,
