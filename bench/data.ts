@@ -5,7 +5,6 @@
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyMaterial, publicPemOf } from "../src/core/keys/material.js";
-import { secretKidOf } from "../src/core/keys/key-ring.js";
 import { createAccessTokenSigner, secretKeys, type TokenKey, type TokenKeys } from "../src/core/tokens/access-token.js";
 import { ACCESS_TTL, SECRET } from "./constants.js";
 import { seedSqlite, sessionId, userEmail, userId, type SeedSpec } from "./seed.js";
@@ -69,7 +68,7 @@ export function mintTokens(sessions: number[], key?: BenchKey): string[] {
   }
   const sign = createAccessTokenSigner({
     // HS256: the server secret's key, named by the kid every node derives from the secret.
-    keys: keys ?? secretKeys(SECRET, secretKidOf(SECRET)),
+    keys: keys ?? secretKeys(SECRET),
     issuer: "tokenver",
     ttl: ACCESS_TTL,
     clockTolerance: 5,

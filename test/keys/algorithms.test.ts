@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, sign as nodeSign } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { createRemoteJWKSet, jwtVerify } from "jose";
+import { secretKidOf } from "../../src/core/tokens/access-token.js";
 import { dialects } from "../support/databases.js";
 import { claimsOf, startServer, TEST_SECRET, type TestServer } from "../support/server.js";
 import { b64url, decodePart, forge, resign, validClaims, type Json } from "../support/tokens-forge.js";
@@ -45,6 +46,8 @@ for (const dialect of dialects()) {
         assert.equal(header.alg, alg);
         assert.equal(header.typ, "at+jwt");
         assert.equal(typeof header.kid, "string");
+        // HS256 signs with the server secret under the kid every node (and tool) derives from it.
+        if (alg === "HS256") assert.equal(header.kid, secretKidOf(TEST_SECRET));
         assert.equal((await profile(account.access)).status, 200);
         // A second request is answered from the verified-token cache: still accepted.
         assert.equal((await profile(account.access)).status, 200);

@@ -1,5 +1,4 @@
 import type { Kysely } from "kysely";
-import { deriveKey } from "../../lib/derive-key.js";
 import type { Database } from "../../store/schema.js";
 import { keysVersion, listKeyRows, NOT_REVOKED_SQL, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { open } from "../mail/seal.js";
@@ -8,14 +7,10 @@ import { unavailable } from "../errors.js";
 import type { SqliteHandle } from "../../store/sqlite-handle.js";
 import type { ExternalWrites } from "../../store/revocation/external-writes.js";
 import type { TokenKey, TokenKeys } from "../tokens/access-token.js";
-import { publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
+import { publicJwkFromPrivate, publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
 
 /** The HKDF label of the key that seals private keys at rest. */
 export const WRAPPING_KEY_LABEL = "tokenver signing keys v1";
-/** The HKDF label of the HS256 server secret's kid (a one-way value: it says nothing of the secret). */
-export const SECRET_KID_LABEL = "tokenver hs256 kid v1";
-/** The kid of the HS256 key that is the server secret itself: the same on every node with that secret. */
-export const secretKidOf = (secret: string): string => deriveKey(secret, SECRET_KID_LABEL, 16).toString("base64url");
 /** How often a node asks whether the keys changed (milliseconds); the CLI waits this long (and a margin) after a change. */
 export const KEYS_POLL_MS = 1000;
 export const KEYS_SETTLE_MS = KEYS_POLL_MS + 500;
@@ -234,7 +229,7 @@ export class KeyRing implements TokenKeys {
       ...base,
       signKey: secretText,
       verifyKey: publicPemOf(secretText),
-      publicJwk: JSON.parse(row.public_jwk!) as PublicJwk,
+      publicJwk: publicJwkFromPrivate(secretText, alg, row.kid),
       isSecret: false,
     };
   }

@@ -81,6 +81,18 @@ async function publicJwkOf(jwk: JWK, alg: SigningAlg): Promise<PublicJwk> {
   return out;
 }
 
+/**
+ * The public JWK of a stored key, derived from its private half (which the AEAD seal binds to the
+ * kid), never read from the row's `public_jwk`: whoever can write the database but not unseal a
+ * key cannot make the JWKS publish a key of their own.
+ */
+export function publicJwkFromPrivate(privatePem: string, alg: SigningAlg, kid: string): PublicJwk {
+  const jwk = createPublicKey(privatePem).export({ format: "jwk" }) as Record<string, unknown>;
+  const out: PublicJwk = { kty: String(jwk.kty), kid, alg, use: "sig" };
+  for (const name of PUBLIC_PARAMETERS[out.kty] ?? []) out[name] = String(jwk[name]);
+  return out;
+}
+
 /** The PEM of the public half, for the verifier. */
 export function publicPemOf(privatePem: string): string {
   return createPublicKey(privatePem).export({ format: "pem", type: "spki" }).toString();

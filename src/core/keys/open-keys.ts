@@ -3,7 +3,8 @@ import { deriveKey } from "../../lib/derive-key.js";
 import type { Database } from "../../store/schema.js";
 import type { Clock } from "../clock.js";
 import { ensureKeys } from "./ensure-keys.js";
-import { KeyRing, secretKidOf, WRAPPING_KEY_LABEL } from "./key-ring.js";
+import { secretKidOf } from "../tokens/access-token.js";
+import { KeyRing, WRAPPING_KEY_LABEL } from "./key-ring.js";
 import type { KeysContext } from "./keys-context.js";
 import { importConfiguredKey, type SigningAlg } from "./material.js";
 

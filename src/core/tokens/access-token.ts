@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createSigner, createVerifier, TokenError } from "fast-jwt";
 import { BoundedMap } from "../../lib/bounded-map.js";
+import { deriveKey } from "../../lib/derive-key.js";
 import { AuthError } from "../errors.js";
 import { nowSeconds, type Clock } from "../clock.js";
 
@@ -44,8 +45,13 @@ export interface TokenKeys {
   find(kid: string | undefined): TokenKey | undefined;
 }
 
-/** One key, the server secret: what a caller without a key ring (tests, benchmarks) passes. */
-export function secretKeys(secret: string, kid = "hs256"): TokenKeys {
+/** The HKDF label of the HS256 server secret's kid (a one-way value: it says nothing of the secret). */
+const SECRET_KID_LABEL = "tokenver hs256 kid v1";
+/** The kid of the HS256 key that is the server secret itself: the same on every node and tool with that secret. */
+export const secretKidOf = (secret: string): string => deriveKey(secret, SECRET_KID_LABEL, 16).toString("base64url");
+
+/** One key, the server secret, under the kid every node derives from it: what a caller without a key ring (tests, benchmarks) passes. */
+export function secretKeys(secret: string, kid = secretKidOf(secret)): TokenKeys {
   const key: TokenKey = { kid, alg: ALGORITHM, signKey: secret, verifyKey: secret };
   return { signing: () => key, find: (k) => (k === undefined || k === kid ? key : undefined) };
 }

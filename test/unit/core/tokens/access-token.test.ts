@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import { AuthError, type ErrorCode } from "../../../../src/core/errors.js";
-import { createAccessTokenSigner, createAccessTokenVerifier } from "../../../../src/core/tokens/access-token.js";
+import { createAccessTokenSigner, createAccessTokenVerifier, secretKidOf } from "../../../../src/core/tokens/access-token.js";
 import { b64url, decodePart, forge, hmac, type Json } from "../../../support/tokens-forge.js";
 
 type AccessTokenConfig = Parameters<typeof createAccessTokenSigner>[0];
@@ -79,7 +79,14 @@ describe("round trip", () => {
 
   test("the header is exactly alg HS256, typ at+jwt and the key's kid", () => {
     const { sign } = setup();
-    assert.deepEqual(decodePart(sign("u", "s", 0), 0), { alg: "HS256", typ: "at+jwt", kid: "hs256" });
+    assert.deepEqual(decodePart(sign("u", "s", 0), 0), { alg: "HS256", typ: "at+jwt", kid: secretKidOf(SECRET) });
+  });
+
+  test("the secret's kid is derived from it one way: stable, 128 bits, never the secret", () => {
+    assert.equal(secretKidOf(SECRET), secretKidOf(SECRET));
+    assert.match(secretKidOf(SECRET), /^[A-Za-z0-9_-]{22}$/);
+    assert.notEqual(secretKidOf(SECRET), secretKidOf(`${SECRET}x`));
+    assert.equal(secretKidOf(SECRET).includes(SECRET.slice(0, 8)), false);
   });
 
   test("iat follows the injected clock, rounded down to the second", () => {
