@@ -8,6 +8,7 @@ import type { CounterStore } from "../store/counters/counter-store.js";
 import type { Store } from "../store/database.js";
 import { pruneEvents } from "../store/queries/events.js";
 import { eraseEndedSeals } from "../store/queries/browser.js";
+import { startSealSweep } from "./browser/seal-sweep.js";
 import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
 import { pruneSessions } from "../store/queries/sessions.js";
 import type { RevocationState } from "../store/revocation/state.js";
@@ -148,6 +149,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #login: typeof login;
   readonly #loginMfa: typeof loginMfa;
   readonly #pruneTimer: NodeJS.Timeout | undefined;
+  readonly #sealSweep: { stop(): void };
   readonly #outbox: Outbox;
   readonly #events: EventRecorder;
   readonly #webhooks: WebhookDispatcher | undefined;
@@ -222,6 +224,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
       const rotated = await rotateKey(keys, { due: true });
       if (rotated !== undefined) this.#keyRotated(rotated, "scheduled", "system");
     });
+    this.#sealSweep = startSealSweep(this.#core);
     if (config.pruneInterval > 0) {
       this.#pruneTimer = setInterval(() => {
         this.prune().catch(() => config.onWarning("periodic prune failed: a store did not answer; will retry"));
@@ -576,6 +579,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    this.#sealSweep.stop();
     this.#keys?.ring.stop();
     // Mail work a public request left running after its answer ends first (recovery/background.ts).
     await settleBackground(this.#core);

@@ -180,3 +180,43 @@ describe("refresh grace off (TOKENVER_REFRESH_GRACE=0)", () => {
     assert.equal(again.body.code, "refresh_reused");
   });
 });
+
+// The window's end erases the seal by itself (core/browser/seal-sweep.ts), without a prune: a
+// one-second window, the real clock, and nothing else happening to the session.
+for (const dialect of dialects()) {
+  describe(`refresh grace: the seal goes when the window ends (${dialect})`, () => {
+    let server: TestServer;
+    let dir: string;
+    let database: TestDatabase;
+    let store: Store;
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), "tokenver-grace-sweep-"));
+      database = await createTestDatabase(dialect, join(dir, "grace.db"));
+      server = await startServer({ dialect, databaseUrl: database.url, sqliteLock: false, refreshGrace: 1, pruneInterval: 0 });
+      store = await openStore(database.url);
+    });
+    after(async () => {
+      await store.close();
+      await server.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("a sealed successor is erased within two windows of its rotation, with no prune and no use", async () => {
+      const user = await server.api.register();
+      const sid = claimsOf(user.access).sid;
+      assert.equal((await server.api.post("/token/refresh", { refresh: user.refresh })).status, 200);
+      const sealed = () =>
+        store.db
+          .selectFrom("refresh_tokens")
+          .select("id")
+          .where("session_id", "=", sid)
+          .where("successor_sealed", "is not", null)
+          .execute();
+      assert.equal((await sealed()).length, 1, "sealed for the window");
+      const deadline = Date.now() + 2_500;
+      while ((await sealed()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(await sealed(), [], "erased by the sweep once the window ended");
+    });
+  });
+}

@@ -14,7 +14,7 @@ import type { RequestContext, TokenPair } from "../types.js";
  * stay signed in. A token rotated by `POST /token/refresh` keeps its successor sealed (AES-256-GCM)
  * under a key derived with HKDF from the token's own secret (never from its stored hash), with the
  * token's id as associated data: only whoever presents the parent token can open it, and the
- * database alone never yields a usable token. The seal is erased when the window ends (`prune`),
+ * database alone never yields a usable token. The seal is erased when the window ends (seal-sweep.ts),
  * when the successor is used (rotation) and when the session is revoked (core/revoke.ts).
  */
 const GRACE_LABEL = "tokenver refresh grace v1";

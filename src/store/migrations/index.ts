@@ -9,6 +9,7 @@ import { browser } from "./0007_browser.js";
 import { signingKeys } from "./0008_signing_keys.js";
 import { recovery } from "./0009_recovery.js";
 import { mfa } from "./0010_mfa.js";
+import { graceSealIndex } from "./0012_grace_seal_index.js";
 
 /** Migrations as code, one file per schema change, never edited once released. */
 const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   "0008_signing_keys": signingKeys,
   "0009_recovery": recovery,
   "0010_mfa": mfa,
+  "0012_grace_seal_index": graceSealIndex,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
