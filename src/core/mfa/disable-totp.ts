@@ -6,10 +6,10 @@ import { validationFailed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
-import { codeCandidate } from "./check-code.js";
-import { codeRejected, isCodeInvalid } from "./failure.js";
+import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
 import { confirmPassword } from "./password.js";
+import { proveSecondFactor, settleSecondFactor } from "./prove.js";
 
 export interface SecondFactorProof {
   password: string;
@@ -29,18 +29,9 @@ export async function disableTotp(core: Core, principal: Principal, input: Secon
   const user = await confirmPassword(core, principal, input.password);
   const reject = () => codeRejected(core, user.id, principal.sessionId, context, "disable", 403);
   if (user.mfa_enabled_at === null) throw reject();
-  await core.throttle.countSecondFactor(user.id);
-  // A code that got no answer (503) gives its count back, as a right one does: only wrong codes count.
-  const candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true }).catch(
-    async (error: unknown) => {
-      await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
-      throw error;
-    },
-  );
-  if (candidate === undefined) throw reject();
-  let change;
-  try {
-    change = await core.revoker.revoke({ userId: user.id }, async (trx, now) => {
+  const candidate = await proveSecondFactor(core, user.id, input.code, reject);
+  const change = await settleSecondFactor(core, user.id, () =>
+    core.revoker.revoke({ userId: user.id }, async (trx, now) => {
       // The code once (its time step, or the recovery code), then the factor itself.
       if (!(await candidate.consume(trx)) || !(await mfa.disableTotp(trx, user.id, now))) throw reject();
       const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);
@@ -49,12 +40,8 @@ export async function disableTotp(core: Core, principal: Principal, input: Secon
       await advanceCsrfEpoch(trx, principal.sessionId);
       if (candidate.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
       return { userId: user.id, sessionIds };
-    });
-  } catch (error) {
-    if (!isCodeInvalid(error)) await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
-    throw error;
-  }
-  await core.throttle.secondFactorSucceeded(user.id);
+    }),
+  );
   const base = { userId: user.id, sessionId: principal.sessionId, actor: "self", client: context } as const;
   if (candidate.kind === "recovery") recordEvent(core, { ...base, type: "mfa.recovery_used", detail: { stage: "disable" } });
   recordEvent(core, { ...base, type: "mfa.disabled", detail: { via: candidate.kind, revoked_sessions: change.sessionIds?.length ?? 0 } });

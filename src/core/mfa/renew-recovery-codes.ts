@@ -5,11 +5,11 @@ import { failClosed, validationFailed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
-import { codeCandidate } from "./check-code.js";
 import type { SecondFactorProof } from "./disable-totp.js";
-import { codeRejected, isCodeInvalid } from "./failure.js";
+import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
 import { confirmPassword } from "./password.js";
+import { proveSecondFactor, settleSecondFactor } from "./prove.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 
 /**
@@ -28,30 +28,18 @@ export async function renewRecoveryCodes(
   const user = await confirmPassword(core, principal, input.password);
   const reject = () => codeRejected(core, user.id, principal.sessionId, context, "recovery_codes", 403);
   if (user.mfa_enabled_at === null) throw reject();
-  await core.throttle.countSecondFactor(user.id);
-  // A code that got no answer (503) gives its count back, as a right one does: only wrong codes count.
-  const candidate = await codeCandidate(core, user.id, input.code.trim(), { state: "enabled", allowRecovery: true }).catch(
-    async (error: unknown) => {
-      await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
-      throw error;
-    },
-  );
-  if (candidate === undefined) throw reject();
+  const candidate = await proveSecondFactor(core, user.id, input.code, reject);
   const set = newRecoveryCodes(core, user.id);
-  try {
-    await failClosed(() =>
+  await settleSecondFactor(core, user.id, () =>
+    failClosed(() =>
       core.db.transaction().execute(async (trx) => {
         if (!(await candidate.consume(trx))) throw reject();
         await mfa.replaceRecoveryCodes(trx, user.id, set.rows, isoAt(core.config.clock()));
         await queueMfaNotice(core, user.id, "recovery_codes_renewed", trx);
         if (candidate.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
       }),
-    );
-  } catch (error) {
-    if (!isCodeInvalid(error)) await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
-    throw error;
-  }
-  await core.throttle.secondFactorSucceeded(user.id);
+    ),
+  );
   if (candidate.kind === "recovery") {
     recordEvent(core, {
       type: "mfa.recovery_used",

@@ -3,9 +3,10 @@ import type * as users from "../../store/queries/users.js";
 import type { Database } from "../../store/schema.js";
 import type { Core } from "../context.js";
 import { recordEvent } from "../events/record.js";
-import { codeCandidate, type CodeCandidate } from "../mfa/check-code.js";
+import type { CodeCandidate } from "../mfa/check-code.js";
 import { codeRejected } from "../mfa/failure.js";
 import { queueMfaNotice } from "../mfa/notices.js";
+import { proveSecondFactor } from "../mfa/prove.js";
 import type { Principal, RequestContext } from "../types.js";
 
 /**
@@ -26,16 +27,7 @@ export async function requireSecondFactorForEmailChange(
   if (user.mfa_enabled_at === null) return undefined;
   const reject = () => codeRejected(core, user.id, principal.sessionId, context, "email_change", 403);
   if (code === undefined || code.trim() === "") throw reject();
-  await core.throttle.countSecondFactor(user.id);
-  let candidate: CodeCandidate | undefined;
-  try {
-    candidate = await codeCandidate(core, user.id, code.trim(), { state: "enabled", allowRecovery: true });
-  } catch (error) {
-    // No answer is no failure: the attempt gives its count back.
-    await core.throttle.secondFactorSucceeded(user.id).catch(() => {});
-    throw error;
-  }
-  if (candidate === undefined) throw reject();
+  const candidate = await proveSecondFactor(core, user.id, code, reject);
   return { candidate, reject };
 }
 
