@@ -69,6 +69,7 @@ for (const dialect of dialects()) {
             "0008_signing_keys",
             "0009_recovery",
             "0010_mfa",
+            "0012_grace_seal_index",
           ]);
         } finally {
           await db.destroy();

@@ -1,3 +1,5 @@
+import type { Auth } from "../../core/auth.js";
+import type { RequestContext } from "../../core/types.js";
 import { endpoint, NO_BODY, type AnyEndpoint } from "../endpoint.js";
 import * as S from "../schemas.js";
 import * as wire from "../wire.js";
@@ -6,26 +8,43 @@ import * as R from "./recovery-schemas.js";
 const LINK_INVALID = [400, ["validation_failed", "bad_request", "link_invalid"]] as const;
 const MAIL_REQUEST_ERRORS = S.problems(400, 413, 415, 429, 503);
 
-/** Account recovery and email (docs/api.md section 8; docs/recovery.md). */
-export const RECOVERY_ENDPOINTS: readonly AnyEndpoint[] = [
-  endpoint({
+/**
+ * A public request that may mail a link: always `202` with the same body, whether or not an
+ * account matched (no enumeration), so its row differs from its sibling's only in what it sends.
+ */
+function mailRequest(
+  path: string,
+  summary: string,
+  description: string,
+  send: (auth: Auth<any>, body: { email: string }, client: RequestContext) => Promise<void>,
+): AnyEndpoint {
+  return endpoint({
     method: "POST",
-    path: "/password/forgot",
+    path,
     access: "public",
     tags: ["recovery"],
-    summary: "Mail a password-reset link",
-    description:
-      "Always `202` with the same body, in about the same time, whether or not the account exists; a reset link goes to an " +
-      "enabled account's stored address. Throttled per email and per client address (`429`).",
+    summary,
+    description,
     body: R.EmailBody,
     status: 202,
     response: R.Accepted,
     errors: MAIL_REQUEST_ERRORS,
     handler: async ({ auth, body, client }) => {
-      await auth.forgotPassword(body, client);
+      await send(auth, body, client);
       return R.ACCEPTED;
     },
-  }),
+  });
+}
+
+/** Account recovery and email (docs/api.md section 8; docs/recovery.md). */
+export const RECOVERY_ENDPOINTS: readonly AnyEndpoint[] = [
+  mailRequest(
+    "/password/forgot",
+    "Mail a password-reset link",
+    "Always `202` with the same body, in about the same time, whether or not the account exists; a reset link goes to an " +
+      "enabled account's stored address. Throttled per email and per client address (`429`).",
+    (auth, body, client) => auth.forgotPassword(body, client),
+  ),
   endpoint({
     method: "POST",
     path: "/password/reset",
@@ -57,24 +76,13 @@ export const RECOVERY_ENDPOINTS: readonly AnyEndpoint[] = [
     errors: S.problems(LINK_INVALID, 409, 413, 415, 503),
     handler: async ({ auth, body, client }) => wire.userView(auth.profileSchema)(await auth.verifyEmail(body, client)),
   }),
-  endpoint({
-    method: "POST",
-    path: "/email/verify/resend",
-    access: "public",
-    tags: ["recovery"],
-    summary: "Mail a fresh verification link",
-    description:
-      "Always `202` with the same body, in about the same time, whether or not an unverified account has this address. " +
+  mailRequest(
+    "/email/verify/resend",
+    "Mail a fresh verification link",
+    "Always `202` with the same body, in about the same time, whether or not an unverified account has this address. " +
       "Throttled per email and per client address (`429`).",
-    body: R.EmailBody,
-    status: 202,
-    response: R.Accepted,
-    errors: MAIL_REQUEST_ERRORS,
-    handler: async ({ auth, body, client }) => {
-      await auth.resendVerification(body, client);
-      return R.ACCEPTED;
-    },
-  }),
+    (auth, body, client) => auth.resendVerification(body, client),
+  ),
   endpoint({
     method: "POST",
     path: "/email",
