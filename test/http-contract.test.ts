@@ -2,19 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { dialects } from "./support/databases.js";
 import { claimsOf, startServer, uniqueEmail, type ApiResponse, type TestServer } from "./support/server.js";
+import { USER_KEYS } from "./support/user-keys.js";
 
-const USER_KEYS = [
-  "created_at",
-  "disabled",
-  "email",
-  "email_verified",
-  "id",
-  "mfa_enabled",
-  "recovery_codes_left",
-  "role",
-  "token_version",
-  "username",
-];
 const PAIR_KEYS = ["access", "expires_in", "refresh", "token_type"];
 const AUTH_RESULT_KEYS = [...PAIR_KEYS, "user"].sort();
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
