@@ -273,7 +273,8 @@ function endpointSection(row: AnyEndpoint): string[] {
       rows.push({
         path: "*your `userFields`*",
         type: "as configured",
-        required: "as configured",
+        // A patch takes any of them (Type.Partial of the fields); a sign-up those the fields require.
+        required: row.method === "PATCH" ? "no" : "as configured",
         limits: "as configured",
         description: "The custom user fields of the application ([library.md](library.md#custom-user-fields)).",
       });
