@@ -137,7 +137,7 @@ function environmentHelp(): string {
   return rows.map((s) => `  ${s.env!.padEnd(width)}${plain(meaningOf(s))}; default ${plain(defaultOf(s))}`).join("\n");
 }
 
-const SEE_README = 'Every setting, its default and its range: README.md, section "Configuration".';
+const SEE_README = "Every setting, its default and its range: docs/configuration.md (shipped in the package).";
 const OTHER_SETTINGS = `The other variables listed by \`tokenver --help\` are checked as \`serve\` checks them.\n${SEE_README}`;
 
 const DEFAULTS = configFromEnv({});

@@ -258,6 +258,24 @@ const INTENDED_CHANGES: Array<{ name: string; apply(document: any): void }> = [
       Object.assign(document.paths, JSON.parse(readFileSync("test/fixtures/openapi-keys-paths.json", "utf8")));
     },
   },
+  {
+    // Issue 20: GET /admin/events documented its 403 as `invalid_credentials`; a caller who is not
+    // an admin gets `403 forbidden` there, as on every admin path (test/admin-events.test.ts).
+    name: "GET /admin/events: 403 forbidden",
+    apply: (document) => {
+      document.paths["/admin/events"].get.responses[403] = structuredClone(document.paths["/admin/users"].get.responses[403]);
+    },
+  },
+  {
+    // Issue 20: a cookie-mode POST /token/refresh with neither `refresh` nor the refresh cookie
+    // answers `401 token_missing` (test/browser/cookie-mode.test.ts); its 401 now lists the code.
+    name: "POST /token/refresh: 401 token_missing",
+    apply: (document) => {
+      const unauthorized = document.paths["/token/refresh"].post.responses[401];
+      unauthorized.description = unauthorized.description.replace("code: ", "code: token_missing, ");
+      unauthorized.content["application/problem+json"].schema.properties.code.anyOf.unshift({ type: "string", enum: ["token_missing"] });
+    },
+  },
 ];
 
 let server: TestServer;

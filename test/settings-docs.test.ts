@@ -4,8 +4,9 @@ import { test } from "node:test";
 import { configurationTable, defaultOf, meaningOf } from "../src/settings/readme.js";
 import { SETTINGS, type AuthOptions, type RateLimitOptions, type Setting } from "../src/settings/table.js";
 
-// The README's configuration table says what src/settings.ts says: a row missing, a default or a
-// range changed on one side only, fails here. To update the README, paste configurationTable().
+// The configuration table (docs/configuration.md, moved there from the README) says what
+// src/settings.ts says: a row missing, a default or a range changed on one side only, fails here.
+// To update the page, paste configurationTable().
 
 /** Every option a program can pass to createAuth(), as the table names them. */
 type AuthOptionPath = Exclude<keyof AuthOptions, "rateLimit"> | `rateLimit.${keyof RateLimitOptions}`;
@@ -24,11 +25,11 @@ interface ReadmeRow {
   meaning: string;
 }
 
-/** The table under "## Configuration", one entry per row, keyed by variable (or option when none). */
+/** The table of docs/configuration.md, one entry per row, keyed by variable (or option when none). */
 function readmeTable(): Map<string, ReadmeRow> {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  const start = readme.indexOf("\n## Configuration\n");
-  assert.notEqual(start, -1, 'README.md has a "## Configuration" section');
+  const readme = readFileSync(new URL("../docs/configuration.md", import.meta.url), "utf8");
+  const start = readme.indexOf("# Configuration\n");
+  assert.equal(start, 0, 'docs/configuration.md starts with "# Configuration"');
   const end = readme.indexOf("\n## ", start + 1);
   const lines = readme
     .slice(start, end === -1 ? undefined : end)
@@ -46,7 +47,7 @@ function readmeTable(): Map<string, ReadmeRow> {
   for (const cells of body.slice(1)) {
     const [variable = "", option = "", fallback = "", meaning = ""] = cells;
     const key = keyOf(variable, option);
-    assert.ok(!rows.has(key), `README lists ${key} once`);
+    assert.ok(!rows.has(key), `docs/configuration.md lists ${key} once`);
     rows.set(key, { variable, option, default: fallback, meaning });
   }
   return rows;
@@ -55,7 +56,7 @@ function readmeTable(): Map<string, ReadmeRow> {
 const code = (name: string | undefined) => (name === undefined ? "-" : `\`${name}\``);
 const keyOf = (variable: string, option: string) => (variable !== "-" ? variable : option);
 
-test("the README's configuration table says what the settings table says", () => {
+test("docs/configuration.md's table says what the settings table says", () => {
   const readme = readmeTable();
   const problems: string[] = [];
   const expected = new Set<string>();
@@ -64,7 +65,7 @@ test("the README's configuration table says what the settings table says", () =>
     expected.add(key);
     const row = readme.get(key);
     if (row === undefined) {
-      problems.push(`${key}: missing from README`);
+      problems.push(`${key}: missing from docs/configuration.md`);
       continue;
     }
     if (row.option !== code(setting.option)) problems.push(`${key}: option is ${row.option}, the table says ${code(setting.option)}`);
@@ -72,15 +73,11 @@ test("the README's configuration table says what the settings table says", () =>
     if (row.meaning !== meaningOf(setting))
       problems.push(`${key}: meaning (with its range) is "${row.meaning}", the table says "${meaningOf(setting)}"`);
   }
-  for (const key of readme.keys()) if (!expected.has(key)) problems.push(`${key}: in README, not in src/settings.ts`);
-  assert.deepEqual(
-    problems,
-    [],
-    `README.md "## Configuration" differs from src/settings.ts; its table should read:\n${configurationTable()}\n`,
-  );
+  for (const key of readme.keys()) if (!expected.has(key)) problems.push(`${key}: in docs/configuration.md, not in src/settings.ts`);
+  assert.deepEqual(problems, [], `docs/configuration.md differs from src/settings.ts; its table should read:\n${configurationTable()}\n`);
 });
 
-test("the README's table is in the settings table's order", () => {
+test("docs/configuration.md's table is in the settings table's order", () => {
   const keys = [...readmeTable().keys()];
   const order = (SETTINGS as readonly Setting[]).map((s) => keyOf(code(s.env), code(s.option)));
   assert.deepEqual(keys, order);

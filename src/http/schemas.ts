@@ -218,9 +218,12 @@ export function problems(
   );
 }
 
-/** The credential failures of login and refresh, whose 401s differ from a bearer route's. */
+/**
+ * The credential failures of login and refresh, whose 401s differ from a bearer route's. A
+ * cookie-mode refresh with neither `refresh` nor the refresh cookie is `token_missing`.
+ */
 export const LOGIN_FAILED = [401, ["invalid_credentials"]] as const;
-export const REFRESH_FAILED = [401, ["token_invalid", "token_expired", "token_revoked", "refresh_reused"]] as const;
+export const REFRESH_FAILED = [401, ["token_missing", "token_invalid", "token_expired", "token_revoked", "refresh_reused"]] as const;
 
 /** Schema of GET /openapi.json, so the document lists itself (docs/api.md section 3). */
 export const openApiDocumentSchema = {

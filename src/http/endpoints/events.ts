@@ -32,7 +32,8 @@ export const ADMIN_EVENT_ENDPOINTS: readonly AnyEndpoint[] = [
     query: E.AdminEventsQuery,
     status: 200,
     response: E.EventPage,
-    errors: S.problems(400, 401, 403, 503),
+    // A caller who is not an admin gets `403 forbidden` (runEndpoint), as on every admin row.
+    errors: S.problems(400, 401, [403, ["forbidden"]], 503),
     handler: async ({ auth, query }) => wire.eventPageView(await auth.listEvents(wire.eventsQueryInput(query))),
   }),
 ];

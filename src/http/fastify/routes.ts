@@ -89,8 +89,11 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<an
   }
 }
 
-/** A row as Fastify's schema: validation, serialisation and the row's OpenAPI operation. */
-function routeSchema(row: AnyEndpoint, profile: TObject): FastifySchema {
+/**
+ * A row as Fastify's schema: validation, serialisation and the row's OpenAPI operation. The
+ * endpoint reference (docs/endpoints.md, scripts/docs/endpoint-reference.ts) is rendered from it too.
+ */
+export function routeSchema(row: AnyEndpoint, profile: TObject): FastifySchema {
   return {
     tags: [...row.tags],
     summary: row.summary,
