@@ -9,7 +9,7 @@ import { test } from "node:test";
 // reference out of the README) breaks no link.
 
 const ROOT = join(import.meta.dirname, "..");
-const SHIPPED = /^(docs\/[^/]+\.(md|png|svg)|README\.md|LICENSE|CHANGELOG\.md)$/;
+const SHIPPED = /^(docs\/[^/]+\.(md|png|svg|json)|README\.md|LICENSE|CHANGELOG\.md)$/;
 
 /** Markdown without its fenced code blocks (a `#` comment there is no heading, a `](` no link). */
 const prose = (text: string) => text.replace(/^```[\s\S]*?^```/gm, "");
