@@ -1,100 +1,24 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { openStore, type Store } from "../src/store/database.js";
-import { createTestDatabase, dialects, type TestDatabase } from "./support/databases.js";
-import { claimsOf, startServer, uniqueEmail, type TestServer } from "./support/server.js";
-
-const PASSWORD = "a long and unguessable passphrase";
-const NEW_PASSWORD = "another long and unguessable passphrase";
-const DAY = 86_400_000;
-
-type WireEvent = {
-  id: string;
-  type: string;
-  user_id: string | null;
-  session_id: string | null;
-  actor: string;
-  ip: string | null;
-  user_agent: string | null;
-  at: string;
-  detail: Record<string, unknown>;
-};
-
-async function ownEvents(server: TestServer, access: string): Promise<WireEvent[]> {
-  const response = await server.api.get("/events", access);
-  assert.equal(response.status, 200, response.text);
-  return response.body.events;
-}
+import { describe, test } from "node:test";
+import { dialects } from "./support/databases.js";
+import { eventsWorld, PASSWORD, NEW_PASSWORD, type WireEvent } from "./support/events-world.js";
+import { claimsOf } from "./support/server.js";
 
 for (const dialect of dialects()) {
   describe(`security events (${dialect})`, () => {
-    let dir: string;
-    let database: TestDatabase;
-    let server: TestServer;
-    let store: Store;
-    let now = Date.now();
-    const warnings: string[] = [];
-    /** Every secret the tests typed or were given: none may appear in the events table. */
-    const secrets = new Set<string>([PASSWORD, NEW_PASSWORD]);
-
-    before(async () => {
-      dir = mkdtempSync(join(tmpdir(), "tokenver-events-"));
-      // A file, not :memory:, so the test reads the rows itself.
-      database = await createTestDatabase(dialect, join(dir, "events.db"));
-      server = await startServer({
-        dialect,
-        databaseUrl: database.url,
-        sqliteLock: false,
-        // A used refresh token presented at once is reuse here, not the grace of docs/api.md section 6.
-        refreshGrace: 0,
-        clock: () => (now += 1),
-        onWarning: (m) => warnings.push(m),
-        rateLimit: { accountFailures: 1000, addressFailures: 1000 },
-      });
-      store = await openStore(database.url);
-    });
-    after(async () => {
-      await store?.close();
-      await server?.close();
-      await database?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    async function user(userAgent = "events-test/1.0") {
-      const email = uniqueEmail();
-      const response = await server.api.request("POST", "/register", {
-        body: { email, password: PASSWORD },
-        headers: { "user-agent": userAgent },
-      });
-      assert.equal(response.status, 201, response.text);
-      secrets.add(response.body.access).add(response.body.refresh);
-      return {
-        email,
-        id: response.body.user.id as string,
-        access: response.body.access as string,
-        refresh: response.body.refresh as string,
-      };
-    }
-
-    async function login(email: string, password = PASSWORD, userAgent = "events-test/1.0") {
-      const response = await server.api.request("POST", "/login", { body: { email, password }, headers: { "user-agent": userAgent } });
-      if (response.status === 200) secrets.add(response.body.access).add(response.body.refresh);
-      return response;
-    }
+    // A used refresh token presented at once is reuse here, not the grace of docs/api.md section 6.
+    const world = eventsWorld(dialect, { refreshGrace: 0 });
 
     test("sign-ins, failed sign-ins and logouts are recorded with who, where and which session", async () => {
-      const alice = await user();
-      assert.equal((await login(alice.email, "not the right passphrase")).status, 401);
-      secrets.add("not the right passphrase");
-      const signedIn = await login(alice.email, PASSWORD, "laptop/2.0");
+      const alice = await world.user();
+      assert.equal((await world.login(alice.email, "not the right passphrase")).status, 401);
+      world.secrets.add("not the right passphrase");
+      const signedIn = await world.login(alice.email, PASSWORD, "laptop/2.0");
       assert.equal(signedIn.status, 200);
       const sid = claimsOf(signedIn.body.access).sid;
 
-      assert.equal((await server.api.post("/logout", { scope: "session" }, alice.access)).status, 204);
-      const events = await ownEvents(server, signedIn.body.access);
+      assert.equal((await world.server.api.post("/logout", { scope: "session" }, alice.access)).status, 204);
+      const events = await world.ownEvents(signedIn.body.access);
       assert.deepEqual(
         events.map((e) => e.type),
         ["logout", "login.succeeded", "login.failed"],
@@ -114,9 +38,9 @@ for (const dialect of dialects()) {
       assert.deepEqual(logout.detail, { scope: "session", sessions: 1 });
 
       // Scope all: the event outlives every token, and the next session sees it.
-      assert.equal((await server.api.post("/logout", {}, signedIn.body.access)).status, 204);
-      const again = await login(alice.email);
-      const latest = await ownEvents(server, again.body.access);
+      assert.equal((await world.server.api.post("/logout", {}, signedIn.body.access)).status, 204);
+      const again = await world.login(alice.email);
+      const latest = await world.ownEvents(again.body.access);
       assert.deepEqual(
         latest.slice(0, 2).map((e) => [e.type, e.detail.scope]),
         [
@@ -129,11 +53,11 @@ for (const dialect of dialects()) {
     test("a failed sign-in for an unknown account stores no user and nothing that was typed", async () => {
       // People type passwords into the email field.
       const typed = `${"correct-horse-battery"}-${Date.now()}@example.com`;
-      secrets.add(typed);
-      assert.equal((await login(typed, "what they typed as a password")).status, 401);
-      secrets.add("what they typed as a password");
-      await server.auth.flushEvents();
-      const rows = await store.db
+      world.secrets.add(typed);
+      assert.equal((await world.login(typed, "what they typed as a password")).status, 401);
+      world.secrets.add("what they typed as a password");
+      await world.server.auth.flushEvents();
+      const rows = await world.store.db
         .selectFrom("tokenver_events")
         .selectAll()
         .where("type", "=", "login.failed")
@@ -145,26 +69,30 @@ for (const dialect of dialects()) {
     });
 
     test("revoking a session, refresh-token reuse and a password change are recorded", async () => {
-      const bob = await user();
-      const phone = await login(bob.email, PASSWORD, "phone/1.0");
+      const bob = await world.user();
+      const phone = await world.login(bob.email, PASSWORD, "phone/1.0");
       const phoneSid = claimsOf(phone.body.access).sid;
-      assert.equal((await server.api.request("DELETE", `/sessions/${phoneSid}`, { token: bob.access })).status, 204);
+      assert.equal((await world.server.api.request("DELETE", `/sessions/${phoneSid}`, { token: bob.access })).status, 204);
 
       // Reuse: the first refresh token twice.
-      const rotated = await server.api.post("/token/refresh", { refresh: bob.refresh });
+      const rotated = await world.server.api.post("/token/refresh", { refresh: bob.refresh });
       assert.equal(rotated.status, 200);
-      secrets.add(rotated.body.access).add(rotated.body.refresh);
-      const reused = await server.api.post("/token/refresh", { refresh: bob.refresh });
+      world.secrets.add(rotated.body.access).add(rotated.body.refresh);
+      const reused = await world.server.api.post("/token/refresh", { refresh: bob.refresh });
       assert.equal(reused.body.code, "refresh_reused");
 
-      const fresh = await login(bob.email);
-      const third = await login(bob.email);
-      const changed = await server.api.post("/password", { current_password: PASSWORD, new_password: NEW_PASSWORD }, fresh.body.access);
+      const fresh = await world.login(bob.email);
+      const third = await world.login(bob.email);
+      const changed = await world.server.api.post(
+        "/password",
+        { current_password: PASSWORD, new_password: NEW_PASSWORD },
+        fresh.body.access,
+      );
       assert.equal(changed.status, 200, changed.text);
-      secrets.add(changed.body.access).add(changed.body.refresh);
+      world.secrets.add(changed.body.access).add(changed.body.refresh);
       assert.equal(third.status, 200);
 
-      const events = await ownEvents(server, changed.body.access);
+      const events = await world.ownEvents(changed.body.access);
       const byType = new Map(events.map((e) => [e.type, e]));
       const revoked = byType.get("session.revoked")!;
       assert.equal(revoked.session_id, phoneSid, "the revoked session, not the caller's");
@@ -179,13 +107,13 @@ for (const dialect of dialects()) {
     });
 
     test("five wrong current passwords in a session revoke it, recorded as the server's act", async () => {
-      const carol = await user();
+      const carol = await world.user();
       for (let i = 0; i < 5; i++) {
-        await server.api.post("/password", { current_password: `wrong guess number ${i}`, new_password: NEW_PASSWORD }, carol.access);
-        secrets.add(`wrong guess number ${i}`);
+        await world.server.api.post("/password", { current_password: `wrong guess number ${i}`, new_password: NEW_PASSWORD }, carol.access);
+        world.secrets.add(`wrong guess number ${i}`);
       }
-      const next = await login(carol.email);
-      const revoked = (await ownEvents(server, next.body.access)).find((e) => e.type === "session.revoked");
+      const next = await world.login(carol.email);
+      const revoked = (await world.ownEvents(next.body.access)).find((e) => e.type === "session.revoked");
       assert.ok(revoked !== undefined);
       assert.equal(revoked.session_id, claimsOf(carol.access).sid);
       assert.equal(revoked.actor, "system");
@@ -193,17 +121,17 @@ for (const dialect of dialects()) {
     });
 
     test("the events table holds none of the passwords and tokens these tests used", async () => {
-      await server.auth.flushEvents();
-      const rows = await store.db.selectFrom("tokenver_events").selectAll().execute();
+      await world.server.auth.flushEvents();
+      const rows = await world.store.db.selectFrom("tokenver_events").selectAll().execute();
       assert.ok(rows.length > 10);
       const text = JSON.stringify(rows);
-      for (const secret of secrets) {
+      for (const secret of world.secrets) {
         assert.ok(!text.includes(secret), "a secret in the events table");
         // The halves of a refresh token, and the signature of an access token.
         for (const part of secret.split(".")) if (part.length >= 20) assert.ok(!text.includes(part), "part of a token in the events table");
       }
       assert.deepEqual(
-        warnings.filter((w) => w.includes("security events")),
+        world.warnings.filter((w) => w.includes("security events")),
         [],
         "no event was lost",
       );
