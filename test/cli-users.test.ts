@@ -1,36 +1,19 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startNode, type Node } from "./support/nodes.js";
+import { runCli } from "./support/process.js";
 import { TEST_SECRET, uniqueEmail } from "./support/server.js";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const PASSWORD = "a long and unguessable passphrase";
 
-/** The real CLI in a process of its own; resolves once it has exited. */
-function cli(
-  env: Record<string, string>,
-  args: string[],
-  input?: string,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("exit", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
+/** The real CLI in a process of its own (an empty standard input unless given); resolves once it has exited. */
+const cli = async (env: Record<string, string>, args: string[], input?: string) => {
+  const { code, stdout, stderr } = await runCli(args, env, input ?? "");
+  return { status: code, stdout, stderr };
+};
 
 // `tokenver users ...` beside a running SQLite server (docs/api.md section 10): the server keeps
 // the revocation state in memory, yet once a command that revokes has exited, the server refuses

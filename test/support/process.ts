@@ -37,13 +37,14 @@ export interface CliProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `tokenver <args>` from source with exactly the given settings. */
-export function spawnCli(args: string[], settings: Record<string, string>): CliProcess {
+/** Starts `tokenver <args>` from source with exactly the given settings (and `input` on standard input, if given). */
+export function spawnCli(args: string[], settings: Record<string, string>, input?: string): CliProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(settings),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  if (input !== undefined) child.stdin!.end(input);
   let out = "";
   let err = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
@@ -58,8 +59,9 @@ export function spawnCli(args: string[], settings: Record<string, string>): CliP
 export async function runCli(
   args: string[],
   settings: Record<string, string>,
+  input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cli = spawnCli(args, settings);
+  const cli = spawnCli(args, settings, input);
   const timer = setTimeout(() => cli.child.kill("SIGKILL"), STARTUP_TIMEOUT_MS);
   const { code } = await cli.exited;
   clearTimeout(timer);
