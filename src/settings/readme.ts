@@ -1,5 +1,5 @@
 import { envOfOption, SETTINGS, type Setting, type SettingKind } from "./table.js";
-import { orList } from "./resolve.js";
+import { identifierForm, orList } from "./resolve.js";
 
 /** What a setting takes, from its kind, as the README says it (Markdown). */
 function rangeOf(kind: SettingKind): string | undefined {
@@ -13,6 +13,8 @@ function rangeOf(kind: SettingKind): string | undefined {
       const atLeast = kind.atLeast === undefined ? "" : `, at least \`${envOfOption(kind.atLeast) ?? kind.atLeast}\``;
       return `${kind.min} to ${kind.max}${atLeast}`;
     }
+    case "identifier":
+      return identifierForm(kind);
     case "enum":
       return `one of ${kind.values.map((v) => `\`${v}\``).join(", ")}`;
     case "trust-proxy":

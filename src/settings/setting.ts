@@ -15,6 +15,15 @@ export type SettingKind =
       readonly atLeast?: OptionPath;
     }
   | { readonly type: "boolean" }
+  | {
+      /** A lower-case SQL identifier (letters, digits, `_`; not starting with a digit), at most `maxLength` characters. */
+      readonly type: "identifier";
+      readonly maxLength: number;
+      /** The empty string is allowed (it means none). */
+      readonly empty?: boolean;
+      /** A beginning the database reserves (PostgreSQL's `pg_` for schemas). */
+      readonly refusedPrefix?: string;
+    }
   | { readonly type: "enum"; readonly values: readonly string[] }
   | { readonly type: "url"; readonly pattern: RegExp; readonly forms: readonly string[] }
   | { readonly type: "trust-proxy"; readonly maxHops: number }
