@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { DatabaseDriverMissingError, DatabaseInUseError, openStore, type Store } from "./store/database.js";
+import {
+  DatabaseDriverMissingError,
+  DatabaseInUseError,
+  openStore,
+  OwnDatabaseError,
+  useOwnDatabase,
+  type Store,
+} from "./store/database.js";
+import type { TableLayout } from "./store/table-layout.js";
 import { describeDatabaseError } from "./store/database-errors.js";
 import { getOrInsertMeta } from "./store/queries/meta.js";
 import { emailKeyWarnings } from "./store/queries/users.js";
@@ -32,6 +40,7 @@ export type { Auth };
  */
 export async function createAuth<F extends UserFields = {}>(options: AuthOptions<F> = {}): Promise<Auth<F>> {
   const resolved = resolveOptions(options as AuthOptions<UserFields>);
+  checkDatabase(options as AuthOptions<UserFields>, resolved);
   checkConsistency(resolved);
   const webhooks = webhooksOf(resolved);
   // prom-client is loaded only for a service that keeps metrics.
@@ -92,6 +101,8 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
  * commit; SQLite is one process (its file is locked), and Redis tells every caching node.
  */
 function checkConsistency(options: ResolvedOptions): void {
+  // The application's own connection: checked once its dialect is known (checkOwnDatabase()).
+  if (options.database !== undefined) return;
   if (options.localCache === true && options.sqliteLock === false && options.databaseUrl.startsWith("sqlite:")) {
     throw new OptionError(
       "localCache",
@@ -99,12 +110,39 @@ function checkConsistency(options: ResolvedOptions): void {
     );
   }
   if (options.localCache === true && options.redisUrl === undefined && !options.databaseUrl.startsWith("sqlite:")) {
-    throw new OptionError(
-      "localCache",
-      "cannot be true with PostgreSQL and no Redis: each node's cache would miss the revocations of the others; set a Redis URL (TOKENVER_REDIS_URL, redisUrl) or set it to false",
-    );
+    throw new OptionError("localCache", POSTGRES_CACHE_WITHOUT_REDIS);
   }
 }
+
+const POSTGRES_CACHE_WITHOUT_REDIS =
+  "cannot be true with PostgreSQL and no Redis: each node's cache would miss the revocations of the others; set a Redis URL (TOKENVER_REDIS_URL, redisUrl) or set it to false";
+
+/**
+ * The database options together: the application's connection replaces the URL (both would be a
+ * mistake: which one holds the users?), with exactly one of its forms; a schema is PostgreSQL's.
+ */
+function checkDatabase(given: AuthOptions<UserFields>, options: ResolvedOptions): void {
+  const database = options.database;
+  if (database !== undefined) {
+    if (given.databaseUrl !== undefined) {
+      throw new OptionError(
+        "database",
+        "cannot be set with databaseUrl: tokenver uses the application's connection instead of opening one",
+      );
+    }
+    const forms = Object.entries(database).filter(([, value]) => value !== undefined);
+    if (forms.length !== 1) {
+      throw new OptionError(
+        "database",
+        "must be { pool } (a pg Pool) or { kysely } (a Kysely instance on PostgreSQL or SQLite), one of them",
+      );
+    }
+  } else if (options.schema !== undefined && options.databaseUrl.startsWith("sqlite:")) {
+    throw new OptionError("schema", SCHEMA_ON_SQLITE);
+  }
+}
+
+const SCHEMA_ON_SQLITE = "is for PostgreSQL only: a SQLite database has no schemas; give tokenver's tables a prefix instead (tablePrefix)";
 
 /**
  * Where the outbox worker hands mail: the application's `sendMail`, SMTP, or (neither set) `.eml`
@@ -188,20 +226,46 @@ function originsOf(publicUrl: string, allowed: string | undefined): string[] {
 }
 
 async function connect(options: ResolvedOptions): Promise<Store> {
+  const layout: TableLayout = { prefix: options.tablePrefix, schema: options.schema };
+  // What an error is about: the application's connection, or the one tokenver opened.
+  const option = options.database === undefined ? "databaseUrl" : "database";
   let store: Store | undefined;
   try {
-    store = await openStore(options.databaseUrl, { exclusive: options.sqliteLock });
-    if (options.migrate) await migrateToLatest(store.db);
+    store =
+      options.database === undefined
+        ? await openStore(options.databaseUrl, { exclusive: options.sqliteLock, layout })
+        : await useOwnDatabase(options.database, layout);
+    checkOwnDatabase(store, options);
+    if (options.migrate) await migrateToLatest(store.db, layout);
     else await store.db.selectFrom("tokenver_meta").select("key").limit(1).execute();
     return store;
   } catch (error) {
     await store?.close().catch(() => {});
-    if (error instanceof DatabaseInUseError || error instanceof DatabaseDriverMissingError) {
-      throw new OptionError("databaseUrl", error.message, { cause: error });
+    if (error instanceof OptionError) throw error;
+    if (error instanceof DatabaseInUseError || error instanceof DatabaseDriverMissingError || error instanceof OwnDatabaseError) {
+      throw new OptionError(option, error.message, { cause: error });
     }
     // The driver's message may carry the URL or its password: described from its code instead.
-    throw new OptionError("databaseUrl", describeDatabaseError(error, options.databaseUrl), { cause: error });
+    throw new OptionError(option, describeDatabaseError(error, options.database === undefined ? options.databaseUrl : ""), {
+      cause: error,
+    });
   }
+}
+
+/**
+ * The application's connection, once its dialect is known: no schema on SQLite, and no node cache
+ * without Redis: on PostgreSQL for the reason of checkConsistency(), on an application's SQLite
+ * connection because no lock on the file tells this process of the revocations another process
+ * (`tokenver users logout`) commits to it.
+ */
+function checkOwnDatabase(store: Store, options: ResolvedOptions): void {
+  if (store.dialect === "sqlite" && options.schema !== undefined) throw new OptionError("schema", SCHEMA_ON_SQLITE);
+  if (store.owned || options.localCache !== true || options.redisUrl !== undefined) return;
+  if (store.dialect === "postgres") throw new OptionError("localCache", POSTGRES_CACHE_WITHOUT_REDIS);
+  throw new OptionError(
+    "localCache",
+    "cannot be true on the application's own SQLite connection (database): tokenver holds no lock on the file, so it would not notice revocations another process commits to it",
+  );
 }
 
 async function loadSecret(store: Store, options: ResolvedOptions): Promise<string> {
@@ -220,7 +284,8 @@ function defaultRevocation(store: Store, options: ResolvedOptions, metrics: Metr
     // once that server's next check for other processes' commits is due (external-writes.ts).
     return new SettlingRevocationState(database);
   }
-  const local = options.localCache ?? store.dialect === "sqlite";
+  // Not on an application's SQLite connection: no lock on its file (checkOwnDatabase()).
+  const local = options.localCache ?? (store.dialect === "sqlite" && store.owned);
   // Exact because every revocation goes through this process (the SQLite file is locked to it)
   // or through one that waits for this process to notice it (external-writes.ts).
   if (!local) return database;

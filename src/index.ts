@@ -35,6 +35,7 @@ export { normalizeEmail } from "./core/validation.js";
 export { AuthError, ERRORS, isAuthError, type ErrorCode, type FieldError } from "./core/errors.js";
 export { OptionError } from "./settings/resolve.js";
 export type { AuthOptions, RateLimitOptions, UserFields } from "./settings/table.js";
+export type { DatabaseOption } from "./settings/rows/database.js";
 export type { AccessTokenClaims } from "./core/tokens/access-token.js";
 export type { Clock } from "./core/clock.js";
 export type { LoginMfaInput } from "./core/mfa/login-mfa.js";

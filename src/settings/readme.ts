@@ -1,7 +1,7 @@
 import { envOfOption, SETTINGS, type Setting, type SettingKind } from "./table.js";
-import { orList } from "./resolve.js";
+import { identifierForm, orList } from "./resolve.js";
 
-/** What a setting takes, from its kind, as the README says it (Markdown). */
+/** What a setting takes, from its kind, as docs/configuration.md says it (Markdown). */
 function rangeOf(kind: SettingKind): string | undefined {
   switch (kind.type) {
     case "string":
@@ -13,6 +13,8 @@ function rangeOf(kind: SettingKind): string | undefined {
       const atLeast = kind.atLeast === undefined ? "" : `, at least \`${envOfOption(kind.atLeast) ?? kind.atLeast}\``;
       return `${kind.min} to ${kind.max}${atLeast}`;
     }
+    case "identifier":
+      return identifierForm(kind);
     case "enum":
       return `one of ${kind.values.map((v) => `\`${v}\``).join(", ")}`;
     case "trust-proxy":
@@ -36,7 +38,7 @@ export function defaultOf(setting: Setting): string {
   return `\`${setting.serverDefault}\` (\`createAuth()\`: ${plain})`;
 }
 
-/** The README's configuration table (Markdown), generated from `SETTINGS`. */
+/** The configuration table of docs/configuration.md (Markdown), generated from `SETTINGS`. */
 export function configurationTable(): string {
   const rows = (SETTINGS as readonly Setting[]).map((s) => {
     const cells = [s.env ? `\`${s.env}\`` : "-", s.option ? `\`${s.option}\`` : "-", defaultOf(s), meaningOf(s)];

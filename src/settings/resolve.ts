@@ -43,6 +43,15 @@ export function check(kind: SettingKind, value: unknown): unknown {
     case "boolean":
       if (typeof value !== "boolean") throw new Invalid("must be a boolean");
       return value;
+    case "identifier":
+      if (typeof value !== "string") throw new Invalid("must be a string");
+      if (value === "" && kind.empty) return value;
+      if (!/^[a-z_][a-z0-9_]*$/.test(value) || value.length > kind.maxLength)
+        throw new Invalid(`must be an SQL identifier: ${identifierForm(kind)}`);
+      if (kind.refusedPrefix !== undefined && value.startsWith(kind.refusedPrefix)) {
+        throw new Invalid(`must not begin with ${kind.refusedPrefix} (the database reserves it)`);
+      }
+      return value;
     case "enum":
       if (typeof value !== "string" || !kind.values.includes(value)) throw new Invalid(`must be one of ${kind.values.join(", ")}`);
       return value;
@@ -60,6 +69,12 @@ export function check(kind: SettingKind, value: unknown): unknown {
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Invalid(kind.expected ?? "must be an object");
       return value;
   }
+}
+
+/** What an identifier setting takes, in words (the error and docs/configuration.md say it alike). */
+export function identifierForm(kind: Extract<SettingKind, { type: "identifier" }>): string {
+  const refused = kind.refusedPrefix === undefined ? "" : `, not beginning with ${kind.refusedPrefix}`;
+  return `lower-case letters, digits and _, not starting with a digit${refused}, at most ${kind.maxLength} characters`;
 }
 
 export function orList(items: readonly string[]): string {

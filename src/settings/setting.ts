@@ -15,6 +15,15 @@ export type SettingKind =
       readonly atLeast?: OptionPath;
     }
   | { readonly type: "boolean" }
+  | {
+      /** A lower-case SQL identifier (letters, digits, `_`; not starting with a digit), at most `maxLength` characters. */
+      readonly type: "identifier";
+      readonly maxLength: number;
+      /** The empty string is allowed (it means none). */
+      readonly empty?: boolean;
+      /** A beginning the database reserves (PostgreSQL's `pg_` for schemas). */
+      readonly refusedPrefix?: string;
+    }
   | { readonly type: "enum"; readonly values: readonly string[] }
   | { readonly type: "url"; readonly pattern: RegExp; readonly forms: readonly string[] }
   | { readonly type: "trust-proxy"; readonly maxHops: number }
@@ -40,7 +49,7 @@ export interface Setting {
   readonly default?: unknown;
   /** The server's default, where it differs from the library's. */
   readonly serverDefault?: string | number | boolean;
-  /** The README's default cell, where the default is not a plain value. */
+  /** The default cell of docs/configuration.md's table, where the default is not a plain value. */
   readonly defaultText?: string;
   /** One line: what it does (the range is added from `kind`). */
   readonly doc: string;

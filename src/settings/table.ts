@@ -6,6 +6,7 @@ import { BROWSER_SETTINGS, type BrowserOptions, type ResolvedBrowserOptions } fr
 import { EVENTS_SETTINGS, WEBHOOK_SETTINGS } from "./rows/events.js";
 import { RECOVERY_SETTINGS, type RecoveryOptions, type ResolvedRecoveryOptions } from "./rows/recovery.js";
 import { KEYS_SETTINGS, type KeysOptions, type ResolvedKeysOptions } from "./rows/keys.js";
+import { DATABASE_SETTINGS, type DatabaseOptions, type ResolvedDatabaseOptions } from "./rows/database.js";
 
 export type { RateLimitOptions, UserFields };
 export type { Setting, SettingKind } from "./setting.js";
@@ -14,9 +15,9 @@ import type { Setting } from "./setting.js";
 /**
  * Options of `createAuth()`. What each one means, its range and its default is its row in
  * `SETTINGS` below, the one description of every setting: `configurationTable()` renders it as the
- * README's configuration table (docs/api.md section 1 names the server's variables).
+ * configuration table of docs/configuration.md (docs/api.md section 1 names the server's variables).
  */
-export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions, RecoveryOptions, KeysOptions {
+export interface AuthOptions<F extends UserFields = {}> extends MailOptions, BrowserOptions, RecoveryOptions, KeysOptions, DatabaseOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisEntryTtl?: number;
@@ -43,7 +44,13 @@ export interface AuthOptions<F extends UserFields = {}> extends MailOptions, Bro
 }
 
 export interface ResolvedOptions
-  extends Omit<CoreConfig, "allowedOrigins">, ResolvedMailOptions, ResolvedBrowserOptions, ResolvedRecoveryOptions, ResolvedKeysOptions {
+  extends
+    Omit<CoreConfig, "allowedOrigins">,
+    ResolvedMailOptions,
+    ResolvedBrowserOptions,
+    ResolvedRecoveryOptions,
+    ResolvedKeysOptions,
+    ResolvedDatabaseOptions {
   databaseUrl: string;
   redisUrl: string | undefined;
   redisPrefix: string;
@@ -107,7 +114,7 @@ function userFieldEntry(name: string, schema: unknown): string | undefined {
 
 export const DEFAULT_DATABASE_URL = "sqlite:./data/tokenver.db";
 
-/** Every setting, in the order of the README's table. */
+/** Every setting, in the order of docs/configuration.md's table. */
 export const SETTINGS = [
   {
     serverOption: "port",
@@ -124,6 +131,7 @@ export const SETTINGS = [
     default: DEFAULT_DATABASE_URL,
     doc: "the database",
   },
+  ...DATABASE_SETTINGS,
   {
     option: "redisUrl",
     env: "TOKENVER_REDIS_URL",

@@ -36,7 +36,7 @@ export function describeDatabaseError(error: unknown, url: string): string {
       return `could not be used: permission denied (${serverMessage}); the role needs to create tables in its schema, or run tokenver migrate as a role that may`;
     case "42P07":
     case "42710":
-      return `holds a table tokenver would create, and it is not tokenver's (${serverMessage}): give tokenver a database of its own`;
+      return `holds a table tokenver would create, and it is not tokenver's (${serverMessage}): give tokenver a table prefix (tablePrefix, TOKENVER_TABLE_PREFIX), a schema of its own on PostgreSQL (schema, TOKENVER_DATABASE_SCHEMA) or a database of its own`;
     case "42P01":
       return `is not a tokenver database yet (${serverMessage}): run tokenver migrate, or start with migrations on`;
     case "SQLITE_NOTADB":
@@ -49,7 +49,7 @@ export function describeDatabaseError(error: unknown, url: string): string {
       return "could not be used: the SQLite file is read-only";
   }
   if (code === "SQLITE_ERROR" && /already exists/.test(serverMessage)) {
-    return `holds a table tokenver would create, and it is not tokenver's (${serverMessage}): give tokenver a database of its own`;
+    return `holds a table tokenver would create, and it is not tokenver's (${serverMessage}): give tokenver a table prefix (tablePrefix, TOKENVER_TABLE_PREFIX), a schema of its own on PostgreSQL (schema, TOKENVER_DATABASE_SCHEMA) or a database of its own`;
   }
   if (code === "SQLITE_ERROR" && /no such table/.test(serverMessage)) {
     return `is not a tokenver database yet (${serverMessage}): run tokenver migrate, or start with migrations on`;

@@ -1,10 +1,20 @@
 import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  sql,
+  type DialectAdapter,
+  type PostgresPool,
+} from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
 import type { SqliteHandle } from "./sqlite-handle.js";
+import { DEFAULT_LAYOUT, withLayout, type TableLayout } from "./table-layout.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -21,6 +31,13 @@ export interface Store {
   exclusive?: boolean;
   /** Set for PostgreSQL: the pool under Kysely, for named prepared statements on the per-request path. */
   pool?: pg.Pool;
+  /** Where tokenver's tables are (a prefix, a PostgreSQL schema); `db` already puts them there. */
+  layout: TableLayout;
+  /**
+   * False when the connection is the application's (`createAuth({ database })`): `close()` then
+   * leaves it open, and on SQLite no lock tells this process of other processes' writes.
+   */
+  owned: boolean;
   close(): Promise<void>;
 }
 
@@ -44,10 +61,60 @@ const IN_USE = "is in use by another tokenver process: SQLite serves one process
  * that would never see the first one's revocations. Other readers (the sqlite3 shell, backups)
  * are not affected: the locks are on files of their own (see lockSqliteFile()).
  */
-export async function openStore(url: string, options: { exclusive?: boolean } = {}): Promise<Store> {
+export async function openStore(url: string, options: { exclusive?: boolean; layout?: TableLayout } = {}): Promise<Store> {
   const { dialect, target } = parseDatabaseUrl(url);
-  if (dialect === "sqlite") return openSqlite(target, options.exclusive ?? false);
-  return openPostgres(target);
+  const layout = options.layout ?? DEFAULT_LAYOUT;
+  if (dialect === "sqlite") return openSqlite(target, options.exclusive ?? false, layout);
+  return openPostgres(target, layout);
+}
+
+/**
+ * The application's own connection (`createAuth({ database })`): a pg `Pool`, or a Kysely instance
+ * on PostgreSQL or SQLite. tokenver runs its queries on it (on a Kysely instance, without the
+ * application's plugins: a CamelCasePlugin would rename tokenver's columns) and never closes it.
+ */
+export type OwnDatabase = { pool: PostgresPool } | { kysely: Kysely<any> };
+
+/** The application's connection is not one tokenver can use. The message completes "database ...". */
+export class OwnDatabaseError extends Error {}
+
+export async function useOwnDatabase(database: OwnDatabase, layout: TableLayout = DEFAULT_LAYOUT): Promise<Store> {
+  if ("pool" in database) {
+    // No destroy() on close: Kysely's would end the application's pool.
+    const pool = database.pool as unknown as pg.Pool;
+    const db = withLayout(new Kysely<Database>({ dialect: new PostgresDialect({ pool: database.pool }) }), layout);
+    return { dialect: "postgres", db, pool, layout, owned: false, close: async () => {} };
+  }
+  const kysely = database.kysely;
+  const dialect = dialectOfAdapter(kysely.getExecutor().adapter);
+  if (dialect === undefined) {
+    throw new OwnDatabaseError("must be a Kysely instance on PostgreSQL (PostgresDialect) or SQLite (SqliteDialect)");
+  }
+  const db = withLayout(kysely.withoutPlugins() as Kysely<Database>, layout);
+  if (dialect === "sqlite") {
+    // A user's sessions, tokens and codes go with the user by ON DELETE CASCADE: SQLite enforces
+    // it only on connections that turned foreign keys on. Not turned on here: it is the
+    // application's connection, and the pragma does nothing inside a transaction anyway.
+    const row = (await sql<{ foreign_keys: number }>`PRAGMA foreign_keys`.execute(db)).rows[0];
+    if (Number(row?.foreign_keys) !== 1) {
+      throw new OwnDatabaseError(
+        "is a SQLite connection with foreign keys off: run PRAGMA foreign_keys = ON on it when it opens (tokenver deletes a user's sessions by cascade)",
+      );
+    }
+  }
+  return { dialect, db, layout, owned: false, close: async () => {} };
+}
+
+/** The dialect of a Kysely adapter, also from another copy of Kysely (the application's): by class name. */
+function dialectOfAdapter(adapter: DialectAdapter): Dialect | undefined {
+  if (adapter instanceof PostgresAdapter) return "postgres";
+  if (adapter instanceof SqliteAdapter) return "sqlite";
+  for (let proto = Object.getPrototypeOf(adapter); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    if (name === "PostgresAdapter") return "postgres";
+    if (name === "SqliteAdapter") return "sqlite";
+  }
+  return undefined;
 }
 
 /** The file's real path (symlinks resolved); for a file not created yet, its directory's. */
@@ -139,7 +206,7 @@ function lockSqliteFile(
   }
 }
 
-async function openSqlite(target: string, exclusive: boolean): Promise<Store> {
+async function openSqlite(target: string, exclusive: boolean, layout: TableLayout): Promise<Store> {
   const SQLite = await loadSqlite();
   const file = target === ":memory:" ? ":memory:" : resolve(target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -157,22 +224,25 @@ async function openSqlite(target: string, exclusive: boolean): Promise<Store> {
     for (const lock of locks) lock.close();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = withLayout(base, layout);
   return {
     dialect: "sqlite",
     db,
+    layout,
+    owned: true,
     // better-sqlite3's Database has every member of SqliteHandle; its conditional generic
     // `prepare` signature is what the structural check cannot follow.
     sqlite: sqlite as unknown as SqliteHandle,
     exclusive: locks.length > 0,
     close: async () => {
-      await db.destroy();
+      await base.destroy();
       for (const lock of locks) lock.close();
     },
   };
 }
 
-async function openPostgres(connectionString: string): Promise<Store> {
+async function openPostgres(connectionString: string, layout: TableLayout): Promise<Store> {
   const pool = new pg.Pool({
     connectionString,
     max: 10,
@@ -186,8 +256,8 @@ async function openPostgres(connectionString: string): Promise<Store> {
   // process with an unhandled 'error' event; the query in progress, or the next one, reports it.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { dialect: "postgres", db, pool, close: () => db.destroy() };
+  const base = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { dialect: "postgres", db: withLayout(base, layout), pool, layout, owned: true, close: () => base.destroy() };
 }
 
 /** True when the error is a unique-constraint violation, in either dialect. */

@@ -14,7 +14,7 @@ test("an unknown option is refused by name, with the option it was probably mean
     assert.match(error.message, /is not an option of createAuth\(\); did you mean databaseUrl\?/);
     return true;
   });
-  await assert.rejects(unknown({ tablePrefixes: "x" }), { option: "tablePrefixes", message: /is not an option of createAuth\(\)$/ });
+  await assert.rejects(unknown({ tableNamespace: "x" }), { option: "tableNamespace", message: /is not an option of createAuth\(\)$/ });
 });
 
 test("an unknown key inside a group option is refused by its dotted name", async () => {

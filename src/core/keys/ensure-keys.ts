@@ -33,7 +33,7 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
     if (plan === "first") {
       // The HS256 keys of other secrets stay: a node with another TOKENVER_SECRET (a mistake, or
       // one being replaced) must not take the keys of the others away; each ignores the others'.
-      const hadSessions = (await sql<{ one: number }>`select 1 as one from sessions limit 1`.execute(trx)).rows.length > 0;
+      const hadSessions = (await sql<{ one: number }>`select 1 as one from ${sql.table("sessions")} limit 1`.execute(trx)).rows.length > 0;
       if ((await revokedAt(trx, keys.secretKid)) !== undefined) {
         // The secret's own key was revoked: it never signs or verifies again.
         const signer = material ?? (await generateKeyMaterial("HS256"));

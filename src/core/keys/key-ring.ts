@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../../store/schema.js";
-import { keysVersion, listKeyRows, NOT_REVOKED_SQL, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import { keyRowsSql, keysVersion, listKeyRows, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { open } from "../mail/seal.js";
 import type { Clock } from "../clock.js";
 import { unavailable } from "../errors.js";
@@ -68,9 +68,7 @@ export class KeyRing implements TokenKeys {
    * command beside it is exact (it waits longer than that after its commit), poll or no poll.
    */
   watchSqlite(externalWrites: ExternalWrites, sqlite: SqliteHandle): void {
-    const rows = sqlite.prepare<[], SigningKeyRow>(
-      `select kid, alg, private_key, public_jwk, created_at, activate_at, retire_after from tokenver_signing_keys where ${NOT_REVOKED_SQL}`,
-    );
+    const rows = sqlite.prepare<[], SigningKeyRow>(keyRowsSql(this.#options.db));
     externalWrites.onChange(() => this.#install(rows.all()));
     this.#external = externalWrites;
   }

@@ -13,7 +13,7 @@ import { sql, type Kysely } from "kysely";
 export const recovery = {
   async up(db: Kysely<unknown>) {
     await db.schema.alterTable("users").addColumn("email_verified_at", "varchar(32)").execute();
-    await sql`UPDATE users SET email_verified_at = created_at`.execute(db);
+    await sql`UPDATE ${sql.table("users")} SET email_verified_at = created_at`.execute(db);
     await db.schema
       .createTable("tokenver_links")
       .addColumn("token_hash", "varchar(64)", (c) => c.primaryKey())

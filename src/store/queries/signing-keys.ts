@@ -7,18 +7,27 @@ export type SigningKeyRow = SigningKeysTable;
 /** The meta row whose value changes with every change of the keys: nodes poll it, writers lock it. */
 const VERSION_KEY = "signing_keys_version";
 
-/** The SQL condition that leaves revoked keys out (a revoked row is deleted too; this is the second lock). */
-export const NOT_REVOKED_SQL = "kid not in (select kid from tokenver_revoked_keys)";
-
-/** Every stored key but revoked ones. */
-export function listKeyRows(db: Kysely<Database> | Transaction<Database>): Promise<SigningKeyRow[]> {
+/** Every stored key but revoked ones (a revoked row is deleted too; the condition is the second lock). */
+function keyRowsQuery(db: Kysely<Database> | Transaction<Database>) {
   return db
     .selectFrom("tokenver_signing_keys")
     .selectAll()
     .where("kid", "not in", (eb) => eb.selectFrom("tokenver_revoked_keys").select("kid"))
     .orderBy("activate_at")
-    .orderBy("kid")
-    .execute();
+    .orderBy("kid");
+}
+
+/** Every stored key but revoked ones. */
+export function listKeyRows(db: Kysely<Database> | Transaction<Database>): Promise<SigningKeyRow[]> {
+  return keyRowsQuery(db).execute();
+}
+
+/**
+ * The same query as SQL text, for a SQLite prepared statement: compiled through `db`, so with the
+ * tables where the store's layout puts them (store/table-layout.ts).
+ */
+export function keyRowsSql(db: Kysely<Database>): string {
+  return keyRowsQuery(db).compile().sql;
 }
 
 /** When the key was revoked (`tokenver keys revoke`), or undefined. */

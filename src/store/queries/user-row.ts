@@ -1,4 +1,5 @@
-import { CompiledQuery, type Kysely } from "kysely";
+import { createHash } from "node:crypto";
+import type { CompiledQuery, Kysely } from "kysely";
 import type { Dialect } from "../database.js";
 import type { Database } from "../schema.js";
 import type { SqliteHandle } from "../sqlite-handle.js";
@@ -29,14 +30,45 @@ export type PublicUserRow = Pick<
   | "email_verified_at"
 >;
 
-/** The statement, with the dialect's placeholder for the id. Explicit columns: a column added later changes nothing here. */
-export const USER_ROW_SQL = (placeholder: string): string =>
-  `SELECT id, email, username, token_version, profile, created_at, role, disabled_at, mfa_enabled_at, recovery_codes_left, email_verified_at FROM users WHERE id = ${placeholder}`;
+/** The visible columns. Explicit: a column added later changes nothing here. */
+const PUBLIC_COLUMNS = [
+  "id",
+  "email",
+  "username",
+  "token_version",
+  "profile",
+  "created_at",
+  "role",
+  "disabled_at",
+  "mfa_enabled_at",
+  "recovery_codes_left",
+  "email_verified_at",
+] as const satisfies readonly (keyof PublicUserRow)[];
 
-const POSTGRES_USER_ROW_SQL = USER_ROW_SQL("$1");
+/** The statement as text, for the benchmarks' own prepared statements (default table names). */
+export const USER_ROW_SQL = (placeholder: string): string => `SELECT ${PUBLIC_COLUMNS.join(", ")} FROM users WHERE id = ${placeholder}`;
 
-/** The name of the PostgreSQL prepared statement (one per pooled connection, prepared on first use). */
+/**
+ * The name of the PostgreSQL prepared statement (one per pooled connection, prepared on first
+ * use), for the default table names; with a prefix or schema it ends with a hash of its text.
+ */
 export const USER_ROW_STATEMENT = "tokenver_user_row";
+
+/**
+ * The statement, compiled once through `db`'s query builder and plugins (so with the tables where
+ * the store's layout puts them, store/table-layout.ts), with the dialect's placeholder for the id.
+ */
+function compileUserRow(db: Kysely<Database>): CompiledQuery<PublicUserRow> {
+  return db.selectFrom("users").select(PUBLIC_COLUMNS).where("id", "=", "").compile();
+}
+
+/**
+ * A named statement's name is the connection's key for its text: a statement of another text
+ * (another prefix or schema, through one pool) must have another name.
+ */
+export function statementName(base: string, text: string, defaultText: string): string {
+  return text === defaultText ? base : `${base}_${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
+}
 
 /** Reads one user's visible columns by id; `undefined` for an unknown id. */
 export type UserRowReader = (id: string) => Promise<PublicUserRow | undefined>;
@@ -59,12 +91,13 @@ export interface UserRowSource {
 /** Builds the reader once per store; each call is then one statement execution. */
 export function createUserRowReader(source: UserRowSource): UserRowReader {
   const db = source.db;
-  const sql = source.dialect === "postgres" ? POSTGRES_USER_ROW_SQL : USER_ROW_SQL("?");
+  const compiled = compileUserRow(db);
+  const sql = compiled.sql;
   /** Through Kysely: it waits for a transaction under way on the connection, so it reads only what committed. */
-  const throughKysely: UserRowReader = async (id) => (await db.executeQuery<PublicUserRow>(CompiledQuery.raw(sql, [id]))).rows[0];
+  const throughKysely: UserRowReader = async (id) => (await db.executeQuery<PublicUserRow>({ ...compiled, parameters: [id] })).rows[0];
   if (source.sqlite !== undefined) {
     const sqlite = source.sqlite;
-    const statement = sqlite.prepare<[string], PublicUserRow>(USER_ROW_SQL("?"));
+    const statement = sqlite.prepare<[string], PublicUserRow>(sql);
     return (id) => {
       // One connection: while a Kysely transaction is open on it (a profile update between its
       // UPDATE and COMMIT), a statement run here would see its uncommitted writes. Then wait for it.
@@ -78,8 +111,8 @@ export function createUserRowReader(source: UserRowSource): UserRowReader {
   }
   if (source.dialect === "postgres" && source.pool !== undefined) {
     const pool = source.pool;
-    return async (id) =>
-      (await pool.query({ name: USER_ROW_STATEMENT, text: POSTGRES_USER_ROW_SQL, values: [id] })).rows[0] as PublicUserRow | undefined;
+    const name = statementName(USER_ROW_STATEMENT, sql, compileUserRow(db.withoutPlugins()).sql);
+    return async (id) => (await pool.query({ name, text: sql, values: [id] })).rows[0] as PublicUserRow | undefined;
   }
   return throughKysely;
 }

@@ -1,15 +1,25 @@
-import { CompiledQuery, type Kysely } from "kysely";
+import type { CompiledQuery, Kysely } from "kysely";
 import type { Database } from "../schema.js";
 import type { SqliteHandle, SqliteStatement } from "../sqlite-handle.js";
 import type { RevocationState, SessionState } from "./state.js";
 
-/** The per-request question, in one statement: whose session is it, the user's version, and is it dead. */
-const SESSION_STATE_SQL = (placeholder: string) =>
-  `SELECT s.user_id AS user_id, u.token_version AS user_version,
-          (s.revoked_at IS NOT NULL OR s.token_version <> u.token_version) AS revoked
-     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${placeholder}`;
-
-const POSTGRES_SESSION_STATE_SQL = SESSION_STATE_SQL("$1");
+/**
+ * The per-request question, in one statement: whose session is it, the user's version, and is it
+ * dead. Compiled once through `db`'s query builder and plugins, so with the tables where the
+ * store's layout puts them (store/table-layout.ts) and the dialect's placeholder.
+ */
+function compileSessionState(db: Kysely<Database>): CompiledQuery<SessionStateRow> {
+  return db
+    .selectFrom("sessions as s")
+    .innerJoin("users as u", "u.id", "s.user_id")
+    .select((eb) => [
+      "s.user_id as user_id",
+      "u.token_version as user_version",
+      eb.or([eb("s.revoked_at", "is not", null), eb("s.token_version", "<>", eb.ref("u.token_version"))]).as("revoked"),
+    ])
+    .where("s.id", "=", "")
+    .compile() as CompiledQuery<SessionStateRow>;
+}
 
 interface SessionStateRow {
   user_id: string;
@@ -24,20 +34,21 @@ function toSessionState(row: SessionStateRow | undefined): SessionState | undefi
 
 /**
  * Reads straight from the database: exact on any number of nodes, one query per request. The
- * query builder is skipped on this path (it costs more than the query): a prepared statement on
- * SQLite, a precompiled query on PostgreSQL (the two dialects tokenver runs on).
+ * query builder is skipped on each request (it costs more than the query): a prepared statement
+ * on SQLite, a query compiled once on PostgreSQL (the two dialects tokenver runs on) and on a
+ * SQLite connection of the application's (no better-sqlite3 handle).
  */
 export class DatabaseRevocationState implements RevocationState {
   readonly #db: Kysely<Database>;
   readonly #sqlite: SqliteHandle | undefined;
   readonly #statement: SqliteStatement<[string], SessionStateRow> | undefined;
-  readonly #sql: string;
+  readonly #compiled: CompiledQuery<SessionStateRow>;
 
   constructor(db: Kysely<Database>, sqlite?: SqliteHandle) {
     this.#db = db;
     this.#sqlite = sqlite;
-    this.#statement = sqlite?.prepare(SESSION_STATE_SQL("?"));
-    this.#sql = sqlite === undefined ? POSTGRES_SESSION_STATE_SQL : SESSION_STATE_SQL("?");
+    this.#compiled = compileSessionState(db);
+    this.#statement = sqlite?.prepare(this.#compiled.sql);
   }
 
   async get(sessionId: string): Promise<SessionState | undefined> {
@@ -45,7 +56,7 @@ export class DatabaseRevocationState implements RevocationState {
     // write and COMMIT), the prepared statement would read its uncommitted rows, and a node cache
     // could keep a version that then rolls back. Kysely waits for the transaction to end.
     if (this.#statement !== undefined && !this.#sqlite!.inTransaction) return toSessionState(this.#statement.get(sessionId));
-    const result = await this.#db.executeQuery<SessionStateRow>(CompiledQuery.raw(this.#sql, [sessionId]));
+    const result = await this.#db.executeQuery<SessionStateRow>({ ...this.#compiled, parameters: [sessionId] });
     return toSessionState(result.rows[0]);
   }
 
