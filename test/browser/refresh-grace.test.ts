@@ -182,7 +182,8 @@ describe("refresh grace off (TOKENVER_REFRESH_GRACE=0)", () => {
 });
 
 // The window's end erases the seal by itself (core/browser/seal-sweep.ts), without a prune: a
-// one-second window, the real clock, and nothing else happening to the session.
+// one-second window, no clock tolerance (the sweep waits that much longer), the real clock, and
+// nothing else happening to the session.
 for (const dialect of dialects()) {
   describe(`refresh grace: the seal goes when the window ends (${dialect})`, () => {
     let server: TestServer;
@@ -192,7 +193,14 @@ for (const dialect of dialects()) {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), "tokenver-grace-sweep-"));
       database = await createTestDatabase(dialect, join(dir, "grace.db"));
-      server = await startServer({ dialect, databaseUrl: database.url, sqliteLock: false, refreshGrace: 1, pruneInterval: 0 });
+      server = await startServer({
+        dialect,
+        databaseUrl: database.url,
+        sqliteLock: false,
+        refreshGrace: 1,
+        clockTolerance: 0,
+        pruneInterval: 0,
+      });
       store = await openStore(database.url);
     });
     after(async () => {
