@@ -16,7 +16,7 @@ import { MemoryCounterStore, type CounterStore } from "./store/counters/counter-
 import { DatabaseRevocationState } from "./store/revocation/database-state.js";
 import { LocalRevocationCache } from "./store/revocation/local-cache.js";
 import { ExternalWrites, SettlingRevocationState } from "./store/revocation/external-writes.js";
-import { type RevocationState } from "./store/revocation/state.js";
+import { type CacheLease, type RevocationState } from "./store/revocation/state.js";
 import { assembleAuth, type Auth } from "./core/auth.js";
 import type { CoreConfig } from "./core/config.js";
 import { OptionError, resolveOptions } from "./settings/resolve.js";
@@ -28,6 +28,7 @@ import { webhookSettingsOf, WebhookSettingError, type WebhookSettings } from "./
 import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
 import type { Metrics } from "./metrics/metrics.js";
 import { openKeys } from "./core/keys/open-keys.js";
+import type { KeysContext } from "./core/keys/keys-context.js";
 import { SigningKeyError } from "./core/keys/material.js";
 import { SecretMismatchError } from "./core/keys/key-ring.js";
 
@@ -59,7 +60,7 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
       // Commands beside this server (tokenver keys) change the keys: seen before the next answer.
       keys.ring.watchSqlite(new ExternalWrites(store.sqlite), store.sqlite);
     }
-    redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics);
+    redis = resolved.redisUrl === undefined ? undefined : await connectRedis(store, resolved, metrics, keys);
     if (resolved.redisUrl !== undefined) {
       // Key changes reach every node at once over Redis (the poll is the fallback).
       const { KeyAnnouncements } = await import("./store/redis/key-announcements.js");
@@ -70,6 +71,9 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
       });
       keys.announce = () => announcements.announce();
       keys.ring.onStop(() => announcements.close());
+      const keyRevocations = redis!.keyRevocations;
+      keys.broadcastRevoked = (kid) => keyRevocations.broadcast(kid);
+      if (keyRevocations.lease !== undefined) keys.ring.followLease(keyRevocations.lease);
     }
     const revocation = redis?.revocation ?? defaultRevocation(store, resolved, metrics);
     const counters: CounterStore = redis?.counters ?? new MemoryCounterStore(resolved.clock);
@@ -299,12 +303,17 @@ function defaultRevocation(store: Store, options: ResolvedOptions, metrics: Metr
 interface RedisParts {
   revocation: RevocationState;
   counters: CounterStore;
+  keyRevocations: { broadcast(kid: string): Promise<void>; lease: CacheLease | undefined };
 }
 
-async function connectRedis(store: Store, options: ResolvedOptions, metrics: Metrics | undefined): Promise<RedisParts> {
+async function connectRedis(store: Store, options: ResolvedOptions, metrics: Metrics | undefined, keys: KeysContext): Promise<RedisParts> {
   const { connectRedisState, RedisUnavailableError } = await import("./store/redis/connect.js");
   try {
-    return await connectRedisState(store, { ...redisSettingsOf(options), onCacheLookup: metrics?.observer.cacheLookup });
+    return await connectRedisState(store, {
+      ...redisSettingsOf(options),
+      onCacheLookup: metrics?.observer.cacheLookup,
+      keys: { revoked: (kid) => keys.ring.revoked(kid), stale: () => keys.ring.stale() },
+    });
   } catch (error) {
     if (error instanceof RedisUnavailableError) throw new OptionError("redisUrl", error.message, { cause: error });
     throw error;

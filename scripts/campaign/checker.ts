@@ -14,10 +14,19 @@
  * - password change: the same for every other session, and every token of the caller's own
  *   session issued before the change started (the session continues with the new pair only);
  * - logout (scope session), DELETE /sessions/:id, and a refresh answered `401 refresh_reused`:
- *   every token of that session, whenever it was issued (a revoked session stays revoked).
- * A token issued concurrently with a revocation is never assumed covered.
+ *   every token of that session, whenever it was issued (a revoked session stays revoked);
+ * - password reset, an email change confirmed, an admin's logout or disable of the user: like
+ *   logout (scope all);
+ * - turning a second factor on or off: every token of every other session that existed before it
+ *   started (the caller's session continues);
+ * - account deletion: every token of the user, whenever issued (the sessions are gone);
+ * - `tokenver keys revoke <kid>`: every access token signed with that key.
+ * A token issued concurrently with a revocation is never assumed covered, except where the state
+ * itself forbids any token: a disabled user (until an enable that may have taken effect) and a
+ * deleted one get none, and a link (reset, email change) works at most once, and not after a
+ * version change that completed after it was sent.
  */
-import { BEARER_OPS, isIndeterminate, VERSION_BUMPS, type IssuedToken, type Operation } from "./history.js";
+import { ADMIN_OPS, BEARER_OPS, isIndeterminate, LINK_OPS, VERSION_BUMPS, type IssuedToken, type Operation } from "./history.js";
 
 export type ViolationKind =
   /** (a)/(c) a bearer request succeeded with an access token that a completed revocation covered. */
@@ -31,11 +40,23 @@ export type ViolationKind =
   /** (d) a version lower than an earlier one plus the bumps that completed in between: an increment lost. */
   | "version-lost-update"
   /** (d) a version higher than an earlier one plus every bump that might have happened in between. */
-  | "version-phantom-increment";
+  | "version-phantom-increment"
+  /** A token of a disabled user accepted, or tokens issued to them, after the disable returned (no enable in between). */
+  | "disabled-user-accepted"
+  /** Tokens issued to a user (a sign-in) after their account's deletion returned. */
+  | "deleted-user-accepted"
+  /** An access token signed with a key accepted after `tokenver keys revoke` of that key had exited. */
+  | "revoked-key-accepted"
+  /** A link (reset, email change) that worked twice. */
+  | "link-reused"
+  /** A link that worked after a version change that completed after it was sent (every link dies then). */
+  | "stale-link-accepted";
 
 export type AnomalyKind =
   /** A token accepted after a node had refused it as revoked (`token_revoked`): not forbidden by the claim, but suspicious. */
-  "accepted-after-rejected";
+  | "accepted-after-rejected"
+  /** A token issued, by a request that started after the key's revocation, signed with the revoked key (useless, not accepted). */
+  | "signed-with-revoked-key";
 
 export interface Finding<K extends string = ViolationKind | AnomalyKind> {
   kind: K;
@@ -78,9 +99,12 @@ interface TokenInfo extends IssuedToken {
 
 interface Revocation {
   op: Operation;
-  scope: "all" | "password" | "session";
+  scope: "all" | "password" | "session" | "others" | "user";
   user: string;
-  /** "session": the revoked session; "password": the caller's session (which continues); "all": the caller's. */
+  /**
+   * "session": the revoked session; "password", "others": the caller's session (which continues);
+   * "all": the caller's, if there is one; "user": none.
+   */
   session: string;
 }
 
@@ -106,9 +130,32 @@ export function isAcceptance(op: Operation): boolean {
   if (op.status >= 200 && op.status < 300) return true;
   // Authentication runs before these answers: the bearer was accepted.
   if (op.type === "session_delete" && op.status === 404) return true;
-  if (op.type === "password_change" && op.status === 403 && op.code === "invalid_credentials") return true;
+  if (op.status === 403 && op.code === "invalid_credentials") return true; // a re-check of the password
+  if (op.status === 403 && op.code === "code_invalid") return true; // a wrong code turning the factor off
+  if (op.type === "mfa_enable" && op.status === 400 && op.code === "code_invalid") return true;
+  if (op.status === 409 && (op.code === "mfa_enabled" || op.code === "email_taken")) return true;
+  if (ADMIN_OPS.has(op.type) && (op.status === 404 || (op.status === 403 && op.code === "forbidden"))) return true;
   return false;
 }
+
+/** Operations that revoke when they succeed (a refresh: when it answers refresh_reused). */
+const REVOKING = new Set<string>([
+  "refresh",
+  "logout_all",
+  "logout_session",
+  "session_delete",
+  "password_change",
+  "password_reset",
+  "email_confirm",
+  "admin_logout",
+  "admin_disable",
+  "mfa_enable",
+  "mfa_disable",
+  "account_delete",
+]);
+
+/** Operations whose success issues tokens without presenting one (a sign-in). */
+const SIGN_INS = new Set(["register", "login", "login_mfa"]);
 
 function succeeded(op: Operation): boolean {
   return op.status !== null && op.status >= 200 && op.status < 300;
@@ -135,35 +182,61 @@ export function check(operations: readonly Operation[], options: CheckOptions = 
       // A session exists once the login or registration that made it has answered. If a history
       // shows a session first elsewhere, the later time is the cautious one: it covers less.
       const known = sessionCreated.get(t.session);
-      const created = op.type === "register" || op.type === "login" ? op.end : Math.max(op.end, known ?? op.end);
+      const created = SIGN_INS.has(op.type) ? op.end : Math.max(op.end, known ?? op.end);
       sessionCreated.set(t.session, known === undefined ? created : Math.min(known, created));
     }
   }
   const tokenOf = (op: Operation) => (op.token === undefined ? undefined : tokens.get(op.token));
-  const userOf = (op: Operation) => tokenOf(op)?.user ?? op.user ?? op.issued?.[0]?.user;
+  /** The user an operation is about: an admin operation's target, else the token's, else the one recorded. */
+  const userOf = (op: Operation) => (ADMIN_OPS.has(op.type) ? op.target : (tokenOf(op)?.user ?? op.user ?? op.issued?.[0]?.user));
 
   // Completed revocations, per user, and the indeterminate ones counted for the report.
   const revocations = new Map<string, Revocation[]>();
+  /** Per user: completed disables, enables that may have taken effect, completed deletions. */
+  const disables = new Map<string, Operation[]>();
+  const enables = new Map<string, Operation[]>();
+  const deletions = new Map<string, Operation[]>();
+  /** Completed `tokenver keys revoke`, per kid. */
+  const keyRevocations = new Map<string, Operation>();
+  const add = <T>(map: Map<string, T[]>, key: string, value: T) => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [value]);
+    else list.push(value);
+  };
   let indeterminateRevocations = 0;
   for (const op of operations) {
     const t = tokenOf(op);
-    if (t === undefined) continue;
+    const user = userOf(op);
     let revocation: Revocation | undefined;
-    if (op.type === "logout_all" && op.status === 204) revocation = { op, scope: "all", user: t.user, session: t.session };
-    else if (op.type === "password_change" && op.status === 200) revocation = { op, scope: "password", user: t.user, session: t.session };
-    else if (op.type === "logout_session" && op.status === 204) revocation = { op, scope: "session", user: t.user, session: t.session };
-    else if (op.type === "session_delete" && op.status === 204) revocation = { op, scope: "session", user: t.user, session: op.target! };
-    else if (op.type === "refresh" && op.status === 401 && op.code === "refresh_reused")
-      revocation = { op, scope: "session", user: t.user, session: t.session };
-    else if (
-      isIndeterminate(op) &&
-      (op.type === "refresh" || (BEARER_OPS.has(op.type) && op.type !== "profile" && op.type !== "sessions_list"))
-    )
-      indeterminateRevocations++;
+    if (op.type === "key_revoke") {
+      if (succeeded(op)) {
+        const seen = keyRevocations.get(op.target!);
+        if (seen === undefined || op.end < seen.end) keyRevocations.set(op.target!, op);
+      } else if (isIndeterminate(op)) indeterminateRevocations++;
+      continue;
+    }
+    if (op.type === "admin_enable" && (succeeded(op) || isIndeterminate(op))) add(enables, op.target!, op);
+    if (user === undefined) continue;
+    const session = t?.session ?? "";
+    if (t !== undefined && op.type === "logout_all" && op.status === 204) revocation = { op, scope: "all", user, session };
+    else if (t !== undefined && op.type === "password_change" && op.status === 200) revocation = { op, scope: "password", user, session };
+    else if (t !== undefined && op.type === "logout_session" && op.status === 204) revocation = { op, scope: "session", user, session };
+    else if (t !== undefined && op.type === "session_delete" && op.status === 204)
+      revocation = { op, scope: "session", user, session: op.target! };
+    else if (t !== undefined && op.type === "refresh" && op.status === 401 && op.code === "refresh_reused")
+      revocation = { op, scope: "session", user, session };
+    else if ((op.type === "password_reset" && op.status === 204) || (op.type === "email_confirm" && op.status === 200))
+      revocation = { op, scope: "all", user, session };
+    else if ((op.type === "admin_logout" || op.type === "admin_disable") && op.status === 204)
+      revocation = { op, scope: "all", user, session: "" };
+    else if (t !== undefined && ((op.type === "mfa_enable" && op.status === 200) || (op.type === "mfa_disable" && op.status === 204)))
+      revocation = { op, scope: "others", user, session };
+    else if (t !== undefined && op.type === "account_delete" && op.status === 204) revocation = { op, scope: "user", user, session };
+    else if (isIndeterminate(op) && REVOKING.has(op.type)) indeterminateRevocations++;
+    if (op.type === "admin_disable" && op.status === 204) add(disables, user, op);
+    if (op.type === "account_delete" && op.status === 204) add(deletions, user, op);
     if (revocation === undefined) continue;
-    const list = revocations.get(revocation.user) ?? [];
-    list.push(revocation);
-    revocations.set(revocation.user, list);
+    add(revocations, revocation.user, revocation);
   }
   for (const list of revocations.values()) list.sort((a, b) => a.op.end - b.op.end);
 
@@ -176,6 +249,10 @@ export function check(operations: readonly Operation[], options: CheckOptions = 
         return t.user === r.user && (t.op.end < r.op.start || created(t.session) < r.op.start);
       case "password":
         return t.user === r.user && (t.op.end < r.op.start || (t.session !== r.session && created(t.session) < r.op.start));
+      case "others":
+        return t.user === r.user && t.session !== r.session && created(t.session) < r.op.start;
+      case "user":
+        return t.user === r.user;
     }
   };
   const scopeText = (r: Revocation) =>
@@ -183,7 +260,11 @@ export function check(operations: readonly Operation[], options: CheckOptions = 
       ? "every session of the user"
       : r.scope === "password"
         ? "every other session and the older tokens of its own"
-        : `session ${r.session}`;
+        : r.scope === "others"
+          ? "every other session"
+          : r.scope === "user"
+            ? "the account and every token of it"
+            : `session ${r.session}`;
 
   // (a), (c): no acceptance after a completed revocation that covered the token. Also the anomaly:
   // acceptance after a node refused the token as revoked.
@@ -193,12 +274,78 @@ export function check(operations: readonly Operation[], options: CheckOptions = 
     const seen = firstRevokedAnswer.get(op.token);
     if (seen === undefined || op.end < seen.end) firstRevokedAnswer.set(op.token, op);
   }
+  /** The completed disable in force when `op` ran: one that returned before it started, with no enable that may have come between. */
+  const disabledBy = (user: string, op: Operation) =>
+    (disables.get(user) ?? []).find(
+      (d) =>
+        d.end < op.start && !(enables.get(user) ?? []).some((e) => e.start < op.end && (isIndeterminate(e) ? Infinity : e.end) > d.start),
+    );
+  const deletedBy = (user: string, op: Operation) => (deletions.get(user) ?? []).find((d) => d.end < op.start);
   let acceptances = 0;
   for (const op of operations) {
+    // A sign-in that issued tokens to a user who was disabled or deleted by then.
+    if (SIGN_INS.has(op.type) && succeeded(op)) {
+      for (const user of new Set((op.issued ?? []).map((t) => t.user))) {
+        const d = disabledBy(user, op);
+        if (d !== undefined)
+          report({
+            kind: "disabled-user-accepted",
+            message: `${describe(op)} signed user ${user} in after ${describe(d)} had disabled the account, with no enable since`,
+            ops: [op.id, d.id],
+            user,
+          });
+        const x = deletedBy(user, op);
+        if (x !== undefined)
+          report({
+            kind: "deleted-user-accepted",
+            message: `${describe(op)} signed user ${user} in after ${describe(x)} had deleted the account`,
+            ops: [op.id, x.id],
+            user,
+          });
+      }
+    }
+    // A token signed with a key whose revocation had returned before the request started.
+    for (const t of op.issued ?? []) {
+      const k = t.kid === undefined ? undefined : keyRevocations.get(t.kid);
+      if (k !== undefined && k.end < op.start)
+        note({
+          kind: "signed-with-revoked-key",
+          message: `${describe(op)} issued access token ${t.id} signed with key ${t.kid}, revoked by ${describe(k)}`,
+          ops: [op.id, k.id],
+          user: t.user,
+          token: t.id,
+          session: t.session,
+        });
+    }
     if (!isAcceptance(op)) continue;
     acceptances++;
     const t = tokenOf(op)!;
     const r = (revocations.get(t.user) ?? []).find((r) => r.op.end < op.start && r.op !== op && covers(r, t));
+    const k = op.type === "refresh" || t.kid === undefined ? undefined : keyRevocations.get(t.kid);
+    if (k !== undefined && k.end < op.start)
+      report({
+        kind: "revoked-key-accepted",
+        message:
+          `access token ${t.id} (signed with key ${t.kid}, issued by #${t.op.id}) was accepted by ${describe(op)}, ` +
+          `which started ${(op.start - k.end).toFixed(1)} ms after ${describe(k)} had returned`,
+        ops: [op.id, k.id, t.op.id],
+        user: t.user,
+        token: t.id,
+        session: t.session,
+      });
+    if (r === undefined) {
+      // Not covered by a revocation (issued concurrently with it, or later), yet the account's state forbids it.
+      const d = disabledBy(t.user, op);
+      if (d !== undefined)
+        report({
+          kind: "disabled-user-accepted",
+          message: `token ${t.id} of user ${t.user} (issued by #${t.op.id}) was accepted by ${describe(op)} after ${describe(d)} had disabled the account, with no enable since`,
+          ops: [op.id, d.id, t.op.id],
+          user: t.user,
+          token: t.id,
+          session: t.session,
+        });
+    }
     if (r !== undefined) {
       const refresh = op.type === "refresh";
       report({
@@ -224,6 +371,38 @@ export function check(operations: readonly Operation[], options: CheckOptions = 
         session: t.session,
       });
   }
+
+  // Links: each works at most once, and never after a version change that completed after it was sent.
+  const linkUses = new Map<string, Operation[]>();
+  for (const op of operations) if (LINK_OPS.has(op.type) && succeeded(op)) add(linkUses, op.link!, op);
+  const byId = new Map(operations.map((op) => [op.id, op]));
+  for (const [link, uses] of linkUses) {
+    if (uses.length > 1)
+      report({
+        kind: "link-reused",
+        message: `link ${link} (user ${uses[0]!.user}) worked ${uses.length} times: ${uses.map(describe).join("; ")}`,
+        ops: uses.map((o) => o.id),
+        user: uses[0]!.user!,
+      });
+  }
+  const bumpsOf = new Map<string, Operation[]>();
+  for (const op of operations) {
+    const user = userOf(op);
+    if (user !== undefined && VERSION_BUMPS.has(op.type) && succeeded(op)) add(bumpsOf, user, op);
+  }
+  for (const uses of linkUses.values())
+    for (const use of uses) {
+      const sent = use.linkOp === undefined ? undefined : byId.get(use.linkOp);
+      if (sent === undefined) continue;
+      const bump = (bumpsOf.get(use.user!) ?? []).find((b) => b !== use && b.start > sent.end && b.end < use.start);
+      if (bump !== undefined)
+        report({
+          kind: "stale-link-accepted",
+          message: `link ${use.link} (sent for ${describe(sent)}) worked in ${describe(use)}, after ${describe(bump)} had changed the version`,
+          ops: [use.id, bump.id, sent.id],
+          user: use.user!,
+        });
+    }
 
   // (b): a refresh token refreshes at most once.
   const refreshSuccesses = new Map<string, Operation[]>();
@@ -259,7 +438,7 @@ export function check(operations: readonly Operation[], options: CheckOptions = 
   for (const op of operations) {
     const user = userOf(op);
     if (user === undefined) continue;
-    if (VERSION_BUMPS.has(op.type) && op.token !== undefined) {
+    if (VERSION_BUMPS.has(op.type)) {
       if (succeeded(op)) {
         push(definiteBumps, user, { op, start: op.start, end: op.end });
         push(possibleBumps, user, { op, start: op.start, end: op.end });

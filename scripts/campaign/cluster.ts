@@ -38,6 +38,10 @@ export interface ClusterOptions {
    * revocations and answers from a stale cache. The checker must then report violations.
    */
   sabotage?: "prefix";
+  /** `TOKENVER_SMTP_URL` of every node and command (the campaign's own SMTP server). */
+  smtpUrl?: string;
+  /** Each node serves `/metrics` on a port of its own (`metricsPort`): the soak run reads the heap there. */
+  metrics?: boolean;
   log(message: string): void;
 }
 
@@ -116,6 +120,7 @@ export class Guarded {
 interface NodeState {
   index: number;
   port: number;
+  metricsPort?: number;
   child?: Guarded;
   paused: boolean;
   out: WriteStream;
@@ -133,6 +138,10 @@ export class RedisProcess {
 
   get running(): boolean {
     return this.#child !== undefined && this.#child.running;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.#child!.pid : undefined;
   }
 
   async start(): Promise<void> {
@@ -246,6 +255,7 @@ export class Cluster {
       this.nodes.push({
         index: i,
         port: await freePort(),
+        ...(options.metrics ? { metricsPort: await freePort() } : {}),
         paused: false,
         out: createWriteStream(join(options.dir, `node-${i}.log`), { flags: "a" }),
         starts: 0,
@@ -287,7 +297,41 @@ export class Cluster {
       TOKENVER_RATE_LIMIT_ADDRESS: "1000000",
       TOKENVER_RATE_LIMIT_REGISTER: "1000000",
       TOKENVER_RATE_LIMIT_ADDRESS_LOGINS: "1000000",
+      ...(this.options.smtpUrl === undefined ? {} : { TOKENVER_SMTP_URL: this.options.smtpUrl }),
+      ...(this.nodes[node]!.metricsPort === undefined ? {} : { TOKENVER_METRICS_PORT: String(this.nodes[node]!.metricsPort) }),
     });
+  }
+
+  /**
+   * Runs a `tokenver` command (`users create`, `keys revoke`) against the cluster's database and
+   * Redis directly (not through a node's proxies), as an operator would; killed after `timeoutMs`.
+   */
+  async command(args: string[], input = "", timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+    const env = this.#env(0);
+    const pgUrl = new URL(this.options.adminUrl);
+    pgUrl.pathname = `/${this.database}`;
+    env.TOKENVER_DATABASE_URL = pgUrl.toString();
+    env.TOKENVER_REDIS_URL = `redis://127.0.0.1:${this.redis.port}`;
+    delete env.TOKENVER_METRICS_PORT;
+    const [command, ...rest] = this.options.command;
+    const child = spawn(command!, [...rest, ...args], { cwd: this.options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const code = await new Promise<number | null>((resolve) => {
+      child.once("error", () => resolve(null));
+      child.once("exit", (c) => resolve(c));
+    });
+    clearTimeout(timer);
+    return { code, output: output.trim().slice(0, 500) };
+  }
+
+  /** The server process's pid (not its guard's), while it runs. */
+  pid(node: number): number | undefined {
+    return this.alive(node) ? this.nodes[node]!.child!.pid : undefined;
   }
 
   alive(node: number): boolean {

@@ -19,6 +19,20 @@ export const OP_TYPES = [
   "session_delete",
   "profile",
   "sessions_list",
+  // The flows that revoke since v2 (docs/api.md sections 7 to 10).
+  "password_forgot",
+  "password_reset",
+  "email_change",
+  "email_confirm",
+  "account_delete",
+  "mfa_start",
+  "mfa_enable",
+  "mfa_disable",
+  "login_mfa",
+  "admin_logout",
+  "admin_disable",
+  "admin_enable",
+  "key_revoke",
 ] as const;
 export type OpType = (typeof OP_TYPES)[number];
 
@@ -30,10 +44,31 @@ export const BEARER_OPS: ReadonlySet<OpType> = new Set([
   "session_delete",
   "profile",
   "sessions_list",
+  "email_change",
+  "account_delete",
+  "mfa_start",
+  "mfa_enable",
+  "mfa_disable",
+  "admin_logout",
+  "admin_disable",
+  "admin_enable",
 ]);
 
+/** Admin operations: the bearer is the admin's, `target` the user acted on. */
+export const ADMIN_OPS: ReadonlySet<OpType> = new Set(["admin_logout", "admin_disable", "admin_enable"]);
+
+/** Operations that consume a link from a mail (`link`, and `linkOp`: the operation that had it sent). */
+export const LINK_OPS: ReadonlySet<OpType> = new Set(["password_reset", "email_confirm"]);
+
 /** Operations that increment the user's `token_version` when they take effect. */
-export const VERSION_BUMPS: ReadonlySet<OpType> = new Set(["logout_all", "password_change"]);
+export const VERSION_BUMPS: ReadonlySet<OpType> = new Set([
+  "logout_all",
+  "password_change",
+  "password_reset",
+  "email_confirm",
+  "admin_logout",
+  "admin_disable",
+]);
 
 /** A token as the response that carried it described it. */
 export interface IssuedToken {
@@ -44,6 +79,8 @@ export interface IssuedToken {
   session: string;
   /** The access token's `token_version` claim. */
   version?: number;
+  /** The access token's `kid` header (the signing key). */
+  kid?: string;
 }
 
 export interface Operation {
@@ -51,17 +88,24 @@ export interface Operation {
   id: number;
   client: number;
   type: OpType;
-  /** Which node (0, 1, 2...) the request went to. */
+  /** Which node (0, 1, 2...) the request went to; -1 for a `tokenver` command (key_revoke). */
   node: number;
   /** Monotonic milliseconds of one clock for the whole history: before sending, after the whole answer (or the failure). */
   start: number;
   end: number;
   /** The token presented: the bearer, or the refresh token of a `refresh`. */
   token?: string;
-  /** `session_delete`: the session id in the path. */
+  /**
+   * `session_delete`: the session id in the path; an admin operation: the user id in the path;
+   * `key_revoke`: the kid.
+   */
   target?: string;
-  /** The user the request is about, where it is known without a token (register, login). */
+  /** The user the request is about, where it is known without a token (register, login, the link flows). */
   user?: string;
+  /** A link from a mail (reset, email change): the campaign's name for it ("l4"), on the operation that used it. */
+  link?: string;
+  /** The operation (password_forgot, email_change) whose request had the link sent. */
+  linkOp?: number;
   /** The HTTP status; `null` when no answer came (timeout, connection refused or reset). */
   status: number | null;
   /** The problem's `code` of an error answer. */
@@ -138,8 +182,10 @@ export function validateOperations(operations: readonly Operation[]): void {
     if (op.status !== null && typeof op.status !== "number") throw new HistoryError(`${where}: status must be a number or null`);
     if ((BEARER_OPS.has(op.type) || op.type === "refresh") && typeof op.token !== "string")
       throw new HistoryError(`${where}: a ${op.type} names the token it presented`);
-    if (op.type === "session_delete" && typeof op.target !== "string")
-      throw new HistoryError(`${where}: a session_delete names its target`);
+    if ((op.type === "session_delete" || op.type === "key_revoke" || ADMIN_OPS.has(op.type)) && typeof op.target !== "string")
+      throw new HistoryError(`${where}: a ${op.type} names its target`);
+    if (LINK_OPS.has(op.type) && (typeof op.link !== "string" || typeof op.user !== "string"))
+      throw new HistoryError(`${where}: a ${op.type} names its link and its user`);
     for (const t of op.issued ?? []) {
       if (typeof t.id !== "string" || tokens.has(t.id)) throw new HistoryError(`${where}: token ${JSON.stringify(t.id)} issued twice`);
       if (t.kind !== "access" && t.kind !== "refresh") throw new HistoryError(`${where}: token ${t.id} has no kind`);

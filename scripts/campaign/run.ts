@@ -8,8 +8,8 @@
  * Exit code: 0 clean, 1 a violation was found, 2 the campaign itself failed.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -18,8 +18,10 @@ import { check } from "./checker.js";
 import { Cluster } from "./cluster.js";
 import { FaultSchedule } from "./faults.js";
 import { toLine, type FaultRecord, type Operation } from "./history.js";
+import { startSmtp, type TestSmtp } from "../../test/support/smtp.js";
+import { serverCommand } from "./server.js";
 import { formatSummary, summarize } from "./summary.js";
-import { Workload } from "./workload.js";
+import { Workload, type MailBox } from "./workload.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -41,6 +43,8 @@ const { values } = parseArgs({
     dir: { type: "string" },
     "database-url": { type: "string" },
     sabotage: { type: "string" },
+    "key-revoke-every": { type: "string", default: "60" },
+    "v2-weight": { type: "string", default: "1" },
     help: { type: "boolean", default: false },
   },
 });
@@ -58,6 +62,9 @@ if (values.help) {
   --fault-gap A-B      seconds between faults (default 2-6)
   --overlap P          probability that two faults overlap (default 0.25)
   --no-faults          load only
+  --key-revoke-every S \`tokenver keys revoke\` of the signing key every S seconds (default 60; 0 never)
+  --v2-weight X        scale the weights of the v2 flows (reset, email change, deletion, second
+                       factor, admin) against the v1 operations (default 1; 0 none)
   --server MODE        snapshot (compile src/ once into the run directory: later edits do not
                        leak in), dist (node dist/cli.js serve), source (tsx src/cli.ts)
   --results FILE       where the figures go (default docs/campaign-results.json; "-" for none)
@@ -88,6 +95,8 @@ const thinkMs = int("think-ms", values["think-ms"]!, 0);
 const requestTimeout = int("request-timeout", values["request-timeout"]!, 1);
 const [gapMin, gapMax] = values["fault-gap"]!.split("-").map((x) => int("fault-gap", x, 0) * 1000) as [number, number];
 const overlap = Number(values.overlap);
+const keyRevokeEvery = int("key-revoke-every", values["key-revoke-every"]!, 0);
+const v2Weight = int("v2-weight", values["v2-weight"]!, 0);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const dir = resolve(ROOT, values.dir ?? join(".tmp", "campaign", stamp));
 const adminUrl =
@@ -126,51 +135,15 @@ function sourceIdentity() {
 
 let compileErrors: string[] = [];
 
-/** The command that starts a server. The snapshot is compiled from src/ once, into the run directory. */
-function serverCommand(): string[] {
-  switch (values.server) {
-    case "dist":
-      return [process.execPath, join(ROOT, "dist", "cli.js")];
-    case "source":
-      return [process.execPath, "--import", "tsx", join(ROOT, "src", "cli.ts")];
-    case "snapshot": {
-      const out = join(dir, "build");
-      log(`compiling src/ into ${relative(ROOT, out)}/dist`);
-      try {
-        execFileSync(
-          process.execPath,
-          [
-            join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-            "-p",
-            "tsconfig.build.json",
-            "--outDir",
-            join(out, "dist"),
-            "--declaration",
-            "false",
-            "--sourceMap",
-            "false",
-          ],
-          { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-        );
-      } catch (error) {
-        // Type errors (others may be editing src/ right now) still emit JavaScript; a missing
-        // cli.js, or nodes that do not start, stop the campaign soon enough.
-        const text = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-        compileErrors = text.split("\n").filter((l) => /error TS\d+/.test(l));
-        log(`WARNING: src/ compiled with ${compileErrors.length} type error(s):\n${compileErrors.slice(0, 10).join("\n")}`);
-        if (!existsSync(join(out, "dist", "cli.js"))) {
-          console.error(`campaign: src/ did not compile:\n${text}`);
-          process.exit(2);
-        }
-      }
-      // cli.js reads ../package.json; "type": "module" makes the .js files ESM. Packages resolve
-      // from the repository's node_modules, up the tree.
-      copyFileSync(join(ROOT, "package.json"), join(out, "package.json"));
-      return [process.execPath, join(out, "dist", "cli.js")];
-    }
-    default:
-      console.error("campaign: --server must be snapshot, dist or source");
-      process.exit(2);
+/** The command that starts a server (server.ts); the snapshot is compiled from src/ once, into the run directory. */
+function startCommand(): string[] {
+  try {
+    const built = serverCommand(values.server, ROOT, dir, log);
+    compileErrors = built.compileErrors;
+    return built.command;
+  } catch (error) {
+    console.error(`campaign: ${(error as Error).message}`);
+    process.exit(2);
   }
 }
 
@@ -183,12 +156,14 @@ const now = () => Math.round((performance.now() - t0) * 1000) / 1000;
 let cluster: Cluster | undefined;
 let workload: Workload | undefined;
 let schedule: FaultSchedule | undefined;
+let smtp: TestSmtp | undefined;
 let cleaning: Promise<void> | undefined;
 const cleanup = () =>
   (cleaning ??= (async () => {
     schedule?.stop();
     workload?.stop();
     await cluster?.stop().catch((e: unknown) => console.error("campaign: cleanup:", e));
+    await smtp?.close().catch(() => {});
     await new Promise<void>((r) => history.end(r));
   })());
 
@@ -211,14 +186,45 @@ const watchdog = setTimeout(
 
 async function main(): Promise<number> {
   const identity = sourceIdentity();
-  const command = serverCommand();
+  const command = startCommand();
   log(`seed ${seed}, ${clients} clients, ${nodes} nodes, ${duration} s; history and logs in ${relative(ROOT, dir)}`);
   if (values.sabotage !== undefined && values.sabotage !== "prefix") throw new Error("--sabotage must be prefix");
   const sabotage = values.sabotage === "prefix" ? ("prefix" as const) : undefined;
   if (sabotage) log("SABOTAGE: the last node gets a Redis prefix of its own; this run must find violations");
-  cluster = await Cluster.start({ nodes, lease, entryTtl, command, cwd: ROOT, dir, adminUrl, log, ...(sabotage ? { sabotage } : {}) });
+  // The mail the nodes send (reset and verification links, notices) comes here, over SMTP on loopback.
+  smtp = await startSmtp();
+  const box = smtp;
+  const mail: MailBox = {
+    count: (address, subject) => box.to(address).filter((m) => m.subject.includes(subject)).length,
+    async link(address, subject, after, timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      while (performance.now() < deadline) {
+        const found = box.to(address).filter((m) => m.subject.includes(subject))[after];
+        if (found !== undefined) return /#token=([A-Za-z0-9_-]+)/.exec(found.text)?.[1];
+        await sleep(100);
+      }
+      return undefined;
+    },
+  };
+  cluster = await Cluster.start({
+    nodes,
+    lease,
+    entryTtl,
+    command,
+    cwd: ROOT,
+    dir,
+    adminUrl,
+    log,
+    smtpUrl: smtp.url,
+    ...(sabotage ? { sabotage } : {}),
+  });
   log(`nodes up on ${cluster.nodes.map((n) => n.port).join(", ")}; Redis on ${cluster.redis.port}; database ${cluster.database}`);
   const c = cluster;
+  // An admin for the admin API, made the way docs/operations.md says (the CLI, password on stdin).
+  const admin = { email: `campaign-admin-${process.pid}@example.com`, password: `campaign admin ${randomBytes(9).toString("base64url")}` };
+  const created = v2Weight > 0 ? await c.command(["users", "create", admin.email, "--admin"], admin.password + "\n") : undefined;
+  if (created !== undefined && created.code !== 0)
+    throw new Error(`tokenver users create --admin failed (${created.code}): ${created.output}`);
   t0 = performance.now();
   const startedAt = new Date();
   workload = new Workload(
@@ -230,6 +236,9 @@ async function main(): Promise<number> {
       thinkMs,
       initialUsers: Math.max(4, clients * 2),
       maxUsers: Math.max(8, clients * 4),
+      mail,
+      ...(created !== undefined ? { admin } : {}),
+      v2Weight,
       now,
       record: (op) => {
         operations.push(op);
@@ -254,6 +263,26 @@ async function main(): Promise<number> {
   });
   const load = workload.run();
   const faulting = values["no-faults"] ? Promise.resolve() : schedule.run();
+  // `tokenver keys revoke` of the key that signs, now and then, while everything else goes on.
+  const w = workload;
+  let keyRevocations = 0;
+  const revoking = (async () => {
+    if (keyRevokeEvery === 0) return;
+    for (let at = keyRevokeEvery * 1000; at < end - 15_000; at += keyRevokeEvery * 1000) {
+      while (now() < at) {
+        if (now() >= end) return;
+        await sleep(Math.min(500, at - now()));
+      }
+      const kid = await w.revokeKey(async (k) => {
+        const result = await c.command(["keys", "revoke", k], "", 60_000);
+        return { code: result.code, ...(result.code === 0 ? {} : { error: `exit ${result.code}: ${result.output.split("\n")[0]}` }) };
+      });
+      if (kid !== undefined) {
+        keyRevocations++;
+        log(`keys revoke ${kid.slice(0, 12)}...`);
+      }
+    }
+  })();
   const progress = setInterval(
     () => log(`${(now() / 1000).toFixed(0)} s: ${operations.length} operations, ${faults.length} faults`),
     30_000,
@@ -261,9 +290,11 @@ async function main(): Promise<number> {
   await sleep(end);
   schedule.stop();
   await faulting;
+  await revoking;
   workload.stop();
   await load;
   clearInterval(progress);
+  log(`${keyRevocations} key revocation(s), ${smtp.received.length} mails received`);
 
   log("load stopped; healing and waiting for the caches to settle");
   const healed = await c.heal();
@@ -293,6 +324,8 @@ async function main(): Promise<number> {
       faultGap: [gapMin / 1000, gapMax / 1000],
       overlap,
       faults: !values["no-faults"],
+      keyRevokeEvery,
+      v2Weight,
       ...(values.sabotage ? { sabotage: values.sabotage } : {}),
     },
     server: { mode: values.server, ...identity, ...(compileErrors.length > 0 ? { compileErrors } : {}) },

@@ -190,7 +190,8 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     const observer = metrics?.observer ?? NO_OBSERVER;
     this.metrics = metrics;
     // Without metrics these are the bare operations: nothing is added to the verify path.
-    this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation), observer, (o, r) => o.verified(r));
+    const freshKeys = keys === undefined ? undefined : () => keys.ring.fresh();
+    this.#verify = observed(createVerify(createAccessTokenVerifier(tokenConfig), revocation, freshKeys), observer, (o, r) => o.verified(r));
     this.#login = observed(login, observer, (o, r) => o.loggedIn(r));
     // The second step of a sign-in is a login too (`mfa_required` is the first step's result).
     this.#loginMfa = observed(loginMfa, observer, (o, r) => o.loggedIn(r));
@@ -497,7 +498,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
     return rotated;
   }
 
-  /** Removes a key at once: its tokens are `token_invalid` on every node (within a second). `not_found` for an unknown kid. */
+  /** Removes a key at once: its tokens are `token_invalid` on every node once this has returned. `not_found` for an unknown kid. */
   async revokeKey(kid: string, options: ActorOptions = {}): Promise<{ signer: string }> {
     const result = await failClosed(() => revokeKey(this.#keysOrThrow(), kid));
     recordEvent(this.#core, {

@@ -28,9 +28,19 @@ export interface VerifyOptions {
 export function createVerify(
   verifyToken: (token: string) => AccessTokenClaims,
   revocation: RevocationState,
+  /** Several nodes over Redis: the signing keys read again first when they may be stale (core/keys/key-ring.ts `fresh`). */
+  freshKeys?: () => Promise<void> | undefined,
 ): (authorization: string | null | undefined, options?: VerifyOptions) => Promise<Principal> {
   return async (authorization, options) => {
     const token = parseBearer(authorization, options?.onlyBearer === true);
+    const reading = freshKeys?.();
+    if (reading !== undefined) {
+      try {
+        await reading;
+      } catch (error) {
+        throw unavailable(error);
+      }
+    }
     const claims = verifyToken(token);
     let state;
     try {

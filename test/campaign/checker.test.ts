@@ -17,10 +17,10 @@ class History {
     return full;
   }
 
-  #pair(user: string, session: string, version: number): [IssuedToken, IssuedToken] {
+  #pair(user: string, session: string, version: number, kid?: string): [IssuedToken, IssuedToken] {
     const n = ++this.#next;
     return [
-      { id: `a${n}`, kind: "access", user, session, version },
+      { id: `a${n}`, kind: "access", user, session, version, ...(kid === undefined ? {} : { kid }) },
       { id: `r${n}`, kind: "refresh", user, session },
     ];
   }
@@ -43,6 +43,19 @@ class History {
     const issued = this.#pair(user, session, version);
     this.#op({ type: "login", start, end, status: 200, user, issued, version, node });
     return { access: issued[0].id, refresh: issued[1].id, session };
+  }
+
+  /** A sign-in (login, or login_mfa: the second step) whose access token carries `kid`. */
+  signIn(user: string, version: number, start: number, end: number, extra: { kid?: string; type?: "login" | "login_mfa" } = {}) {
+    const session = `s${++this.#sessions}`;
+    const issued = this.#pair(user, session, version, extra.kid);
+    const op = this.#op({ type: extra.type ?? "login", start, end, status: 200, user, issued, version });
+    return { access: issued[0].id, refresh: issued[1].id, session, op };
+  }
+
+  /** Any other operation, as given (the v2 flows). */
+  add(op: Omit<Operation, "id" | "client" | "node"> & { node?: number }): Operation {
+    return this.#op(op);
   }
 
   /** A refresh: 200 issues a new pair at `version`; anything else issues nothing. */
@@ -383,6 +396,223 @@ describe("checker: good histories are clean", () => {
   });
 });
 
+describe("checker: the v2 revoking flows", () => {
+  /** u1 signed in twice (sessions a and b), an admin signed in; `revoke` returns the revoking operation. */
+  function twoSessions() {
+    const h = new History();
+    const a = h.register("u1", 0, 10);
+    const b = h.login("u1", 0, 20, 30);
+    const admin = h.register("admin", 0, 10);
+    return { h, a, b, admin };
+  }
+
+  const flows: [string, (x: ReturnType<typeof twoSessions>) => void][] = [
+    ["a password reset (204)", ({ h }) => void h.add({ type: "password_reset", user: "u1", link: "l1", start: 40, end: 50, status: 204 })],
+    [
+      "an email change confirmed (200)",
+      ({ h }) => void h.add({ type: "email_confirm", user: "u1", link: "l1", start: 40, end: 50, status: 200, version: 1 }),
+    ],
+    [
+      "an admin's logout of the user (204)",
+      ({ h, admin }) => void h.add({ type: "admin_logout", token: admin.access, target: "u1", start: 40, end: 50, status: 204 }),
+    ],
+    [
+      "an admin's disable of the user (204)",
+      ({ h, admin }) => void h.add({ type: "admin_disable", token: admin.access, target: "u1", start: 40, end: 50, status: 204 }),
+    ],
+    [
+      "a second factor turned on by the other session (200)",
+      ({ h, a }) => void h.add({ type: "mfa_enable", token: a.access, start: 40, end: 50, status: 200 }),
+    ],
+    [
+      "a second factor turned off by the other session (204)",
+      ({ h, a }) => void h.add({ type: "mfa_disable", token: a.access, start: 40, end: 50, status: 204 }),
+    ],
+    [
+      "the account deleted from the other session (204)",
+      ({ h, a }) => void h.add({ type: "account_delete", token: a.access, start: 40, end: 50, status: 204 }),
+    ],
+  ];
+  for (const [name, revoke] of flows)
+    test(`(a) ${name}: a token it covered accepted after it returned`, () => {
+      const x = twoSessions();
+      revoke(x);
+      x.h.profile(x.b.access, 51, 52, 200, { node: 1 });
+      const result = check(x.h.ops);
+      assert.deepEqual(kinds(result), ["revoked-token-accepted"]);
+      assert.equal(result.violations[0]!.token, x.b.access);
+      // The same read while the revocation was under way is no violation.
+      const y = twoSessions();
+      revoke(y);
+      y.h.profile(y.b.access, 45, 52, 200);
+      clean(check(y.h.ops));
+    });
+
+  test("a second factor turned on or off: the caller's own session continues", () => {
+    const { h, a } = twoSessions();
+    h.add({ type: "mfa_enable", token: a.access, start: 40, end: 50, status: 200 });
+    h.add({ type: "mfa_disable", token: a.access, start: 60, end: 70, status: 204 });
+    h.profile(a.access, 71, 72);
+    clean(check(h.ops));
+  });
+
+  test("a deleted account's session is dead even for a token its refresh issued during the deletion", () => {
+    const { h, a, b } = twoSessions();
+    h.add({ type: "account_delete", token: a.access, start: 40, end: 60, status: 204 });
+    const late = h.refresh(b.refresh, 45, 50, { status: 200, version: 0 })!;
+    h.profile(late.access, 61, 62);
+    assert.deepEqual(kinds(check(h.ops)), ["revoked-token-accepted"]);
+  });
+
+  test("a sign-in after the account's deletion returned", () => {
+    const { h, a } = twoSessions();
+    h.add({ type: "account_delete", token: a.access, start: 40, end: 50, status: 204 });
+    h.signIn("u1", 0, 60, 70);
+    const result = check(h.ops);
+    assert.deepEqual(kinds(result), ["deleted-user-accepted"]);
+    assert.deepEqual(result.violations[0]!.ops, [5, 4]);
+  });
+
+  test("a disabled user: a token of a sign-in concurrent with the disable, accepted after it returned", () => {
+    const { h, admin } = twoSessions();
+    h.add({ type: "admin_disable", token: admin.access, target: "u1", start: 40, end: 60, status: 204 });
+    const racing = h.signIn("u1", 1, 45, 55); // not covered by the version bump: issued concurrently
+    h.profile(racing.access, 61, 62);
+    const result = check(h.ops);
+    assert.deepEqual(kinds(result), ["disabled-user-accepted"]);
+    assert.equal(result.violations[0]!.token, racing.access);
+  });
+
+  test("a disabled user: a sign-in (login, or its second step) after the disable returned", () => {
+    for (const type of ["login", "login_mfa"] as const) {
+      const { h, admin } = twoSessions();
+      h.add({ type: "admin_disable", token: admin.access, target: "u1", start: 40, end: 50, status: 204 });
+      h.signIn("u1", 1, 60, 70, { type });
+      assert.deepEqual(kinds(check(h.ops)), ["disabled-user-accepted"], type);
+    }
+  });
+
+  test("a disabled user enabled again (or maybe enabled: an enable without an answer) may sign in", () => {
+    for (const status of [204, 503, null]) {
+      const { h, admin } = twoSessions();
+      h.add({ type: "admin_disable", token: admin.access, target: "u1", start: 40, end: 50, status: 204 });
+      h.add({ type: "admin_enable", token: admin.access, target: "u1", start: 55, end: 58, status });
+      const s = h.signIn("u1", 1, 60, 70);
+      h.profile(s.access, 71, 72);
+      clean(check(h.ops));
+    }
+    // An enable refused (4xx) enables nothing.
+    const { h, admin } = twoSessions();
+    h.add({ type: "admin_disable", token: admin.access, target: "u1", start: 40, end: 50, status: 204 });
+    h.add({ type: "admin_enable", token: admin.access, target: "u1", start: 55, end: 58, status: 401, code: "token_revoked" });
+    h.signIn("u1", 1, 60, 70);
+    assert.deepEqual(kinds(check(h.ops)), ["disabled-user-accepted"]);
+  });
+
+  test("an enable that ended before the disable started does not undo it", () => {
+    const { h, admin } = twoSessions();
+    h.add({ type: "admin_enable", token: admin.access, target: "u1", start: 32, end: 35, status: 204 });
+    h.add({ type: "admin_disable", token: admin.access, target: "u1", start: 40, end: 50, status: 204 });
+    h.signIn("u1", 1, 60, 70);
+    assert.deepEqual(kinds(check(h.ops)), ["disabled-user-accepted"]);
+  });
+
+  test("a revoked signing key: its token accepted after `tokenver keys revoke` exited", () => {
+    const h = new History();
+    const old = h.signIn("u1", 0, 0, 10, { kid: "k1" });
+    const next = h.signIn("u1", 0, 20, 30, { kid: "k2" });
+    h.add({ type: "key_revoke", node: -1, target: "k1", start: 40, end: 50, status: 204 });
+    h.profile(old.access, 45, 49); // while the command ran: allowed
+    h.profile(next.access, 51, 52); // another key: allowed
+    h.profile(old.access, 51, 52, 200, { node: 2 });
+    const result = check(h.ops);
+    assert.deepEqual(kinds(result), ["revoked-key-accepted"]);
+    assert.deepEqual(result.violations[0]!.ops.slice(0, 2), [6, 3]);
+    // A refresh token is not signed: refreshing after the revocation is right.
+    const g = new History();
+    const s = g.signIn("u1", 0, 0, 10, { kid: "k1" });
+    g.add({ type: "key_revoke", node: -1, target: "k1", start: 40, end: 50, status: 204 });
+    g.refresh(s.refresh, 60, 70, { status: 200, version: 0 });
+    // A command that failed (maybe committed) is no definite revocation.
+    g.add({ type: "key_revoke", node: -1, target: "k2", start: 80, end: 90, status: null, error: "exit 1" });
+    const k2 = g.signIn("u1", 0, 0, 10, { kid: "k2" });
+    g.profile(k2.access, 95, 96);
+    clean(check(g.ops));
+  });
+
+  test("a token signed with a key revoked before the request started: an anomaly", () => {
+    const h = new History();
+    h.add({ type: "key_revoke", node: -1, target: "k1", start: 40, end: 50, status: 204 });
+    h.signIn("u1", 0, 60, 70, { kid: "k1" });
+    const result = check(h.ops);
+    clean(result);
+    assert.deepEqual(
+      result.anomalies.map((a) => a.kind),
+      ["signed-with-revoked-key"],
+    );
+  });
+
+  test("a link that works twice (a reset, on two nodes at once; an email change, again later)", () => {
+    const h = new History();
+    h.register("u1", 0, 10);
+    const forgot = h.add({ type: "password_forgot", user: "u1", start: 20, end: 30, status: 202 });
+    h.add({ type: "password_reset", user: "u1", link: "l1", linkOp: forgot.id, start: 40, end: 50, status: 204, node: 0 });
+    h.add({ type: "password_reset", user: "u1", link: "l1", linkOp: forgot.id, start: 41, end: 51, status: 204, node: 1 });
+    const result = check(h.ops);
+    assert.ok(kinds(result).includes("link-reused"));
+    assert.deepEqual(result.violations.find((v) => v.kind === "link-reused")!.ops, [3, 4]);
+
+    const g = new History();
+    const s = g.register("u1", 0, 10);
+    const asked = g.add({ type: "email_change", token: s.access, start: 20, end: 30, status: 202 });
+    g.add({ type: "email_confirm", user: "u1", link: "l2", linkOp: asked.id, start: 40, end: 50, status: 200, version: 1 });
+    g.add({ type: "email_confirm", user: "u1", link: "l2", linkOp: asked.id, start: 900, end: 910, status: 200, version: 1 });
+    assert.ok(kinds(check(g.ops)).includes("link-reused"));
+  });
+
+  test("a link used once, its replay refused: clean", () => {
+    const h = new History();
+    h.register("u1", 0, 10);
+    const forgot = h.add({ type: "password_forgot", user: "u1", start: 20, end: 30, status: 202 });
+    h.add({ type: "password_reset", user: "u1", link: "l1", linkOp: forgot.id, start: 40, end: 50, status: 204 });
+    h.add({ type: "password_reset", user: "u1", link: "l1", linkOp: forgot.id, start: 41, end: 51, status: 400, code: "link_invalid" });
+    h.add({ type: "password_reset", user: "u1", link: "l1", linkOp: forgot.id, start: 60, end: 70, status: null, error: "timeout" });
+    clean(check(h.ops));
+  });
+
+  test("a link that works after a version change that completed after it was sent", () => {
+    const h = new History();
+    const s = h.register("u1", 0, 10);
+    const forgot = h.add({ type: "password_forgot", user: "u1", start: 20, end: 30, status: 202 });
+    h.logoutAll(s.access, 40, 50);
+    h.add({ type: "password_reset", user: "u1", link: "l1", linkOp: forgot.id, start: 60, end: 70, status: 204 });
+    const result = check(h.ops);
+    assert.deepEqual(kinds(result), ["stale-link-accepted"]);
+    assert.deepEqual(result.violations[0]!.ops, [4, 3, 2]);
+    // A logout concurrent with the request that sent the link may have come first: no violation.
+    const g = new History();
+    const t = g.register("u1", 0, 10);
+    const sent = g.add({ type: "password_forgot", user: "u1", start: 20, end: 45, status: 202 });
+    g.logoutAll(t.access, 40, 50);
+    g.add({ type: "password_reset", user: "u1", link: "l1", linkOp: sent.id, start: 60, end: 70, status: 204 });
+    clean(check(g.ops));
+  });
+
+  test("(d) a reset, a confirmed email change and an admin's logout or disable each bump the version", () => {
+    const h = new History();
+    const s = h.register("u1", 0, 10);
+    const admin = h.register("admin", 0, 10);
+    h.add({ type: "password_reset", user: "u1", link: "l1", start: 20, end: 30, status: 204 });
+    h.add({ type: "email_confirm", user: "u1", link: "l2", start: 40, end: 50, status: 200, version: 2 });
+    h.add({ type: "admin_logout", token: admin.access, target: "u1", start: 60, end: 70, status: 204 });
+    h.login("u1", 2, 80, 90); // three bumps since 0: expected 3
+    void s;
+    const result = check(h.ops);
+    assert.deepEqual(kinds(result), ["version-lost-update"]);
+    assert.match(result.violations[0]!.message, /expected at least 3/);
+  });
+});
+
 describe("history lines", () => {
   test("round trip through JSON lines, faults kept apart", () => {
     const h = new History();
@@ -406,6 +636,14 @@ describe("history lines", () => {
     assert.throws(
       () => parseHistory(toLine({ id: 1, client: 0, type: "dance" as never, node: 0, start: 0, end: 1, status: 200 })),
       /unknown type/,
+    );
+    assert.throws(
+      () => parseHistory(toLine({ id: 1, client: 0, type: "key_revoke", node: -1, start: 0, end: 1, status: 204 })),
+      /names its target/,
+    );
+    assert.throws(
+      () => parseHistory(toLine({ id: 1, client: 0, type: "password_reset", node: 0, start: 0, end: 1, status: 204, user: "u1" })),
+      /names its link and its user/,
     );
   });
 });

@@ -6,6 +6,7 @@ import type { Clock } from "../clock.js";
 import { unavailable } from "../errors.js";
 import type { SqliteHandle } from "../../store/sqlite-handle.js";
 import type { ExternalWrites } from "../../store/revocation/external-writes.js";
+import type { CacheLease } from "../../store/revocation/state.js";
 import type { TokenKey, TokenKeys } from "../tokens/access-token.js";
 import { publicJwkFromPrivate, publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
 
@@ -57,6 +58,14 @@ export class KeyRing implements TokenKeys {
   #loaded = false;
   #external: ExternalWrites | undefined;
   readonly #onStop: Array<() => Promise<void>> = [];
+  /** Revoked kids this node was told of: never installed again, whatever a reload read. */
+  readonly #revoked = new Set<string>();
+  /** Several nodes over Redis: the node's invalidation lease, under which the keys in memory may be used as they are. */
+  #lease: CacheLease | undefined;
+  /** performance.now() when invalidations may last have been missed (a lost subscription, a new generation). */
+  #staleSince = 0;
+  /** performance.now() when the last successful read of the keys' version (or of the keys) began. */
+  #checkedAt = -Infinity;
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
@@ -82,6 +91,44 @@ export class KeyRing implements TokenKeys {
     }
   }
 
+  /**
+   * Several nodes over Redis (docs/keys.md): a key revocation returns once every node holding an
+   * invalidation lease has dropped the key (`revoked`). A node without a valid lease, or that may
+   * have missed an invalidation since its keys were last read, reads the keys' version again
+   * before it uses them (`fresh`).
+   */
+  followLease(lease: CacheLease): void {
+    this.#lease = lease;
+  }
+
+  /** A revoked key, told by another node or command: gone here at once and for good; then the keys are read again (the new signer). */
+  async revoked(kid: string): Promise<void> {
+    this.#revoked.add(kid);
+    if (this.#byKid.has(kid)) {
+      this.#ordered = this.#ordered.filter((k) => k.kid !== kid);
+      this.#byKid.delete(kid);
+    }
+    await this.reload();
+  }
+
+  /** Invalidations may have been missed: the keys are read again before they are used. */
+  stale(): void {
+    this.#staleSince = performance.now();
+  }
+
+  /**
+   * Undefined when the keys in memory may be used as they are (no lease to follow, or it holds and
+   * no invalidation was missed since they were read); otherwise a promise that reads them again
+   * (the version, and the keys if it moved). Started per caller: a read begun before the caller
+   * arrived could predate a revocation that returned before it.
+   */
+  fresh(): Promise<void> | undefined {
+    const lease = this.#lease;
+    if (lease === undefined) return undefined;
+    if (performance.now() < lease.validUntil && Date.now() < lease.wallValidUntil && this.#checkedAt > this.#staleSince) return undefined;
+    return this.#poll();
+  }
+
   /** The key that signs now. */
   signing(): LoadedKey {
     this.#checkExternal();
@@ -89,7 +136,8 @@ export class KeyRing implements TokenKeys {
     let chosen: LoadedKey | undefined;
     for (const key of this.#ordered) if (key.activateAt <= now) chosen = key;
     const key = chosen ?? this.#ordered[0];
-    if (key === undefined) throw new Error("tokenver: no signing key loaded");
+    // Between a revocation of the only key and the reload that brings its successor (milliseconds).
+    if (key === undefined) throw unavailable(new Error("tokenver: no signing key loaded"));
     return key;
   }
 
@@ -123,10 +171,12 @@ export class KeyRing implements TokenKeys {
 
   /** Reads the keys again (after a change this process made, or the poll saw). */
   async reload(): Promise<void> {
+    const started = performance.now();
     const version = await keysVersion(this.#options.db);
     const rows = await listKeyRows(this.#options.db);
     this.#install(rows);
     this.#version = version;
+    this.#checkedAt = Math.max(this.#checkedAt, started);
   }
 
   /** Polls for changes every `KEYS_POLL_MS`; `onTick` runs after each poll (scheduled rotation). */
@@ -160,8 +210,10 @@ export class KeyRing implements TokenKeys {
   }
 
   async #poll(): Promise<void> {
+    const started = performance.now();
     const version = await keysVersion(this.#options.db);
     if (version !== this.#version) await this.reload();
+    this.#checkedAt = Math.max(this.#checkedAt, started);
   }
 
   #install(rows: SigningKeyRow[]): void {
@@ -170,6 +222,7 @@ export class KeyRing implements TokenKeys {
     for (const row of [...rows].sort((a, b) => (a.activate_at < b.activate_at ? -1 : a.activate_at > b.activate_at ? 1 : 0))) {
       const retireAfter = row.retire_after === null ? undefined : Date.parse(row.retire_after);
       if (retireAfter !== undefined && retireAfter <= now) continue;
+      if (this.#revoked.has(row.kid)) continue;
       // The HS256 key of an earlier TOKENVER_SECRET: changing the secret ends its tokens, as it always did.
       if (row.private_key === null && row.kid !== this.#options.secretKid) continue;
       // A key loaded before keeps its object: the verified-token cache compares keys by identity.

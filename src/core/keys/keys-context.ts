@@ -28,6 +28,12 @@ export interface KeysContext {
   readonly retireMs: number;
   /** Tells the other nodes at once that the keys changed (Redis, where configured); they poll anyway. */
   announce: () => Promise<void>;
+  /**
+   * Several nodes over Redis: has every caching node drop a revoked key, and resolves once each has
+   * (or has lost its lease); throws when that cannot be known. Elsewhere a no-op: SQLite servers
+   * see the commit before their next answer (watchSqlite).
+   */
+  broadcastRevoked: (kid: string) => Promise<void>;
 }
 
 /** Adds a key that signs from `activateAt`; every key without a retirement date retires once its last token expired. */

@@ -52,6 +52,7 @@ export async function openKeys(
     rotationMs: settings.keyRotation * 86_400_000,
     retireMs: (settings.accessTtl + settings.clockTolerance + 10) * 1000,
     announce: async () => {},
+    broadcastRevoked: async () => {},
   };
   const started = await ensureKeys(keys);
   await ring.reload();

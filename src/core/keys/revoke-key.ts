@@ -41,5 +41,7 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
   });
   await keys.ring.reload();
   await keys.announce();
+  // Exact across nodes: returns once every caching node has dropped the key (or lost its lease).
+  await keys.broadcastRevoked(kid);
   return { signer };
 }

@@ -3,7 +3,7 @@ import type { Store } from "../database.js";
 import type { CounterStore } from "../counters/counter-store.js";
 import { DatabaseRevocationState } from "../revocation/database-state.js";
 import { LocalRevocationCache } from "../revocation/local-cache.js";
-import type { RevocationState } from "../revocation/state.js";
+import type { CacheLease, RevocationState } from "../revocation/state.js";
 import { RedisCounterStore } from "./counters.js";
 import { RedisInvalidation } from "./invalidation.js";
 import { RedisRevocationState } from "./state.js";
@@ -20,6 +20,8 @@ export interface RedisSettings {
   onWarning: (message: string) => void;
   /** Told of every node-cache lookup, hit or miss (metrics); usually absent. */
   onCacheLookup?: (hit: boolean) => void;
+  /** The node's signing keys: told of a revoked key (resolves once it is gone) and of missed invalidations. */
+  keys?: { revoked(kid: string): Promise<void>; stale(): void };
 }
 
 /** Redis could not be reached or subscribed to at start-up; the composition root names the setting. */
@@ -32,7 +34,12 @@ export class RedisUnavailableError extends Error {}
 export async function connectRedisState(
   store: Store,
   options: RedisSettings,
-): Promise<{ revocation: RevocationState; counters: CounterStore }> {
+): Promise<{
+  revocation: RevocationState;
+  counters: CounterStore;
+  /** Key revocations, exact across nodes: the broadcast, and the lease under which a node may use its keys as loaded. */
+  keyRevocations: { broadcast(kid: string): Promise<void>; lease: CacheLease | undefined };
+}> {
   const redis = new Redis(options.url, {
     lazyConnect: true,
     // Fail fast instead of queueing while disconnected: the caller falls back to the database.
@@ -58,7 +65,17 @@ export async function connectRedisState(
     redis,
     prefix: options.prefix,
     leaseSeconds: options.nodeLeaseSeconds,
-    target: caching ? { invalidate: (change) => cache?.invalidate(change), clear: () => cache?.clear() } : undefined,
+    target: caching
+      ? {
+          invalidate: (change) => cache?.invalidate(change),
+          clear: () => {
+            cache?.clear();
+            // Invalidations may have been missed: the signing keys too are read again before use.
+            options.keys?.stale();
+          },
+          keyRevoked: (kid) => options.keys?.revoked(kid) ?? Promise.resolve(),
+        }
+      : undefined,
   });
   const shared = new RedisRevocationState({
     redis,
@@ -80,5 +97,9 @@ export async function connectRedisState(
     await shared.close();
     throw new RedisUnavailableError("could not be subscribed to", { cause: error });
   }
-  return { revocation: cache ?? shared, counters: new RedisCounterStore(redis, options.prefix, options.clock) };
+  return {
+    revocation: cache ?? shared,
+    counters: new RedisCounterStore(redis, options.prefix, options.clock),
+    keyRevocations: { broadcast: (kid) => invalidation.broadcastKeyRevoked(kid), lease: caching ? invalidation : undefined },
+  };
 }

@@ -8,6 +8,12 @@ import type { CacheLease, RevocationChange } from "../revocation/state.js";
 export interface InvalidationTarget {
   invalidate(change: RevocationChange): void;
   clear(): void;
+  /**
+   * A signing key was revoked: forget it before resolving (`tokenver keys revoke`). The node
+   * acknowledges once this resolves, so the revocation returns only after every caching node has
+   * dropped the key (or lost its lease).
+   */
+  keyRevoked?(kid: string): Promise<void>;
 }
 
 /**
@@ -234,9 +240,17 @@ export class RedisInvalidation implements CacheLease {
     if (change === undefined || this.#target === undefined) return;
     // Our own revocations: the local cache forgot the keys itself.
     if (change.origin === this.#nodeId) return;
-    this.#target.invalidate(change);
     const member = this.#member;
-    if (member !== undefined) this.#redis.publish(this.#prefix + "node:" + change.origin, `a ${change.id} ${member}`).catch(() => {});
+    const acknowledge = () => {
+      if (member !== undefined) this.#redis.publish(this.#prefix + "node:" + change.origin, `a ${change.id} ${member}`).catch(() => {});
+    };
+    if (change.revokedKid !== undefined) {
+      // Acknowledged once the key is gone (a node that cannot drop it stays silent: the revoker waits or fails).
+      this.#target.keyRevoked?.(change.revokedKid).then(acknowledge, () => {});
+      return;
+    }
+    this.#target.invalidate(change);
+    acknowledge();
   }
 
   /**
@@ -244,12 +258,25 @@ export class RedisInvalidation implements CacheLease {
    * Throws when that cannot be known in time: the caller must not commit the revocation.
    */
   async broadcast(change: RevocationChange, deadline: number): Promise<void> {
+    return this.#broadcast({ u: change.userId, s: change.sessionIds ?? null }, deadline);
+  }
+
+  /**
+   * Has every caching node drop a revoked signing key (after the revocation committed), and
+   * resolves once each has acknowledged or is gone, as `broadcast` does. Throws when that cannot
+   * be known in time.
+   */
+  async broadcastKeyRevoked(kid: string): Promise<void> {
+    return this.#broadcast({ u: "", s: [], k: kid }, Infinity);
+  }
+
+  async #broadcast(fields: { u: string; s: string[] | null; k?: string }, deadline: number): Promise<void> {
     if (!this.#subscribed) throw new Error("the invalidation channel is not subscribed");
     const id = `${this.#nodeId}.${++this.#sent}`;
     const wait = new Acknowledgements();
     this.#waits.set(id, wait);
     try {
-      const message = JSON.stringify({ i: id, o: this.#nodeId, u: change.userId, s: change.sessionIds ?? null });
+      const message = JSON.stringify({ i: id, o: this.#nodeId, ...fields });
       const [now, ...scored] = (await (this.#redis as unknown as Commands).tokenverInvalidate(
         this.#membersKey,
         this.#invalidationChannel,
@@ -368,10 +395,12 @@ class Acknowledgements {
   }
 }
 
-function parseInvalidation(message: string): (RevocationChange & { id: string; origin: string }) | undefined {
+function parseInvalidation(message: string): (RevocationChange & { id: string; origin: string; revokedKid?: string }) | undefined {
   try {
-    const parsed = JSON.parse(message) as { i?: unknown; o?: unknown; u?: unknown; s?: unknown };
+    const parsed = JSON.parse(message) as { i?: unknown; o?: unknown; u?: unknown; s?: unknown; k?: unknown };
     if (typeof parsed.i !== "string" || typeof parsed.o !== "string" || typeof parsed.u !== "string") return undefined;
+    // A revoked signing key (an empty user and no session: a node of before ignores it harmlessly).
+    if (typeof parsed.k === "string") return { id: parsed.i, origin: parsed.o, userId: "", sessionIds: [], revokedKid: parsed.k };
     if (parsed.s === null) return { id: parsed.i, origin: parsed.o, userId: parsed.u };
     if (!Array.isArray(parsed.s) || !parsed.s.every((id) => typeof id === "string")) return undefined;
     return { id: parsed.i, origin: parsed.o, userId: parsed.u, sessionIds: parsed.s as string[] };
