@@ -54,6 +54,10 @@ export class KeyRing implements TokenKeys {
   #version: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
+  /** The tail of the reads of the keys (one at a time: `#serial`). */
+  #reads: Promise<void> = Promise.resolve();
+  /** The read `fresh()` callers share: queued, not yet begun. */
+  #nextPoll: Promise<void> | undefined;
   #failing = false;
   #loaded = false;
   #external: ExternalWrites | undefined;
@@ -101,14 +105,20 @@ export class KeyRing implements TokenKeys {
     this.#lease = lease;
   }
 
-  /** A revoked key, told by another node or command: gone here at once and for good; then the keys are read again (the new signer). */
+  /**
+   * A revoked key, told by another node or this process: gone here at once and for good (no later
+   * reload installs it again); then the keys are read again for the new signer. Resolves once the
+   * key is gone, whether or not that read succeeded (a failed one marks the keys stale), so a
+   * node acknowledges a key revocation as soon as it can no longer verify with the key.
+   */
   async revoked(kid: string): Promise<void> {
     this.#revoked.add(kid);
     if (this.#byKid.has(kid)) {
       this.#ordered = this.#ordered.filter((k) => k.kid !== kid);
       this.#byKid.delete(kid);
     }
-    await this.reload();
+    if (this.#secretKey?.kid === kid) this.#secretKey = undefined;
+    await this.reload().catch(() => this.stale());
   }
 
   /** Invalidations may have been missed: the keys are read again before they are used. */
@@ -119,14 +129,22 @@ export class KeyRing implements TokenKeys {
   /**
    * Undefined when the keys in memory may be used as they are (no lease to follow, or it holds and
    * no invalidation was missed since they were read); otherwise a promise that reads them again
-   * (the version, and the keys if it moved). Started per caller: a read begun before the caller
-   * arrived could predate a revocation that returned before it.
+   * (the version, and the keys if it moved). Never a read begun before the caller arrived (it could
+   * predate a revocation that returned before it): callers share the next read to start, queued
+   * behind the one under way, so a lapsed lease costs one read at a time, not one per request.
    */
   fresh(): Promise<void> | undefined {
     const lease = this.#lease;
     if (lease === undefined) return undefined;
     if (performance.now() < lease.validUntil && Date.now() < lease.wallValidUntil && this.#checkedAt > this.#staleSince) return undefined;
-    return this.#poll();
+    if (this.#nextPoll === undefined) {
+      const poll = this.#serial(() => {
+        this.#nextPoll = undefined;
+        return this.#pollNow();
+      });
+      this.#nextPoll = poll;
+    }
+    return this.#nextPoll;
   }
 
   /** The key that signs now. */
@@ -170,7 +188,21 @@ export class KeyRing implements TokenKeys {
   }
 
   /** Reads the keys again (after a change this process made, or the poll saw). */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    return this.#serial(() => this.#reloadNow());
+  }
+
+  /**
+   * Reads of the keys run one after another: a slow read that began before a revocation can never
+   * install its older rows after a newer read (last writer wins would bring a revoked key back).
+   */
+  #serial(read: () => Promise<void>): Promise<void> {
+    const run = this.#reads.then(read);
+    this.#reads = run.catch(() => {});
+    return run;
+  }
+
+  async #reloadNow(): Promise<void> {
     const started = performance.now();
     const version = await keysVersion(this.#options.db);
     const rows = await listKeyRows(this.#options.db);
@@ -209,10 +241,14 @@ export class KeyRing implements TokenKeys {
     this.#onStop.push(release);
   }
 
-  async #poll(): Promise<void> {
+  #poll(): Promise<void> {
+    return this.#serial(() => this.#pollNow());
+  }
+
+  async #pollNow(): Promise<void> {
     const started = performance.now();
     const version = await keysVersion(this.#options.db);
-    if (version !== this.#version) await this.reload();
+    if (version !== this.#version) await this.#reloadNow();
     this.#checkedAt = Math.max(this.#checkedAt, started);
   }
 

@@ -39,7 +39,8 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
     }
     return current?.kid ?? "";
   });
-  await keys.ring.reload();
+  // Gone here at once and never reinstalled by a read that began before the commit.
+  await keys.ring.revoked(kid);
   await keys.announce();
   // Exact across nodes: returns once every caching node has dropped the key (or lost its lease).
   await keys.broadcastRevoked(kid);
