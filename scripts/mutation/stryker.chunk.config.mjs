@@ -20,6 +20,10 @@ export default {
   ...base,
   tap: { ...base.tap, testFiles: tests },
   incrementalFile: `.tmp/mutation/stryker-${chunk}-incremental.json`,
+  // Each mutant's result as a file the moment it is known (onMutantTested), so a chunk stopped
+  // before its end still tells what it found: scripts/mutation/partial.mjs sums them up.
+  reporters: [...base.reporters, "event-recorder"],
+  eventReporter: { baseDir: `.tmp/mutation/events-${chunk}` },
   jsonReporter: { fileName: `.tmp/mutation/mutation-${chunk}.json` },
   htmlReporter: { fileName: `.tmp/mutation/mutation-${chunk}.html` },
 };
