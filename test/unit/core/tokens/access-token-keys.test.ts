@@ -149,8 +149,10 @@ describe("amr", () => {
 describe("keys", () => {
   test("without keys or a secret there is nothing to sign or verify with", () => {
     const bare = { issuer: ISSUER, ttl: 900, clockTolerance: 5, clock };
-    assert.throws(() => createAccessTokenSigner(bare), TypeError);
-    assert.throws(() => createAccessTokenVerifier(bare), TypeError);
+    // A configuration mistake: the message tells the developer what is missing.
+    const missing = { name: "TypeError", message: "tokenver: access tokens need keys or a secret" };
+    assert.throws(() => createAccessTokenSigner(bare), missing);
+    assert.throws(() => createAccessTokenVerifier(bare), missing);
   });
 
   test("secretKeys: the secret under its kid, and for tokens without one; no other kid", () => {
