@@ -156,8 +156,8 @@ describe("refusals", () => {
 
   test("a revoked session, or a session that is not the principal's user's: token_revoked", async () => {
     const token = "A".repeat(22) + "." + "B".repeat(43);
-    await refused(checkCsrfToken(core, principal("u1", "gone"), token), "token_revoked");
-    await refused(checkCsrfToken(core, principal("u2", "s1"), token), "token_revoked");
+    await refused(checkCsrfToken(core, principal("u1", "gone"), token), "token_revoked", "The token has been revoked.");
+    await refused(checkCsrfToken(core, principal("u2", "s1"), token), "token_revoked", "The token has been revoked.");
     await assert.rejects(
       checkCsrfToken(core, principal("u1", "gone"), token),
       (e: AuthError) => e.tokenPresented === true && e.status === 401,

@@ -67,6 +67,7 @@ describe("recheckPassword", () => {
       recheckPassword(core, PRINCIPAL, async () => false),
       "token_revoked",
       (error) => {
+        assert.equal(error.message, "The session was revoked after repeated wrong passwords.");
         assert.equal(error.status, 401);
         assert.equal(error.tokenPresented, true);
       },
@@ -125,6 +126,12 @@ describe("listSessions: the page limit", () => {
         assert.deepEqual(error.errors, [{ field: "limit", message: "must be an integer from 1 to 100" }], String(limit));
       });
     }
+  });
+
+  test("null options (a JavaScript caller) are the defaults: past the checks, to the store", async () => {
+    const { core } = fakeCore();
+    // The fake core has no database: reaching the store is a 503, not a TypeError on null.
+    await rejectsWith(listSessions(core, PRINCIPAL, null as never), "service_unavailable");
   });
 
   test("a cursor that is not one of ours is validation_failed on `cursor`, before the store is asked", async () => {
