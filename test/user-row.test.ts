@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import { createAuth, type Auth } from "../src/index.js";
 import { openStore, type Store } from "../src/store/database.js";
 import { createUserRowReader, USER_ROW_STATEMENT } from "../src/store/queries/user-row.js";
@@ -58,7 +59,7 @@ for (const dialect of dialects()) {
 
     if (dialect === "postgres") {
       test("PostgreSQL: the read is a named prepared statement, planned once per connection", async () => {
-        const pool = store.pool!;
+        const pool = store.pool as unknown as pg.Pool;
         const client = await pool.connect();
         try {
           const read = createUserRowReader({ dialect: "postgres", db: store.db, pool: client });

@@ -14,6 +14,7 @@ import {
 import pg from "pg";
 import type { Database } from "./schema.js";
 import type { SqliteHandle } from "./sqlite-handle.js";
+import type { NamedQueryPool } from "./queries/user-row.js";
 import { DEFAULT_LAYOUT, withLayout, type TableLayout } from "./table-layout.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -29,8 +30,11 @@ export interface Store {
    * Other processes may write beside it (store/revocation/external-writes.ts).
    */
   exclusive?: boolean;
-  /** Set for PostgreSQL: the pool under Kysely, for named prepared statements on the per-request path. */
-  pool?: pg.Pool;
+  /**
+   * Set for PostgreSQL: the pool under Kysely, for named prepared statements on the per-request
+   * path (typed by what they need, so the public types need no `@types/pg`).
+   */
+  pool?: NamedQueryPool;
   /** Where tokenver's tables are (a prefix, a PostgreSQL schema); `db` already puts them there. */
   layout: TableLayout;
   /**
@@ -81,7 +85,7 @@ export class OwnDatabaseError extends Error {}
 export async function useOwnDatabase(database: OwnDatabase, layout: TableLayout = DEFAULT_LAYOUT): Promise<Store> {
   if ("pool" in database) {
     // No destroy() on close: Kysely's would end the application's pool.
-    const pool = database.pool as unknown as pg.Pool;
+    const pool = database.pool as unknown as NamedQueryPool;
     const db = withLayout(new Kysely<Database>({ dialect: new PostgresDialect({ pool: database.pool }) }), layout);
     return { dialect: "postgres", db, pool, layout, owned: false, close: async () => {} };
   }

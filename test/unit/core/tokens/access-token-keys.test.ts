@@ -11,6 +11,7 @@ import {
   createAccessTokenVerifier,
   DEFAULT_AMR,
   secretKeys,
+  secretKidOf,
   type TokenKey,
   type TokenKeys,
 } from "../../../../src/core/tokens/access-token.js";
@@ -163,7 +164,7 @@ describe("keys", () => {
     assert.equal(keys.find("my-kid"), key);
     assert.equal(keys.find("hs256"), undefined);
     assert.equal(keys.find(""), undefined);
-    assert.equal(secretKeys("x").signing().kid, "hs256");
+    assert.equal(secretKeys("x").signing().kid, secretKidOf("x"), "by default, the kid every node derives from the secret");
   });
 
   /** Two HS256 keys; `revoked` kids are unknown from then on (as KeyRing.find answers). */
