@@ -1,5 +1,6 @@
 // One file, one protocol: the cross-node invalidation (registration, lease, heartbeat, publish,
-// acknowledgement) is a single state machine whose invariants read best side by side.
+// acknowledgement) is a single state machine whose invariants read best side by side; a signing
+// key's revocation rides the same messages and acknowledgements (docs/keys.md).
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { CacheLease, RevocationChange } from "../revocation/state.js";
