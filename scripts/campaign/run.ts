@@ -22,6 +22,7 @@ import { startSmtp, type TestSmtp } from "../../test/support/smtp.js";
 import { serverCommand } from "./server.js";
 import { formatSummary, summarize } from "./summary.js";
 import { Workload, type MailBox } from "./workload.js";
+import { numberOption } from "./cli-number.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -77,14 +78,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const int = (name: string, value: string, min: number) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) {
-    console.error(`campaign: --${name} must be a number >= ${min}`);
-    process.exit(2);
-  }
-  return n;
-};
+const int = (name: string, value: string, min: number) => numberOption("campaign", name, value, min);
 const duration = int("duration", values.duration!, 1);
 const clients = int("clients", values.clients!, 1);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : int("seed", values.seed, 0);

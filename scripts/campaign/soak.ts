@@ -22,6 +22,7 @@ import { Cluster, Guarded } from "./cluster.js";
 import { Random } from "./random.js";
 import { serverCommand } from "./server.js";
 import { BOUNDS, judge, readHeap, readProc, type ProcessSample } from "./soak-sample.js";
+import { numberOption } from "./cli-number.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -58,14 +59,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const num = (name: string, value: string, min: number) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) {
-    console.error(`soak: --${name} must be a number >= ${min}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = (name: string, value: string, min: number) => numberOption("soak", name, value, min);
 const duration = num("duration", values.duration!, 1);
 const rate = num("rate", values.rate!, 1);
 const warmup = num("warmup", values.warmup!, 0);

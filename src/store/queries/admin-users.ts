@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Kysely } from "kysely";
 import type { Dialect } from "../database.js";
 import type { Database, Role } from "../schema.js";
+import { PUBLIC_COLUMNS } from "./user-row.js";
 
 /**
  * The writes of administration (docs/api.md section 10) and its listing. The last-admin rule is
@@ -100,21 +101,7 @@ export function literalContains(text: string): string {
  * whose email or username contains `query` literally, ignoring case.
  */
 export function listUsers(db: Kysely<Database>, dialect: Dialect, page: { limit: number; query?: string; after?: UserKey }) {
-  let q = db
-    .selectFrom("users")
-    .select([
-      "id",
-      "email",
-      "username",
-      "token_version",
-      "profile",
-      "created_at",
-      "role",
-      "disabled_at",
-      "mfa_enabled_at",
-      "recovery_codes_left",
-      "email_verified_at",
-    ]);
+  let q = db.selectFrom("users").select(PUBLIC_COLUMNS);
   const query = page.query;
   if (query !== undefined && query !== "") {
     const pattern = literalContains(query.toLowerCase());

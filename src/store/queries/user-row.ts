@@ -30,8 +30,8 @@ export type PublicUserRow = Pick<
   | "email_verified_at"
 >;
 
-/** The visible columns. Explicit: a column added later changes nothing here. */
-const PUBLIC_COLUMNS = [
+/** The visible columns (the user-row read, the admin list). Explicit: a column added later changes nothing here. */
+export const PUBLIC_COLUMNS = [
   "id",
   "email",
   "username",
