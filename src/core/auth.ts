@@ -11,7 +11,8 @@ import { eraseEndedSeals } from "../store/queries/browser.js";
 import { startSealSweep } from "./browser/seal-sweep.js";
 import { pruneRefreshTokens } from "../store/queries/refresh-tokens.js";
 import { pruneSessions } from "../store/queries/sessions.js";
-import type { RevocationState } from "../store/revocation/state.js";
+import { READ_THROUGH, type RevocationState } from "../store/revocation/state.js";
+import { LocalRevocationCache } from "../store/revocation/local-cache.js";
 import { login } from "./accounts/login.js";
 import { getUser, updateProfile } from "./accounts/profile.js";
 import { register } from "./accounts/register.js";
@@ -206,6 +207,7 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
       dialect: store.dialect,
       config,
       revoker: new Revoker(store.db, revocation, config.clock, observer),
+      userRows: revocation instanceof LocalRevocationCache ? revocation : READ_THROUGH,
       throttle: this.#throttle,
       hashQueue: new HashQueue(config.hashQueue, undefined, observer),
       deriveKey: (label, length) => deriveKey(secret, label, length),

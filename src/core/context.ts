@@ -5,6 +5,7 @@ import type { Database } from "../store/schema.js";
 import type { CoreConfig } from "./config.js";
 import type { EventSink } from "./events/recorder.js";
 import type { Revoker } from "./revoke.js";
+import type { UserRowCache } from "../store/revocation/state.js";
 import type { HashQueue } from "./passwords/hashing.js";
 import type { Throttle } from "./throttle.js";
 import type { MailQueue } from "./mail/message.js";
@@ -17,6 +18,11 @@ export interface Core {
   readonly config: CoreConfig;
   /** The one revocation protocol (revoke.ts). */
   readonly revoker: Revoker;
+  /**
+   * Where `getUser` reads the caller's row: the node's cache, exact by the revocation protocol
+   * (a writer of the row calls `revoker.userChanged` after its commit), or straight through.
+   */
+  readonly userRows: UserRowCache;
   readonly throttle: Throttle;
   /** The bounded hashing queue: every argon2 run of a request goes through a ticket of it. */
   readonly hashQueue: HashQueue;

@@ -49,8 +49,23 @@ export class Revoker {
       }),
     );
     await failClosed(() => this.#state.afterRevoke(change));
+    // A user-wide intent that bumped no version changed the user's row (the second factor turned
+    // on or off): nodes forgot it before the commit, but one may have read it again since.
+    if (intent.sessionIds === undefined && change.tokenVersion === undefined) await this.userChanged(intent.userId);
     // Timed from the announcement to the end of `after`: waiting for the other nodes included.
     this.#observer.revoked(intent.sessionIds === undefined ? "user" : "session", (performance.now() - started) / 1000);
     return change;
+  }
+
+  /**
+   * After a committed write that changed what a user's row shows without bumping its version (a
+   * profile, a role, a verified address, recovery codes): every node that keeps user rows
+   * (LocalRevocationCache.readUser) forgets it before this returns. A bump needs no call: a row is
+   * only answered for the version it was read at. Never throws: the write has committed, and what
+   * it answers (new recovery codes, a session) must reach the caller; a state that cannot tell
+   * every node warns (redis/state.ts), and a node may then show the old row for one entry lifetime.
+   */
+  async userChanged(userId: string): Promise<void> {
+    await this.#state.userChanged?.(userId).catch(() => {});
   }
 }

@@ -22,13 +22,14 @@ function userRowReader(core: Core, store: UserRowSource | undefined): UserRowRea
 }
 
 /**
- * The caller's user, read from the database on every call (no cache: a profile change on any
- * node shows at once). `store` carries the driver handles of the hot read (store/queries/user-row.ts);
- * without it the read goes through Kysely with a precompiled query.
+ * The caller's user: from the node's user-row cache when it holds the row at the principal's
+ * token version (exact: every writer of the row announces its commit, `revoker.userChanged`),
+ * else read by primary key. `store` carries the driver handles of the hot read
+ * (store/queries/user-row.ts); without it the read goes through Kysely with a precompiled query.
  */
 export async function getUser<P extends object>(core: Core, principal: Principal, store?: UserRowSource): Promise<User<P>> {
   const read = userRowReader(core, store);
-  const row = await failClosed(() => read(principal.userId));
+  const row = await failClosed(() => core.userRows.readUser(principal.userId, principal.tokenVersion, read));
   if (row === undefined) throw unknownUser();
   return toUser<P>(row);
 }
@@ -54,6 +55,7 @@ export async function updateProfile<P extends object>(core: Core, principal: Pri
     }),
   );
   if (row === undefined) throw unknownUser();
+  await core.revoker.userChanged(principal.userId);
   return toUser<P>(row);
 }
 

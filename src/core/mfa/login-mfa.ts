@@ -68,6 +68,8 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
   await core.throttle.secondFactorSucceeded(user.id);
   await core.throttle.accountSucceeded(user.email);
   if (candidate.kind === "recovery") {
+    // One recovery code fewer: the user's row changed (a TOTP step is kept in another table).
+    await core.revoker.userChanged(user.id);
     const detail = { stage: "sign_in", remaining: signIn.user.recoveryCodesLeft };
     recordEvent(core, { type: "mfa.recovery_used", userId: user.id, sessionId: null, actor: "self", client: context, detail });
   }

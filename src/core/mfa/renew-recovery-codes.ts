@@ -40,6 +40,7 @@ export async function renewRecoveryCodes(
       }),
     ),
   );
+  await core.revoker.userChanged(user.id);
   if (candidate.kind === "recovery") {
     recordEvent(core, {
       type: "mfa.recovery_used",

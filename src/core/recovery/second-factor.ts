@@ -53,6 +53,8 @@ export async function secondFactorSettled(
   if (proof === undefined) return;
   await core.throttle.secondFactorSucceeded(userId).catch(() => {});
   if (proof.candidate.kind === "recovery") {
+    // One recovery code fewer: the user's row changed.
+    await core.revoker.userChanged(userId);
     recordEvent(core, { type: "mfa.recovery_used", userId, sessionId, actor: "self", client: context, detail: { stage: "email_change" } });
   }
 }

@@ -46,6 +46,7 @@ async function confirmAddress<P extends object>(core: Core, tokenHash: string): 
       return updated;
     }),
   );
+  await core.revoker.userChanged(row.id);
   return toUser<P>(row);
 }
 

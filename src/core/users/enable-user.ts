@@ -13,5 +13,6 @@ export async function enableUser(core: Core, userId: string, options: ActorOptio
   if (typeof userId !== "string" || userId.length === 0) throw userNotFound();
   const now = isoAt(core.config.clock());
   if (!(await failClosed(() => admins.enableUser(core.db, userId, now)))) throw userNotFound();
+  await core.revoker.userChanged(userId);
   recordAdminAction(core, "admin.enable", userId, options);
 }

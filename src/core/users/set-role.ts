@@ -20,6 +20,7 @@ export async function setRole(core: Core, userId: string, role: Role, options: A
       return admins.setRole(trx, userId, role, now);
     }),
   );
+  if (changed) await core.revoker.userChanged(userId);
   if (changed) return recordAdminAction(core, role === "admin" ? "admin.promote" : "admin.demote", userId, options);
   throw (await failClosed(() => admins.roleOf(core.db, userId))) === undefined ? userNotFound() : lastAdmin();
 }

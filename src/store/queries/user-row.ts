@@ -10,8 +10,8 @@ import type { UserRow } from "./users.js";
  * call, so it skips the query builder, which costs more than the query (docs/benchmark.md): a
  * prepared statement on SQLite, prepared once; on PostgreSQL a named prepared statement when the
  * pool is at hand (parsed and planned once per connection), else a precompiled query through
- * Kysely. No cache: every call reads the database of record, so the answer is as fresh as a
- * query-builder read, on any number of nodes.
+ * Kysely. Each call reads the database of record; the node's user-row cache sits in front of it
+ * (LocalRevocationCache.readUser, kept exact by the revocation protocol: docs/scale-out.md).
  *
  * Only the columns a caller may see: the password hash never leaves the database on this path.
  */

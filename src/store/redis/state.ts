@@ -199,6 +199,31 @@ export class RedisRevocationState implements RevocationState {
     if (written && markersLost) await this.#forgetAgain(change.tokenVersion !== undefined ? { userId: change.userId } : change);
   }
 
+  /**
+   * A committed write changed the user's row, not its version: every caching node forgets the
+   * user (its row and version) and acknowledges before this resolves. No marker is needed: a row
+   * read that began before a node processed this is void there (the cache's epoch), and one that
+   * begins after it reads the committed row (nodes keep rows only from reads begun under a lease).
+   * Retried for one broadcast's length (this node's subscription may be reconnecting); then it
+   * warns and resolves: the write has committed and its answer (new recovery codes, a session)
+   * must reach the caller. A node that missed it answers the old row for at most one entry
+   * lifetime; nothing that decides access reads the row (docs/scale-out.md, "User rows").
+   */
+  async userChanged(userId: string): Promise<void> {
+    const giveUpAt = performance.now() + this.#invalidation.longestBroadcastMs;
+    for (;;) {
+      try {
+        return await this.#invalidation.broadcast({ userId }, giveUpAt);
+      } catch {
+        if (this.#closed || performance.now() > giveUpAt) {
+          this.#warn(`a change of user ${userId}'s row was not confirmed by every node: one may show the old row for up to ${this.#ttl}s`);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
   /** Broadcasts an invalidation, retrying for a while (a subscriber may still be reconnecting after the restart). */
   async #forgetAgain(change: RevocationChange): Promise<void> {
     const giveUpAt = performance.now() + 2 * this.#invalidation.longestBroadcastMs;

@@ -84,6 +84,11 @@ export class SettlingRevocationState implements RevocationState {
     await this.#inner.afterRevoke(change);
     await sleep(this.#waitMs);
   }
+  /** As a revocation: returns once the server's next check (which drops every row it keeps) is due. */
+  async userChanged(userId: string): Promise<void> {
+    await this.#inner.userChanged?.(userId);
+    await sleep(this.#waitMs);
+  }
   ping(): Promise<void> {
     return this.#inner.ping();
   }

@@ -1,6 +1,6 @@
 import { BoundedMap } from "../../lib/bounded-map.js";
 import type { ExternalWrites } from "./external-writes.js";
-import type { CacheLease, RevocationChange, RevocationState, SessionState } from "./state.js";
+import type { CacheLease, RevocationChange, RevocationState, SessionState, UserRowCache } from "./state.js";
 
 /**
  * An in-process write-through cache over another state. Exact when every revoking write either goes
@@ -13,14 +13,22 @@ import type { CacheLease, RevocationChange, RevocationState, SessionState } from
  *
  * The hit path allocates nothing: each cached session keeps the resolved answer it last gave and
  * rebuilds it only when the user's version moved or the session was revoked.
+ *
+ * It also keeps user rows (`readUser`, for `GET /profile` and `auth.getUser()`), exact by the same
+ * rules plus one: a row is answered only for the token_version it was read at, which the caller's
+ * token was just verified against. So a version bump (every revoking flow that changes the row:
+ * email change, reset, deletion) retires it by itself, and every other writer of the row
+ * announces its commit (`userChanged`, every node forgets the row before the write returns).
+ * docs/scale-out.md, "User rows".
  */
-export class LocalRevocationCache implements RevocationState {
+export class LocalRevocationCache implements RevocationState, UserRowCache {
   readonly #inner: RevocationState;
   readonly #lease: CacheLease | undefined;
   readonly #externalWrites: ExternalWrites | undefined;
   readonly #maxAgeMs: number;
   readonly #sessions: BoundedMap<string, CachedSession>;
   readonly #versions: BoundedMap<string, number>;
+  readonly #users: BoundedMap<string, CachedUser>;
   /** Reads under way, by session: a burst of requests with one token waits for one read. */
   readonly #loading = new Map<string, Loading>();
   /** Told of every lookup, answered from memory or not (metrics); usually absent. */
@@ -50,6 +58,7 @@ export class LocalRevocationCache implements RevocationState {
     const max = options.maxEntries ?? DEFAULT_LOCAL_CACHE_ENTRIES;
     this.#sessions = new BoundedMap(max);
     this.#versions = new BoundedMap(max);
+    this.#users = new BoundedMap(max);
     this.#lease = options.lease;
     this.#maxAgeMs = (options.maxAgeSeconds ?? Infinity) * 1000;
   }
@@ -75,9 +84,9 @@ export class LocalRevocationCache implements RevocationState {
     return this.#load(sessionId, userId);
   }
 
-  #answersFromMemory(session: CachedSession): boolean {
+  #answersFromMemory(entry: { readonly expiresAt: number }): boolean {
     const now = performance.now();
-    return now < this.#lease!.validUntil && now < session.expiresAt && Date.now() < this.#lease!.wallValidUntil;
+    return now < this.#lease!.validUntil && now < entry.expiresAt && Date.now() < this.#lease!.wallValidUntil;
   }
 
   #leaseHolds(): boolean {
@@ -122,10 +131,57 @@ export class LocalRevocationCache implements RevocationState {
     return state;
   }
 
+  /**
+   * The user's row at `tokenVersion`. Not shared between requests while loading (unlike sessions):
+   * `GET /profile` comes after a verify, which already waited for the session's read.
+   */
+  readUser<Row extends { token_version: number }>(
+    userId: string,
+    tokenVersion: number,
+    load: (userId: string) => Promise<Row | undefined>,
+  ): Promise<Row | undefined> {
+    this.#externalWrites?.check();
+    const cached = this.#users.get(userId);
+    if (cached !== undefined && cached.tokenVersion === tokenVersion && (this.#lease === undefined || this.#answersFromMemory(cached))) {
+      return cached.answer as Promise<Row>;
+    }
+    return this.#loadUser(userId, load);
+  }
+
+  async #loadUser<Row extends { token_version: number }>(userId: string, load: (userId: string) => Promise<Row | undefined>) {
+    const epoch = this.#epoch;
+    const readAt = this.#lease === undefined ? 0 : performance.now();
+    // Only a read begun under a confirmed lease: a writer that did not count this node yet (it was
+    // joining) committed before the registration that started the lease, so before this read.
+    const leased = this.#leaseHolds();
+    const row = await load(userId);
+    // The epoch: a row read before a writer's announcement (or a revocation's) is never kept after it.
+    if (row !== undefined && leased && epoch === this.#epoch) {
+      const frozen = Object.freeze(row);
+      this.#users.set(userId, {
+        tokenVersion: Number(row.token_version),
+        answer: Promise.resolve(frozen),
+        expiresAt: readAt + this.#maxAgeMs,
+      });
+    }
+    return row;
+  }
+
+  /** A committed write changed the user's row: this node forgets it, then every other node (Redis). */
+  async userChanged(userId: string): Promise<void> {
+    this.#epoch++;
+    this.#users.delete(userId);
+    await this.#inner.userChanged?.(userId);
+  }
+
   /** Forgets what a revocation will change, and keeps reads already under way from filling it back. */
   invalidate(change: RevocationChange): void {
     this.#epoch++;
-    if (change.sessionIds === undefined) this.#versions.delete(change.userId);
+    if (change.sessionIds === undefined) {
+      this.#versions.delete(change.userId);
+      // A user-wide change (a bump, or a writer's announcement): the row may change too.
+      this.#users.delete(change.userId);
+    }
     for (const id of change.sessionIds ?? []) this.#sessions.delete(id);
   }
 
@@ -134,6 +190,7 @@ export class LocalRevocationCache implements RevocationState {
     this.#epoch++;
     this.#sessions.clear();
     this.#versions.clear();
+    this.#users.clear();
   }
 
   async beforeRevoke(change: RevocationChange): Promise<number> {
@@ -163,6 +220,8 @@ export class LocalRevocationCache implements RevocationState {
       const cached = this.#versions.get(change.userId);
       // A moved version makes every cached answer of this user's sessions stale (answeredFor differs).
       if (cached !== undefined && cached < change.tokenVersion) this.#versions.set(change.userId, change.tokenVersion);
+      // Its row was read at an older version: never answered again (readUser), so drop it now.
+      this.#users.delete(change.userId);
     }
     for (const id of change.sessionIds ?? []) {
       const cached = this.#sessions.get(id);
@@ -189,6 +248,15 @@ interface Loading {
   readonly epoch: number;
   readonly userId: string;
   readonly result: Promise<SessionState | undefined>;
+}
+
+interface CachedUser {
+  /** The row's token_version: it is answered only to a token of that version. */
+  readonly tokenVersion: number;
+  /** The row, frozen, resolved: a hit allocates nothing. */
+  readonly answer: Promise<unknown>;
+  /** performance.now() after which the row is read again (with a lease only). */
+  readonly expiresAt: number;
 }
 
 interface CachedSession {

@@ -32,10 +32,34 @@ export interface RevocationState {
   /** Resolves to the performance.now() by which the write must commit (Infinity: no limit). */
   beforeRevoke(change: RevocationChange): Promise<number>;
   afterRevoke(change: RevocationChange): Promise<void>;
+  /**
+   * After a committed write that changed what a user's row shows but not its token_version (a
+   * profile, a role, a verified address, the second factor): every node that keeps user rows
+   * forgets this user's before it resolves. It may throw; the Revoker swallows it (the write has
+   * committed) and a node may show the old row for one entry lifetime. Absent: the state keeps no
+   * user rows and tells no node that does.
+   */
+  userChanged?(userId: string): Promise<void>;
   /** Throws when a backing store does not answer (for /health). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The user-row cache of a node (LocalRevocationCache): kept exact by the same invalidations. */
+export interface UserRowCache {
+  /**
+   * The user's row, from memory when this node holds one read at `tokenVersion` (the version the
+   * caller's token was just verified against), else `load`ed and kept. `undefined`: no such user.
+   */
+  readUser<Row extends { token_version: number }>(
+    userId: string,
+    tokenVersion: number,
+    load: (userId: string) => Promise<Row | undefined>,
+  ): Promise<Row | undefined>;
+}
+
+/** No cache: every read goes to the database (no local cache, or a custom revocation state). */
+export const READ_THROUGH: UserRowCache = { readUser: (userId, _tokenVersion, load) => load(userId) };
 
 /**
  * Until when (performance.now() milliseconds) a cache may answer from memory: the node's lease in
