@@ -48,6 +48,10 @@ export function tsxArgs(file: string, ...args: string[]): string[] {
 /** Starts a server process and waits until GET /health answers 200. */
 export async function startServer(name: string, args: string[], env: Record<string, string>): Promise<Server> {
   const port = await freePort();
+  // TOKENVER_BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile there when it stops (a
+  // .cpuprofile per process, named by its pid; open it in Chrome's DevTools).
+  const profileDir = process.env.TOKENVER_BENCH_CPU_PROF;
+  if (profileDir) args = ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`, ...args];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", TOKENVER_LOG_LEVEL: "warn", NODE_ENV: "production" },

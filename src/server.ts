@@ -86,11 +86,6 @@ export async function buildServer(auth: Auth<any>, options: BuildServerOptions =
   registerOperations(app, { metrics: auth.metrics, draining: () => drain.draining });
   acceptJsonOnly(app);
   app.setErrorHandler(problemErrorHandler);
-  // No response of ours is meant to be sniffed into another type (ASVS 3.4.4).
-  app.addHook("onRequest", (_request, reply, done) => {
-    reply.header("x-content-type-options", "nosniff");
-    done();
-  });
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, new AuthError("not_found", "Not found.")));
 
   // Swagger UI's own routes are documentation: public. Only /docs and below it: not /docs-admin.

@@ -144,6 +144,7 @@ const parts = Symbol("tokenver.parts");
 export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
   readonly #core: Core;
   readonly #store: Store;
+  #browser: BrowserSettings | undefined;
   readonly #revocation: RevocationState;
   readonly #throttle: Throttle;
   readonly #verify: (authorization: string | null | undefined, options?: VerifyOptions) => Promise<Principal>;
@@ -255,8 +256,12 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
    * 6): the allowed origins (the public URL's first), the path of the public URL, the refresh TTL.
    */
   get browser(): BrowserSettings {
-    const { allowedOrigins, refreshTtl, publicUrl } = this.#core.config;
-    return { allowedOrigins, refreshTtl, publicPath: new URL(publicUrl).pathname.replace(/\/+$/, "") };
+    // Read twice per request by the adapters: built once (the configuration does not change).
+    if (this.#browser === undefined) {
+      const { allowedOrigins, refreshTtl, publicUrl } = this.#core.config;
+      this.#browser = Object.freeze({ allowedOrigins, refreshTtl, publicPath: new URL(publicUrl).pathname.replace(/\/+$/, "") });
+    }
+    return this.#browser;
   }
 
   /** A fresh CSRF token of a live session (docs/api.md section 6); undefined when the session is not live. */

@@ -11,17 +11,23 @@ export interface OperationsHooks {
 }
 
 /**
- * The built-in server's per-request operations (docs/api.md section 10): `X-Request-Id` on every
- * response, one log line per request, the HTTP series, and `/health` failing while draining.
+ * The built-in server's per-request operations (docs/api.md section 10): `X-Request-Id` (and
+ * `X-Content-Type-Options: nosniff`) on every response, one log line per request, the HTTP series, and `/health` failing while draining.
  * The request id itself is Fastify's `request.id`, made by `genReqId` from the header
  * (request-id.ts), so every log line of the request carries it.
  */
 export function registerOperations(app: FastifyInstance, { metrics, draining }: OperationsHooks): void {
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise per hook is measurable.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    // No response of ours is meant to be sniffed into another type (ASVS 3.4.4).
+    reply.header("x-content-type-options", "nosniff");
     if (draining() && request.routeOptions.url === "/health") {
-      return sendProblem(reply, new AuthError("service_unavailable", "The server is shutting down."));
+      // Answered here: `done` is not called (and the reply, a thenable, is not returned).
+      sendProblem(reply, new AuthError("service_unavailable", "The server is shutting down."));
+      return;
     }
+    done();
   });
   app.addHook("onResponse", (request, reply, done) => {
     const route = routeOf(request);

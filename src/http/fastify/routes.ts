@@ -21,10 +21,17 @@ const FORM = "application/x-www-form-urlencoded";
  */
 export async function authRoutes(app: FastifyInstance, { auth }: { auth: Auth<any> }): Promise<void> {
   // Set first, so that errors (problem+json) carry them too.
-  app.addHook("onRequest", async (request, reply) => {
+  // A callback hook (it runs on every request; an async one costs a promise).
+  app.addHook("onRequest", (request, reply, done) => {
     reply.headers(ENDPOINT_HEADERS);
-    // Before the body is parsed: a cookie-mode form post is 403 csrf_failed, not 415.
-    checkRequestedMode(auth.browser.allowedOrigins, request.raw);
+    try {
+      // Before the body is parsed: a cookie-mode form post is 403 csrf_failed, not 415.
+      checkRequestedMode(auth.browser.allowedOrigins, request.raw);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
   });
 
   const mountPath = app.prefix;
