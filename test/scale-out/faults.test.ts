@@ -7,11 +7,11 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { TEST_SECRET, type Api } from "../support/server.js";
 
-/** Asserts, repeatedly for `ms`, that a token is refused on every node. */
+/** Asserts, repeatedly for `ms` and at least 12 times (a loaded machine answers slowly), that a token is refused on every node. */
 async function refusedThroughout(apis: Api[], token: string, ms: number): Promise<void> {
   const until = Date.now() + ms;
   let checks = 0;
-  while (Date.now() < until) {
+  while (Date.now() < until || checks <= 10) {
     for (const api of apis) {
       const r = await api.get("/profile", token);
       assert.equal(r.status, 401, `a revoked token was accepted after ${checks} checks`);
@@ -19,7 +19,6 @@ async function refusedThroughout(apis: Api[], token: string, ms: number): Promis
       checks++;
     }
   }
-  assert.ok(checks > 10);
 }
 
 async function eventually(fn: () => Promise<boolean>, ms = 15_000): Promise<void> {

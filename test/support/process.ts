@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 
 /** The repository root: the CLI runs from source with tsx, as `npm start` would from dist. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const STARTUP_TIMEOUT_MS = 30_000;
+// Generous: a loaded machine (CI beside other work) can take tens of seconds to start tsx and a server.
+const STARTUP_TIMEOUT_MS = 60_000;
 
 /**
  * A free loopback port. The CLI cannot report a port it chose itself, so we pick one: bind port 0,
