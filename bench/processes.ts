@@ -48,10 +48,11 @@ export function tsxArgs(file: string, ...args: string[]): string[] {
 /** Starts a server process and waits until GET /health answers 200. */
 export async function startServer(name: string, args: string[], env: Record<string, string>): Promise<Server> {
   const port = await freePort();
-  // TOKENVER_BENCH_CPU_PROF=DIR: each server writes a V8 CPU profile there when it stops (a
-  // .cpuprofile per process, named by its pid; open it in Chrome's DevTools).
+  // TOKENVER_BENCH_CPU_PROF=DIR: each server writes V8 CPU profiles to DIR/<server name>/ when it
+  // stops, one per thread (the main thread's is the largest; the other is tsx's loader); open them
+  // in Chrome's DevTools. One fixed file name would let the loader thread overwrite the main one.
   const profileDir = process.env.TOKENVER_BENCH_CPU_PROF;
-  if (profileDir) args = ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`, ...args];
+  if (profileDir) args = ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`, ...args];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", TOKENVER_LOG_LEVEL: "warn", NODE_ENV: "production" },
