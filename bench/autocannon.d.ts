@@ -12,6 +12,8 @@ declare module "autocannon" {
       connections?: number;
       duration?: number;
       requests?: Request[];
+      /** Requests a second over all connections (a fixed pace). */
+      overallRate?: number;
     }
     interface Result {
       requests: { total: number; average: number };

@@ -27,6 +27,8 @@ export interface Case {
   storm?: { server: Server; loginPath: string };
   /** The server answers GET /bench/event-loop (bench/app-server.ts): its event-loop delay is read around each round. */
   eventLoop?: boolean;
+  /** Requests a second at a fixed pace (load.ts `ratePerSecond`); undefined: as fast as the server answers. */
+  rate?: number;
 }
 
 export interface Skipped {
@@ -306,6 +308,31 @@ export async function setUpCases({ options, dir, sessions, files, seedSpec, serv
     baseline: "limit",
     storm: { server: benchApp, loginPath: "/login" },
     eventLoop: true,
+  });
+  // The same storm under a load the server carries without saturating: the event-loop delay then
+  // measures what the design does to the loop (argon2 off the main thread), not a queue for the
+  // two cores. The verdict on the storm is this pair's (report.ts).
+  const paced = `${options.pacedRate.toLocaleString("en-US")} req/s`;
+  cases.push({
+    id: "sqlite-bench-paced",
+    label: `4a ${example ? "2c" : "2a"} paced at ${paced}`,
+    measures: "the bench app at a fixed pace of requests, well below what it can serve",
+    servers: [benchApp],
+    path: "/notes",
+    baseline: "sqlite-bench-paced",
+    eventLoop: true,
+    rate: options.pacedRate,
+  });
+  cases.push({
+    id: "sqlite-bench-paced-storm",
+    label: `4b as 4a + ${options.stormRate} logins/s`,
+    measures: "the paced bench app while another process logs seeded users in",
+    servers: [benchApp],
+    path: "/notes",
+    baseline: "sqlite-bench-paced",
+    storm: { server: benchApp, loginPath: "/login" },
+    eventLoop: true,
+    rate: options.pacedRate,
   });
 
   if (options.only !== undefined) {

@@ -33,6 +33,11 @@ export interface LoadSpec {
   tokensText: string;
   /** How each line is sent: `Authorization: Bearer <line>` (default) or `Cookie: <line>` (the peer). */
   header?: "authorization" | "cookie";
+  /**
+   * A fixed pace (requests a second over all targets) instead of as fast as the server answers:
+   * the event-loop delay of a server that is not saturated measures its design, not CPU queueing.
+   */
+  ratePerSecond?: number;
 }
 
 export interface LoadResult {
@@ -68,7 +73,13 @@ async function driveAutocannon(spec: LoadSpec, target: { url: string; connection
   const headers = (token: string): Record<string, string> =>
     token === "" ? {} : spec.header === "cookie" ? { cookie: token } : { authorization: `Bearer ${token}` };
   const requests = tokens.map((token) => ({ method: "GET" as const, path: spec.path, headers: headers(token) }));
-  const instance = autocannon({ url: target.url, connections: target.connections, duration: spec.durationSeconds, requests });
+  const instance = autocannon({
+    url: target.url,
+    connections: target.connections,
+    duration: spec.durationSeconds,
+    requests,
+    ...(spec.ratePerSecond === undefined ? {} : { overallRate: spec.ratePerSecond / spec.targets.length }),
+  });
   instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode >= 200 && statusCode < 300) histogram.record(responseTime);
   });
@@ -116,6 +127,11 @@ interface WrkResult {
 }
 
 function runWrk(spec: LoadSpec, target: { url: string; connections: number }, start: number): Promise<WrkResult> {
+  // Paced: each connection pauses between requests (whole ms: wrk's timer resolution).
+  const pauseMs =
+    spec.ratePerSecond === undefined
+      ? undefined
+      : Math.max(1, Math.round((target.connections * spec.targets.length * 1000) / spec.ratePerSecond));
   const args = [
     "-t1",
     `-c${target.connections}`,
@@ -123,7 +139,7 @@ function runWrk(spec: LoadSpec, target: { url: string; connections: number }, st
     "--timeout",
     "10s",
     "-s",
-    join(ROOT, "bench/wrk/tokens.lua"),
+    join(ROOT, pauseMs === undefined ? "bench/wrk/tokens.lua" : "bench/wrk/paced.lua"),
     target.url,
     "--",
     spec.tokensText,
@@ -131,6 +147,7 @@ function runWrk(spec: LoadSpec, target: { url: string; connections: number }, st
     "10",
     String(start),
     spec.header === "cookie" ? "cookie" : "authorization",
+    ...(pauseMs === undefined ? [] : [String(pauseMs)]),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });

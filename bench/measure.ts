@@ -88,6 +88,7 @@ async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: 
     durationSeconds: seconds,
     tokensFile: c.tokens?.json ?? work.tokensFile,
     tokensText: c.tokens?.text ?? work.tokensText,
+    ...(c.rate === undefined ? {} : { ratePerSecond: c.rate }),
   };
   if (c.storm === undefined) return { load: await work.load.measure(spec) };
   // The storm starts with the load and runs slightly longer, so every measured second has logins.

@@ -9,6 +9,8 @@ export interface Options {
   tokens: number;
   /** Logins per second of the storm; undefined: what the cores can hash (measure.ts, stormRateFor). */
   stormRate: number | undefined;
+  /** Requests a second of the paced storm pair (cases 4a/4b): a load the server carries without saturating. */
+  pacedRate: number;
   /** The load generator; undefined: wrk when it is on PATH, else autocannon. */
   load: LoadEngine | undefined;
   /** Seconds of each write-path measurement (register, login, refresh); 0 skips them. */
@@ -33,6 +35,7 @@ export function readOptions(): Options {
       users: { type: "string" },
       tokens: { type: "string" },
       "storm-rate": { type: "string" },
+      "paced-rate": { type: "string" },
       out: { type: "string" },
       pg: { type: "string" },
       redis: { type: "string" },
@@ -49,6 +52,7 @@ export function readOptions(): Options {
   if (values.help) {
     process.stdout.write(
       "npm run bench -- [--rounds N=3] [--duration S=5] [--users N=10000] [--tokens N=20000] [--storm-rate N|auto]\n" +
+        "                 [--paced-rate N=2000]\n" +
         "                 [--out DIR] [--pg URL] [--redis URL] [--quick] [--dist] [--only sqlite-notes,pgredis-1,...] [--threadpool N]\n" +
         "                 [--load wrk|autocannon] [--flows S=5 (0: skip)] [--no-peers]\n",
     );
@@ -69,6 +73,7 @@ export function readOptions(): Options {
     tokens: Math.min(2 * users, Math.floor(number(values.tokens, quick ? 2000 : 20_000, "tokens"))),
     stormRate:
       values["storm-rate"] === undefined || values["storm-rate"] === "auto" ? undefined : number(values["storm-rate"], 50, "storm-rate"),
+    pacedRate: Math.floor(number(values["paced-rate"], 2000, "paced-rate")),
     load: loadEngine(values.load),
     flows: values.flows === "0" ? 0 : number(values.flows, quick ? 2 : 5, "flows"),
     peers: !values["no-peers"],

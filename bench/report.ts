@@ -155,13 +155,17 @@ export function verdicts(results: CaseResult[], machine: Machine): string[] {
       lines.push(`${r.p99 < 5 ? "PASS" : "MISS"}  ${r.label}: p99 ${r.p99.toFixed(2)} ms (target < 5 ms)`);
     }
   }
-  const storm = results.find((r) => r.id.endsWith("-storm"));
-  const calm = by.get("sqlite-bench") ?? by.get("sqlite-notes");
-  if (calm && storm) lines.push(...stormLines(calm, storm, machine));
+  // Each storm beside its calm twin (the same case without logins). The verdict is the paced
+  // pair's: under a load as fast as the server answers, the delay is a queue for the two cores
+  // (the calm case's own p99 is above 2 ms there), which says nothing of what logins do to the loop.
+  for (const storm of results.filter((r) => r.id.endsWith("-storm"))) {
+    const calm = by.get(storm.id.slice(0, -"-storm".length)) ?? by.get("sqlite-notes");
+    if (calm) lines.push(...stormLines(calm, storm, machine, storm.id.includes("paced")));
+  }
   return lines;
 }
 
-function stormLines(calm: CaseResult, storm: CaseResult, machine: Machine): string[] {
+function stormLines(calm: CaseResult, storm: CaseResult, machine: Machine, judged: boolean): string[] {
   const lines: string[] = [];
   const logins = storm.storms.reduce((n, s) => n + s.ok, 0);
   const attempted = storm.storms.reduce((n, s) => n + s.attempted, 0);
@@ -170,9 +174,10 @@ function stormLines(calm: CaseResult, storm: CaseResult, machine: Machine): stri
   const loop = storm.eventLoop;
   const calmLoop = calm.eventLoop;
   if (loop) {
-    const verdict = voided ? "VOID" : loop.p99 < 2 ? "PASS" : "MISS";
+    const verdict = !judged ? "NOTE" : voided ? "VOID" : loop.p99 < 2 ? "PASS" : "MISS";
+    const load = judged ? `at a paced load (${Math.round(storm.rps).toLocaleString("en-US")} req/s)` : "under a saturating load";
     lines.push(
-      `${verdict}  login storm: the server's event-loop delay p99 ${loop.p99.toFixed(2)} ms while logins run ` +
+      `${verdict}  login storm ${load}: the server's event-loop delay p99 ${loop.p99.toFixed(2)} ms while logins run ` +
         `(${calmLoop ? `${calmLoop.p99.toFixed(2)} ms without them, ` : ""}max ${loop.max.toFixed(1)} ms; target < 2 ms)`,
     );
   }
