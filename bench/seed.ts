@@ -71,14 +71,15 @@ export async function seedPostgres(url: string, spec: SeedSpec): Promise<void> {
     await migrateToLatest(store.db);
     const now = new Date().toISOString();
     const expires = new Date(spec.expiresAt).toISOString();
+    // Cast: in INSERT ... SELECT a parameter is text, which has no implicit cast to timestamptz or jsonb (migration 0013).
     for (let from = 0; from < spec.users; from += PG_BATCH) {
       const to = Math.min(spec.users, from + PG_BATCH) - 1;
       await store.db.transaction().execute(async (trx) => {
         await sql`INSERT INTO users (id, email, username, password_hash, token_version, profile, created_at, updated_at)
-          SELECT md5('u' || i)::uuid::text, 'bench-' || i || '@example.com', NULL, ${spec.passwordHash}, 0, '{}', ${now}, ${now}
+          SELECT md5('u' || i)::uuid::text, 'bench-' || i || '@example.com', NULL, ${spec.passwordHash}, 0, '{}'::jsonb, ${now}::timestamptz, ${now}::timestamptz
           FROM generate_series(${from}::int, ${to}::int) AS i`.execute(trx);
         await sql`INSERT INTO sessions (id, user_id, token_version, created_at, last_used_at, expires_at, revoked_at, user_agent, ip)
-          SELECT md5('s' || k)::uuid::text, md5('u' || (k / 2))::uuid::text, 0, ${now}, ${now}, ${expires}, NULL, 'bench', '127.0.0.1'
+          SELECT md5('s' || k)::uuid::text, md5('u' || (k / 2))::uuid::text, 0, ${now}::timestamptz, ${now}::timestamptz, ${expires}::timestamptz, NULL, 'bench', '127.0.0.1'
           FROM generate_series(${2 * from}::int, ${2 * to + 1}::int) AS k`.execute(trx);
       });
     }

@@ -81,6 +81,9 @@ for (const dialect of dialects()) {
       assert.equal(seen.size, Number(total.n), "every event once");
       assert.ok(pages >= 2);
       await assert.rejects(world.server.auth.listEvents({ cursor: "not-a-cursor" }), { code: "validation_failed" });
+      // An impossible day (Date.parse takes it, PostgreSQL's timestamptz does not): refused before the query.
+      const impossibleDay = Buffer.from(JSON.stringify(["2030-02-30T00:00:00.000Z", "e1"])).toString("base64url");
+      await assert.rejects(world.server.auth.listEvents({ cursor: impossibleDay }), { code: "validation_failed" });
     });
 
     test("events older than the retention go with the prune; newer ones stay", async () => {

@@ -70,6 +70,7 @@ for (const dialect of dialects()) {
             "0009_recovery",
             "0010_mfa",
             "0012_grace_seal_index",
+            "0013_native_types",
           ]);
         } finally {
           await db.destroy();

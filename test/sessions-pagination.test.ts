@@ -148,6 +148,10 @@ for (const dialect of dialects()) {
         encode(["2030-01-01T00:00:00.000Z", ""]),
         encode(["2030-01-01T00:00:00.000Z", 7]),
         encode({ created_at: "2030-01-01T00:00:00.000Z", id: "x" }),
+        // Instants Date.parse takes and PostgreSQL's timestamptz refuses: 400, never a 500 from the database.
+        encode(["2030-02-30T00:00:00.000Z", "id"]),
+        encode(["0000-01-01T00:00:00.000Z", "id"]),
+        encode(["2030-01-01T24:00:00.000Z", "id"]),
       ];
       for (const cursor of badCursors) {
         assertInvalid(

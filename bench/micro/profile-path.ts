@@ -21,6 +21,7 @@ import { userSchema } from "../../src/http/schemas.js";
 import { userView } from "../../src/http/wire.js";
 import { openStore } from "../../src/store/database.js";
 import { findUserById } from "../../src/store/queries/users.js";
+import { PG_TYPES } from "../../src/store/pg-types.js";
 import { createUserRowReader, USER_ROW_SQL } from "../../src/store/queries/user-row.js";
 import { seedPostgres, seedSqlite, userId } from "../seed.js";
 import { reachablePostgres, withAdmin } from "../services.js";
@@ -167,7 +168,8 @@ try {
       url.pathname = `/${name}`;
       await seedPostgres(url.toString(), { users: USERS, passwordHash: FAKE_HASH, expiresAt: Date.now() + 86_400_000 });
       const pgStore = await openStore(url.toString());
-      const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+      // tokenver's parsers, as the store's pool has them: timestamptz and jsonb as text (store/pg-types.ts).
+      const pool = new pg.Pool({ connectionString: url.toString(), max: 10, types: PG_TYPES });
       const pgReader = createUserRowReader(pgStore);
       // As getUser reads once the store exposes its pool (database.ts `pool`): a named prepared statement.
       const pgNamedReader = createUserRowReader({ ...pgStore, pool });

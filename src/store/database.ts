@@ -16,6 +16,7 @@ import type { Database } from "./schema.js";
 import type { SqliteHandle } from "./sqlite-handle.js";
 import type { NamedQueryPool } from "./queries/user-row.js";
 import { DEFAULT_LAYOUT, withLayout, type TableLayout } from "./table-layout.js";
+import { checkResultTypes, PG_TYPES, PgResultPlugin, withPgTypes } from "./pg-types.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -84,9 +85,10 @@ export class OwnDatabaseError extends Error {}
 
 export async function useOwnDatabase(database: OwnDatabase, layout: TableLayout = DEFAULT_LAYOUT): Promise<Store> {
   if ("pool" in database) {
-    // No destroy() on close: Kysely's would end the application's pool.
+    // No destroy() on close: Kysely's would end the application's pool. tokenver's queries carry
+    // their own type parsers (store/pg-types.ts); the pool and pg's global parsers are untouched.
     const pool = database.pool as unknown as NamedQueryPool;
-    const db = withLayout(new Kysely<Database>({ dialect: new PostgresDialect({ pool: database.pool }) }), layout);
+    const db = withLayout(new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPgTypes(database.pool) }) }), layout);
     return { dialect: "postgres", db, pool, layout, owned: false, close: async () => {} };
   }
   const kysely = database.kysely;
@@ -94,23 +96,33 @@ export async function useOwnDatabase(database: OwnDatabase, layout: TableLayout 
   if (dialect === undefined) {
     throw new OwnDatabaseError("must be a Kysely instance on PostgreSQL (PostgresDialect) or SQLite (SqliteDialect)");
   }
-  const db = withLayout(kysely.withoutPlugins() as Kysely<Database>, layout);
-  if (dialect === "sqlite") {
-    // A user's sessions, tokens and codes go with the user by ON DELETE CASCADE: SQLite enforces
-    // it only on connections that turned foreign keys on. Not turned on here: it is the
-    // application's connection, and the pragma does nothing inside a transaction anyway.
-    const row = (await sql<{ foreign_keys: number }>`PRAGMA foreign_keys`.execute(db)).rows[0];
-    if (Number(row?.foreign_keys) !== 1) {
+  if (dialect === "postgres") {
+    // Its pool is out of reach: timestamptz and jsonb come back through pg's parsers (a Date, an
+    // object) and are converted back; refused when that cannot be exact (store/pg-types.ts).
+    const db = withLayout(kysely.withoutPlugins().withPlugin(new PgResultPlugin()) as Kysely<Database>, layout);
+    const problem = await checkResultTypes(db);
+    if (problem !== undefined) {
       throw new OwnDatabaseError(
-        "is a SQLite connection with foreign keys off: run PRAGMA foreign_keys = ON on it when it opens (tokenver deletes a user's sessions by cascade)",
+        `is a Kysely instance whose pg driver ${problem}: tokenver needs pg's default parsers for timestamptz (OID 1184) and jsonb (OID 3802) there; or pass the pg Pool instead ({ pool }), whose queries tokenver types itself`,
       );
     }
+    return { dialect, db, layout, owned: false, close: async () => {} };
+  }
+  const db = withLayout(kysely.withoutPlugins() as Kysely<Database>, layout);
+  // A user's sessions, tokens and codes go with the user by ON DELETE CASCADE: SQLite enforces
+  // it only on connections that turned foreign keys on. Not turned on here: it is the
+  // application's connection, and the pragma does nothing inside a transaction anyway.
+  const row = (await sql<{ foreign_keys: number }>`PRAGMA foreign_keys`.execute(db)).rows[0];
+  if (Number(row?.foreign_keys) !== 1) {
+    throw new OwnDatabaseError(
+      "is a SQLite connection with foreign keys off: run PRAGMA foreign_keys = ON on it when it opens (tokenver deletes a user's sessions by cascade)",
+    );
   }
   return { dialect, db, layout, owned: false, close: async () => {} };
 }
 
 /** The dialect of a Kysely adapter, also from another copy of Kysely (the application's): by class name. */
-function dialectOfAdapter(adapter: DialectAdapter): Dialect | undefined {
+export function dialectOfAdapter(adapter: DialectAdapter): Dialect | undefined {
   if (adapter instanceof PostgresAdapter) return "postgres";
   if (adapter instanceof SqliteAdapter) return "sqlite";
   for (let proto = Object.getPrototypeOf(adapter); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -255,6 +267,8 @@ async function openPostgres(connectionString: string, layout: TableLayout): Prom
     // the network land after the revocation's Redis marker has expired (redis.ts).
     statement_timeout: 10_000,
     idle_in_transaction_session_timeout: 10_000,
+    // timestamptz and jsonb as the text tokenver reads (store/pg-types.ts), on this pool only.
+    types: PG_TYPES,
   });
   // A connection lost while idle or checked out (server restart, network cut) must not crash the
   // process with an unhandled 'error' event; the query in progress, or the next one, reports it.

@@ -1,8 +1,11 @@
 import type { Generated } from "kysely";
 
 /**
- * The tables, typed for Kysely. Timestamps are ISO 8601 strings in UTC in both dialects:
- * one representation, lexicographic order equals time order, and no driver-specific Date types.
+ * The tables, typed for Kysely. Timestamps are ISO 8601 strings in UTC in both dialects as the
+ * code sees them (`isoAt`'s shape, milliseconds always): one representation, lexicographic order
+ * equals time order, and no driver-specific Date types. Stored as text on SQLite and, since
+ * migration 0013, as `timestamptz` on PostgreSQL (the custom fields as `jsonb`), read back as the
+ * same strings by tokenver's own type parsers (store/pg-types.ts).
  */
 export interface UsersTable {
   id: string;
@@ -11,7 +14,7 @@ export interface UsersTable {
   username: string | null;
   password_hash: string;
   token_version: Generated<number>;
-  /** JSON object of the application's custom user fields. */
+  /** JSON object of the application's custom user fields (jsonb on PostgreSQL, read as its text). */
   profile: string;
   created_at: string;
   updated_at: string;

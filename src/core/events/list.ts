@@ -1,5 +1,6 @@
 import * as events from "../../store/queries/events.js";
 import type { Core } from "../context.js";
+import { isIsoInstant } from "../clock.js";
 import { failClosed, validationFailed } from "../errors.js";
 import type { Principal } from "../types.js";
 import type { EventDetail, EventPage, EventQuery, SecurityEvent } from "./types.js";
@@ -93,8 +94,6 @@ function encodeCursor(key: events.EventKey): string {
   return Buffer.from(JSON.stringify([key.at, key.id]), "utf8").toString("base64url");
 }
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
 function decodeCursor(cursor: unknown): events.EventKey {
   const bad = () => validationFailed([{ field: "cursor", message: "must be a next_cursor from an earlier page" }]);
   if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor))
@@ -107,7 +106,7 @@ function decodeCursor(cursor: unknown): events.EventKey {
   }
   if (!Array.isArray(key) || key.length !== 2) throw bad();
   const [at, id] = key as unknown[];
-  if (typeof at !== "string" || !ISO_INSTANT.test(at) || Number.isNaN(Date.parse(at))) throw bad();
+  if (!isIsoInstant(at)) throw bad();
   if (typeof id !== "string" || id.length === 0 || id.length > 64) throw bad();
   return { at, id };
 }

@@ -1,5 +1,5 @@
 import * as sessions from "../../store/queries/sessions.js";
-import { isoAt } from "../clock.js";
+import { isIsoInstant, isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { SESSION_ID_MAX_LENGTH, SESSIONS_CURSOR_MAX_LENGTH, SESSIONS_PAGE_DEFAULT, SESSIONS_PAGE_MAX } from "../limits.js";
@@ -44,8 +44,6 @@ export function encodeCursor(key: sessions.SessionKey): string {
   return Buffer.from(JSON.stringify([key.created_at, key.id]), "utf8").toString("base64url");
 }
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
 export function decodeCursor(cursor: unknown): sessions.SessionKey {
   const bad = () => validationFailed([{ field: "cursor", message: "must be a next_cursor from an earlier page" }]);
   if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > SESSIONS_CURSOR_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
@@ -59,7 +57,7 @@ export function decodeCursor(cursor: unknown): sessions.SessionKey {
   }
   if (!Array.isArray(key) || key.length !== 2) throw bad();
   const [createdAt, id] = key as unknown[];
-  if (typeof createdAt !== "string" || !ISO_INSTANT.test(createdAt) || Number.isNaN(Date.parse(createdAt))) throw bad();
+  if (!isIsoInstant(createdAt)) throw bad();
   if (typeof id !== "string" || id.length === 0 || id.length > SESSION_ID_MAX_LENGTH) throw bad();
   return { created_at: createdAt, id };
 }

@@ -10,6 +10,7 @@ import { signingKeys } from "./0008_signing_keys.js";
 import { recovery } from "./0009_recovery.js";
 import { mfa } from "./0010_mfa.js";
 import { graceSealIndex } from "./0012_grace_seal_index.js";
+import { nativeTypes } from "./0013_native_types.js";
 import { DEFAULT_LAYOUT, isTokenverTable, MIGRATION_LOCK_TABLE, MIGRATION_TABLE, tableName, type TableLayout } from "../table-layout.js";
 
 /** Migrations as code, one file per schema change, never edited once released. */
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   "0009_recovery": recovery,
   "0010_mfa": mfa,
   "0012_grace_seal_index": graceSealIndex,
+  "0013_native_types": nativeTypes,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

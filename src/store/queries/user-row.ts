@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { CompiledQuery, Kysely } from "kysely";
 import type { Dialect } from "../database.js";
+import { PG_TYPES } from "../pg-types.js";
 import type { Database } from "../schema.js";
 import type { SqliteHandle } from "../sqlite-handle.js";
 import type { UserRow } from "./users.js";
@@ -73,9 +74,13 @@ export function statementName(base: string, text: string, defaultText: string): 
 /** Reads one user's visible columns by id; `undefined` for an unknown id. */
 export type UserRowReader = (id: string) => Promise<PublicUserRow | undefined>;
 
-/** The part of pg's Pool this needs: `query({ name, text, values })`. */
+/**
+ * The part of pg's Pool this needs: `query({ name, text, values, types })`. `types` (pg's
+ * CustomTypesConfig) reads timestamptz and jsonb as tokenver's strings on this query only, also on
+ * an application's pool (store/pg-types.ts).
+ */
 export interface NamedQueryPool {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(config: { name: string; text: string; values: unknown[]; types?: unknown }): Promise<{ rows: unknown[] }>;
 }
 
 /** What a reader is built from: the store (database.ts) or the same handles. */
@@ -112,7 +117,7 @@ export function createUserRowReader(source: UserRowSource): UserRowReader {
   if (source.dialect === "postgres" && source.pool !== undefined) {
     const pool = source.pool;
     const name = statementName(USER_ROW_STATEMENT, sql, compileUserRow(db.withoutPlugins()).sql);
-    return async (id) => (await pool.query({ name, text: sql, values: [id] })).rows[0] as PublicUserRow | undefined;
+    return async (id) => (await pool.query({ name, text: sql, values: [id], types: PG_TYPES })).rows[0] as PublicUserRow | undefined;
   }
   return throughKysely;
 }

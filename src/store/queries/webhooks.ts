@@ -101,13 +101,19 @@ export async function disableEndpoint(db: Kysely<Database>, url: string, reason:
 }
 
 /**
+ * A free lease's `expires_at`: the epoch, an instant every dialect stores (PostgreSQL's
+ * timestamptz refuses the empty string earlier releases wrote; migration 0013 converts those).
+ */
+export const LEASE_RELEASED = "1970-01-01T00:00:00.000Z";
+
+/**
  * Takes or renews the lease `name` for `holder` until `expiresAt`: granted when it is free, expired
  * or already this holder's. One conditional write decides, so of two nodes at most one holds it.
  */
 export async function takeLease(db: Kysely<Database>, name: string, holder: string, now: string, expiresAt: string): Promise<boolean> {
   await db
     .insertInto("tokenver_leases")
-    .values({ name, holder: "", expires_at: "" })
+    .values({ name, holder: "", expires_at: LEASE_RELEASED })
     .onConflict((oc) => oc.column("name").doNothing())
     .execute();
   const result = await db
@@ -122,7 +128,7 @@ export async function takeLease(db: Kysely<Database>, name: string, holder: stri
 export async function releaseLease(db: Kysely<Database>, name: string, holder: string): Promise<void> {
   await db
     .updateTable("tokenver_leases")
-    .set({ holder: "", expires_at: "" })
+    .set({ holder: "", expires_at: LEASE_RELEASED })
     .where("name", "=", name)
     .where("holder", "=", holder)
     .execute();
