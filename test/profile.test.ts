@@ -161,6 +161,23 @@ for (const dialect of dialects()) {
       assert.notEqual(created.body.user.created_at, "2000-01-01T00:00:00.000Z");
     });
 
+    test("a custom field holding U+0000 is 400 validation_failed, on registration and in a patch, and nothing is stored", async () => {
+      const { api } = server;
+      const email = `nul${Date.now()}@example.com`;
+      const refused = await api.post("/register", { email, password: "a long and unguessable passphrase", company: "Ac\u0000me" });
+      assertInvalidField(refused, "company", "register with NUL");
+      assert.ok(
+        refused.body.errors.some((e: { message: string }) => /U\+0000/.test(e.message)),
+        JSON.stringify(refused.body.errors),
+      );
+      // The address stayed free: nothing was written.
+      assert.equal((await api.post("/register", { email, password: "a long and unguessable passphrase", company: "Acme" })).status, 201);
+
+      const user = await register();
+      assertInvalidField(await patch({ company: "\u0000" }, user.access), "company", "patch with NUL");
+      assert.equal((await server.api.get("/profile", user.access)).body.company, "Acme");
+    });
+
     test("requires a bearer token", async () => {
       assertCode(await server.api.request("PATCH", "/profile", { body: { username: "x" } }), 401, "token_missing", "PATCH");
       assertCode(await server.api.get("/profile"), 401, "token_missing", "GET");

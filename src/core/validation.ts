@@ -28,6 +28,11 @@ export function isWellFormed(text: string): boolean {
  * overflow the stack.
  */
 export function illFormedPaths(value: unknown): string[][] {
+  return pathsOfStrings(value, (text) => !isWellFormed(text));
+}
+
+/** `illFormedPaths` for any test of the strings (and keys) of `value`. */
+function pathsOfStrings(value: unknown, bad: (text: string) => boolean): string[][] {
   const found: string[][] = [];
   // Each entry links to its parent: the path is spelled out only for what is found.
   const pending: Step[] = [{ value, key: "", parent: undefined }];
@@ -35,13 +40,13 @@ export function illFormedPaths(value: unknown): string[][] {
     const step = pending.pop()!;
     const current = step.value;
     if (typeof current === "string") {
-      if (!isWellFormed(current)) found.push(pathOf(step));
+      if (bad(current)) found.push(pathOf(step));
     } else if (Array.isArray(current)) {
       current.forEach((item, index) => pending.push({ value: item, key: String(index), parent: step }));
     } else if (current !== null && typeof current === "object") {
       let badKey = false;
       for (const [key, item] of Object.entries(current)) {
-        if (!isWellFormed(key)) badKey = true;
+        if (bad(key)) badKey = true;
         else pending.push({ value: item, key, parent: step });
       }
       if (badKey) found.push(pathOf(step));
@@ -166,10 +171,17 @@ export function pickFields(input: Record<string, unknown>, fields: UserFields): 
   return picked;
 }
 
-/** A TypeBox check's failures as `{field, message}`, the field a dotted path; then ill-formed strings. */
+export const HOLDS_NUL = "must not hold U+0000 (NUL)";
+
+/**
+ * The custom fields' check: a TypeBox check's failures as `{field, message}`, the field a dotted
+ * path; then ill-formed strings; then strings and keys holding U+0000, which PostgreSQL's `jsonb`
+ * cannot store (refused on SQLite too, so both dialects take the same profiles).
+ */
 export function schemaErrors(schema: TObject, value: unknown): FieldError[] {
   const errors = Value.Check(schema, value) ? [] : [...Value.Errors(schema, value)].map((e) => ({ field: fieldOf(e), message: e.message }));
-  return [...errors, ...wellFormedErrors(value)];
+  const nul = pathsOfStrings(value, (text) => text.includes("\u0000")).map((path) => ({ field: path.join("."), message: HOLDS_NUL }));
+  return [...errors, ...wellFormedErrors(value), ...nul];
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   normalizeEmail,
   NOT_WELL_FORMED,
   requireStrings,
+  HOLDS_NUL,
   schemaErrors,
   wellFormedErrors,
 } from "../../../src/core/validation.js";
@@ -67,6 +68,15 @@ describe("well-formed text", () => {
       { field: "nick", message: NOT_WELL_FORMED },
       { field: "tags.1", message: NOT_WELL_FORMED },
     ]);
+  });
+
+  test("schemaErrors: a string or a key holding U+0000 fails (PostgreSQL's jsonb cannot store it), wherever it sits", () => {
+    const schema = Type.Object({ nick: Type.String(), extra: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))) });
+    assert.deepEqual(schemaErrors(schema, { nick: "a\u0000b" }), [{ field: "nick", message: HOLDS_NUL }]);
+    assert.deepEqual(schemaErrors(schema, { nick: "ok", extra: { k: ["x", "\u0000"] } }), [{ field: "extra.k.1", message: HOLDS_NUL }]);
+    assert.deepEqual(schemaErrors(schema, { nick: "ok", extra: { "a\u0000": [] } }), [{ field: "extra", message: HOLDS_NUL }]);
+    // U+0001 and the escape's spelling as text are ordinary characters here.
+    assert.deepEqual(schemaErrors(schema, { nick: "\u0001 \\u0000" }), []);
   });
 });
 
