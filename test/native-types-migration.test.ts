@@ -284,5 +284,33 @@ if (dialects().includes("postgres")) {
         await database.drop();
       }
     });
+
+    test("a custom field holding an unpaired surrogate (stored by 0.1.0) stops it too, and says why", async () => {
+      const database = await createTestDatabase("postgres");
+      const store = await openStore(database.url);
+      try {
+        await migrateTo(store.db, "0012_grace_seal_index");
+        const at = "2026-01-02T03:04:05.678Z";
+        const user = { username: null, password_hash: "x", created_at: at, updated_at: at };
+        await store.db
+          .insertInto("users")
+          .values({ id: "a", email: "a@example.com", profile: JSON.stringify({ n: "x\ud800" }), ...user })
+          .execute();
+        // A pair is text (JSON.stringify writes it as itself), and so is a key's escaped backslash.
+        await store.db
+          .insertInto("users")
+          .values({ id: "b", email: "b@example.com", profile: JSON.stringify({ n: "\ud83e\udd8a", "\\ud800": 1 }), ...user })
+          .execute();
+        await assert.rejects(migrateTo(store.db), /1 user\(s\) hold an unpaired UTF-16 surrogate/);
+        const types = await columnTypes(store);
+        assert.equal(types.get("users.created_at"), "character varying(32)");
+        await store.db.deleteFrom("users").where("id", "=", "a").execute();
+        assert.deepEqual(await migrateTo(store.db), ["0013_native_types"]);
+        assert.deepEqual(JSON.parse((await createUserRowReader(store)("b"))!.profile), { n: "\ud83e\udd8a", "\\ud800": 1 });
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    });
   });
 }

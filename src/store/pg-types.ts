@@ -43,14 +43,22 @@ export const JSONB_OID = 3802;
  */
 const PG_TIMESTAMPTZ = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?( BC)?$/;
 
+/** A timestamptz tokenver cannot read: the query fails (503 where a request made it), never open. */
+export class TimestampFormatError extends Error {
+  constructor() {
+    super("tokenver: PostgreSQL wrote a timestamptz in a form tokenver does not read (is DateStyle ISO, the default?)");
+  }
+}
+
 /**
  * A `timestamptz` in tokenver's format. Fractions below the millisecond are cut (tokenver writes
- * milliseconds only); text of another form (`infinity`, a DateStyle other than ISO) is returned
- * as PostgreSQL wrote it.
+ * milliseconds only). Text of another form (`infinity`, a DateStyle other than ISO) throws: pg then
+ * fails the query. Returned as it was, it would compare wrongly with tokenver's ISO strings
+ * (`"Fri Jan 02 ..." <= "2026-..."` is false: an expired refresh token would pass).
  */
 export function timestamptzToIso(text: string): string {
   const m = PG_TIMESTAMPTZ.exec(text);
-  if (m === null) return text;
+  if (m === null) throw new TimestampFormatError();
   const year = m[12] === undefined ? Number(m[1]) : 1 - Number(m[1]);
   const date = new Date(0);
   // setUTCFullYear, not Date.UTC: the latter reads years 0 to 99 as 1900 to 1999.
@@ -58,7 +66,8 @@ export function timestamptzToIso(text: string): string {
   date.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6]), Number((m[7] ?? "").padEnd(3, "0").slice(0, 3)));
   const offsetSeconds = Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0);
   const ms = date.getTime() - (m[8] === "-" ? -1 : 1) * offsetSeconds * 1000;
-  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? isoAt(ms) : text;
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw new TimestampFormatError();
+  return isoAt(ms);
 }
 
 /** jsonb as its text (PostgreSQL's spelling of it: keys reordered, `": "` and `", "` spaced). */
@@ -150,15 +159,21 @@ const PROBE_AT = "2001-02-03T04:05:06.789Z";
 const PROBE_FIELDS = { nickname: "x", tags: ["a", 1, true, null], nested: { k: 1.5 } };
 
 /**
- * Whether `db` (an application's Kysely instance, with `PgResultPlugin`) reads a timestamptz and
- * a jsonb value back exactly as tokenver needs them; the reason when it does not (the
- * application's pool has parsers of its own for these types).
+ * Whether `db` reads a timestamptz and a jsonb value back exactly as tokenver needs them; the
+ * reason when it does not (an application's Kysely instance whose pool has parsers of its own, a
+ * connection whose DateStyle is not ISO). Run at start-up on every PostgreSQL store.
  */
 export async function checkResultTypes(db: Kysely<any>): Promise<string | undefined> {
-  const result = await sql<{
-    at: unknown;
-    fields: unknown;
-  }>`select ${PROBE_AT}::timestamptz as at, ${JSON.stringify(PROBE_FIELDS)}::jsonb as fields`.execute(db);
+  let result;
+  try {
+    result = await sql<{
+      at: unknown;
+      fields: unknown;
+    }>`select ${PROBE_AT}::timestamptz as at, ${JSON.stringify(PROBE_FIELDS)}::jsonb as fields`.execute(db);
+  } catch (error) {
+    if (error instanceof TimestampFormatError) return "writes timestamptz in a form other than DateStyle ISO";
+    throw error;
+  }
   const row = result.rows[0];
   if (row?.at !== PROBE_AT) return `reads timestamptz ${PROBE_AT} back as ${JSON.stringify(row?.at)}`;
   let fields: unknown;

@@ -381,6 +381,28 @@ if (POSTGRES_URL !== undefined) {
     });
   });
 
+  describe("postgres: a connection whose DateStyle is not ISO", () => {
+    // tokenver compares the instants it reads as ISO strings; another DateStyle would make an
+    // expired refresh token compare as live. Refused at start-up, on every way in.
+    test("is refused at start-up, naming the option and DateStyle (its own URL and the application's pool)", async () => {
+      const sql = await appDatabase("postgres");
+      const pool = new pg.Pool({ connectionString: sql.database.url, max: 1, options: "-c DateStyle=Postgres" });
+      pool.on("error", () => {});
+      try {
+        const byPool = await refusal({ database: { pool } });
+        assert.equal(byPool.option, "database");
+        assert.match(byPool.message, /DateStyle/);
+        const url = `${sql.database.url}?options=${encodeURIComponent("-c DateStyle=SQL")}`;
+        const byUrl = await refusal({ databaseUrl: url });
+        assert.equal(byUrl.option, "databaseUrl");
+        assert.match(byUrl.message, /DateStyle/);
+      } finally {
+        await pool.end();
+        await sql.database.drop();
+      }
+    });
+  });
+
   describe("postgres: the application's own pg Pool", () => {
     test("is used, and left open after auth.close()", async () => {
       const sql = await appDatabase("postgres");

@@ -44,11 +44,13 @@ export async function refreshWithinGrace(
   if (grace === 0) return undefined;
   const nowMs = core.config.clock();
   const now = isoAt(nowMs);
-  const windowStart = isoAt(nowMs - grace * 1000);
   const answer = await failClosed(() =>
     core.db.transaction().execute(async (trx) => {
       const row = await browser.findGraceParent(trx, parent.id);
-      if (row === undefined || row.rotated_by !== "refresh" || row.used_at === null || row.used_at < windowStart) return undefined;
+      // By number: a use instant that does not parse is outside the window (fail closed).
+      if (row === undefined || row.rotated_by !== "refresh" || row.used_at === null || !(Date.parse(row.used_at) >= nowMs - grace * 1000)) {
+        return undefined;
+      }
       if (row.successor_id === null || row.successor_sealed === null) return undefined;
       // The session's row first, then the successor's: the order a rotation and every revocation take.
       const state = await browser.lockLiveSession(trx, parent.userId, parent.sessionId, now);

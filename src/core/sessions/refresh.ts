@@ -32,8 +32,10 @@ export async function refresh(core: Core, token: string, context: RequestContext
   if (row.used_at !== null)
     return (await refreshWithinGrace(core, presented, context)) ?? revokeForReuse(core, row.user_id, row.session_id, context);
   const nowMs = core.config.clock();
-  // Expired at the instant itself: `expires_at` is the first moment the token no longer works.
-  if (row.expires_at <= isoAt(nowMs)) throw new AuthError("token_expired", "The refresh token has expired.", { tokenPresented: true });
+  // Expired at the instant itself: `expires_at` is the first moment the token no longer works. By
+  // number, not string: an instant that does not parse counts as expired (fail closed).
+  if (!(Date.parse(row.expires_at) > nowMs))
+    throw new AuthError("token_expired", "The refresh token has expired.", { tokenPresented: true });
 
   const next = generateRefreshToken();
   const now = isoAt(nowMs);

@@ -14,8 +14,9 @@ import { dialectOfAdapter } from "../database.js";
  *
  * Values: `col::timestamptz` reads each stored instant exactly (they end in `Z`). An empty string
  * (a released webhook lease's `expires_at`, as releases before this one wrote it) becomes the
- * epoch in a NOT NULL column, null in a nullable one. A profile holding the escape `\u0000`
- * cannot be jsonb: the migration stops before changing anything and names how many.
+ * epoch in a NOT NULL column, null in a nullable one. A profile holding the escape `\u0000`, or
+ * an unpaired surrogate's, cannot be jsonb: the migration stops before changing anything and
+ * names how many.
  */
 
 /** Each table's timestamp columns: name and whether it is NOT NULL (as earlier migrations made them). */
@@ -45,6 +46,9 @@ type Alteration = Parameters<ReturnType<Kysely<any>["schema"]["alterTable"]>["al
 export const nativeTypes = {
   async up(db: Kysely<any>) {
     if (dialectOfAdapter(db.getExecutor().adapter) !== "postgres") return;
+    // The store's pool stops statements after 10 s (database.ts); rewriting a table of millions of
+    // rows takes longer. For this transaction only (the migrator runs each migration in one).
+    await sql`set local statement_timeout = 0`.execute(db);
 
     const nul = await db
       .selectFrom("users")
@@ -55,6 +59,20 @@ export const nativeTypes = {
     if (Number(nul.n) > 0) {
       throw new Error(
         `0013_native_types: ${nul.n} user(s) hold U+0000 in a custom field, which PostgreSQL's jsonb cannot store; remove it from those fields, then migrate again`,
+      );
+    }
+
+    // A lone surrogate escape (`\ud800` unpaired; refused at the door since 2026-11-30, stored by
+    // 0.1.0) is no text either: jsonb refuses it. Candidates by regex, decided by JSON.parse.
+    const candidates = await db
+      .selectFrom("users")
+      .select(["id", "profile"])
+      .where(sql<boolean>`${sql.ref("profile")} ~* ${String.raw`\\ud[89a-f]`}`)
+      .execute();
+    const lone = candidates.filter((row) => holdsLoneSurrogate(JSON.parse(String(row.profile)))).length;
+    if (lone > 0) {
+      throw new Error(
+        `0013_native_types: ${lone} user(s) hold an unpaired UTF-16 surrogate (\\ud800 to \\udfff) in a custom field, which PostgreSQL's jsonb cannot store; correct those fields, then migrate again`,
       );
     }
 
@@ -82,3 +100,23 @@ export const nativeTypes = {
     }
   },
 };
+
+/** Whether a string or a key anywhere in a parsed JSON value holds an unpaired surrogate. */
+function holdsLoneSurrogate(value: unknown): boolean {
+  const pending = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current === "string") {
+      if (!isWellFormed(current)) return true;
+    } else if (current !== null && typeof current === "object") {
+      for (const [key, item] of Object.entries(current)) {
+        if (!isWellFormed(key)) return true;
+        pending.push(item);
+      }
+    }
+  }
+  return false;
+}
+
+/** `String.prototype.isWellFormed` (ES2024, in Node 20; the compiler's lib is ES2022). */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();

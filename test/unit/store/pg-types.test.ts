@@ -7,7 +7,14 @@ import { describe, test } from "node:test";
 import pg from "pg";
 import { isIsoInstant, isoAt } from "../../../src/core/clock.js";
 import { decodeCursor } from "../../../src/core/sessions/manage.js";
-import { JSONB_OID, PG_TYPES, PgResultPlugin, TIMESTAMPTZ_OID, timestamptzToIso } from "../../../src/store/pg-types.js";
+import {
+  JSONB_OID,
+  PG_TYPES,
+  PgResultPlugin,
+  TIMESTAMPTZ_OID,
+  TimestampFormatError,
+  timestamptzToIso,
+} from "../../../src/store/pg-types.js";
 
 describe("timestamptz to isoAt's string", () => {
   test("every offset and precision PostgreSQL writes gives the same instant, milliseconds always", () => {
@@ -36,8 +43,10 @@ describe("timestamptz to isoAt's string", () => {
     }
   });
 
-  test("text of another form is left as PostgreSQL wrote it", () => {
-    for (const text of ["infinity", "-infinity", "Fri Jan 02 03:04:05.678 2026 UTC", ""]) assert.equal(timestamptzToIso(text), text);
+  test("text of another form throws (pg fails the query): returned as it was, it would compare wrongly with ISO strings", () => {
+    for (const text of ["infinity", "-infinity", "Fri Jan 02 03:04:05.678 2026 UTC", "01/02/2026 03:04:05.678 UTC", ""]) {
+      assert.throws(() => timestamptzToIso(text), TimestampFormatError, text);
+    }
   });
 });
 
