@@ -127,7 +127,6 @@ function typedClient(client: PostgresPoolClient): PostgresPoolClient {
  * values back to `isoAt` strings, and its objects and arrays (parsed jsonb) back to JSON text.
  * Exact with pg's default parsers: a `Date` holds milliseconds, as tokenver writes them, and a
  * custom-field value round-trips through JSON (tokenver stored it with JSON.stringify).
- * Nothing else in tokenver's rows is an object.
  */
 export class PgResultPlugin implements KyselyPlugin {
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
@@ -149,6 +148,9 @@ function asStored(row: UnknownRow): UnknownRow {
   for (const key of Object.keys(row)) {
     const value = row[key];
     if (value === null || typeof value !== "object") continue;
+    // Only what tokenver's columns hold: a Date (timestamptz) and the custom fields (jsonb,
+    // `profile`); an object another parser of the application makes (a decimal) stays as it is.
+    if (!(value instanceof Date) && key !== "profile") continue;
     out ??= { ...row };
     out[key] = value instanceof Date ? (Number.isFinite(value.getTime()) ? isoAt(value.getTime()) : String(value)) : JSON.stringify(value);
   }

@@ -78,6 +78,8 @@ describe("the result plugin for an application's Kysely instance", () => {
       at: new Date("2026-01-02T03:04:05.678Z"),
       profile: { b: [1, "x"], a: { c: null } },
       text: "2026-01-02 03:04:05+00",
+      // An application's own parser's object (a decimal for numeric, say) is not tokenver's to convert.
+      count: { decimal: "12" },
     };
     const result = await plugin.transformResult({ queryId: { queryId: "q" }, result: { rows: [row, { id: "v" }] } } as never);
     assert.deepEqual(result.rows, [{ ...row, at: "2026-01-02T03:04:05.678Z", profile: '{"b":[1,"x"],"a":{"c":null}}' }, { id: "v" }]);
