@@ -1,0 +1,180 @@
+// src/core/sessions/manage.ts over the real core and a real SQLite store (test/support/sqlite-core.ts),
+// at unit speed: what `DELETE /sessions/{id}` (revokeSession) and the 5th wrong re-checked password
+// (recheckPassword) change in the store, in the revocation protocol, in the events and in the mail.
+// manage.test.ts covers the same file over a hand-made core (cursors, limits, the re-check's counts).
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import { isoAt } from "../../../../src/core/clock.js";
+import { AuthError } from "../../../../src/core/errors.js";
+import { recheckPassword, revokeSession } from "../../../../src/core/sessions/manage.js";
+import { RECHECK_FAILURES } from "../../../../src/core/throttle.js";
+import type { Principal } from "../../../../src/core/types.js";
+import { openStore } from "../../../../src/store/database.js";
+import * as sessions from "../../../../src/store/queries/sessions.js";
+import { sqliteCore, type SqliteCore } from "../../../support/sqlite-core.js";
+
+let world: SqliteCore;
+beforeEach(async () => {
+  world = await sqliteCore();
+});
+afterEach(() => world.close());
+
+async function rejectsWith(promise: Promise<unknown>, code: string, message?: string) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof AuthError, String(error));
+    assert.equal(error.code, code, error.message);
+    if (message !== undefined) assert.equal(error.message, message);
+    return true;
+  });
+}
+
+/** The session's access token is refused as revoked by `verify()` (the node cache and the store agree). */
+async function isDead(accessToken: string) {
+  await rejectsWith(world.verify(accessToken), "token_revoked");
+}
+
+describe("revokeSession", () => {
+  test("revokes one of the caller's sessions: its tokens die, the caller's own lives, and the protocol names that session", async () => {
+    const userId = await world.addUser();
+    const caller = await world.signIn(userId);
+    const other = await world.signIn(userId);
+    world.revocations.length = 0;
+
+    const client = { ip: "203.0.113.9", userAgent: "the caller's browser" };
+    assert.equal(await revokeSession(world.core, caller.principal, other.principal.sessionId, client), undefined);
+
+    assert.notEqual((await world.session(other.principal.sessionId)).revoked_at, null);
+    assert.equal((await world.session(caller.principal.sessionId)).revoked_at, null);
+    await isDead(other.accessToken);
+    assert.equal((await world.verify(caller.accessToken)).sessionId, caller.principal.sessionId);
+    // Marked in flight before the commit, and the committed change after it (core/revoke.ts).
+    const named = { userId, sessionIds: [other.principal.sessionId] };
+    assert.deepEqual(world.revocations, [
+      { phase: "before", change: named },
+      { phase: "after", change: named },
+    ]);
+    const events = await world.events("session.revoked");
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.user_id, userId);
+    assert.equal(events[0]!.session_id, other.principal.sessionId, "the revoked session, not the caller's");
+    assert.equal(events[0]!.actor, "self");
+    assert.equal(events[0]!.ip, client.ip);
+    assert.equal(events[0]!.user_agent, client.userAgent);
+    assert.deepEqual(JSON.parse(events[0]!.detail), { reason: "user", current: false });
+  });
+
+  test("the caller's own session: logged out, and the event says current", async () => {
+    const userId = await world.addUser();
+    const caller = await world.signIn(userId);
+    await revokeSession(world.core, caller.principal, caller.principal.sessionId);
+    await isDead(caller.accessToken);
+    const [event, ...more] = await world.events("session.revoked");
+    assert.deepEqual(more, []);
+    assert.equal(event!.session_id, caller.principal.sessionId);
+    assert.deepEqual(JSON.parse(event!.detail), { reason: "user", current: true });
+  });
+
+  test("an unknown id, another user's session and an already revoked one: not_found, nothing marked, no event", async () => {
+    const userId = await world.addUser();
+    const caller = await world.signIn(userId);
+    const stranger = await world.signIn(await world.addUser());
+    const gone = await world.signIn(userId);
+    await revokeSession(world.core, caller.principal, gone.principal.sessionId);
+    const eventsBefore = (await world.events()).length;
+    world.revocations.length = 0;
+
+    for (const id of ["0b9c1f0e-5c43-4a3d-9d57-6f1f1ad7a2e1", stranger.principal.sessionId, gone.principal.sessionId]) {
+      await rejectsWith(revokeSession(world.core, caller.principal, id), "not_found", "No such session.");
+    }
+    // Refused by the liveness check, before any node forgot or marked anything.
+    assert.deepEqual(world.revocations, []);
+    assert.equal((await world.events()).length, eventsBefore);
+    assert.equal((await world.session(stranger.principal.sessionId)).revoked_at, null);
+    assert.equal((await world.verify(stranger.accessToken)).userId, stranger.principal.userId);
+  });
+
+  test("a session revoked by another request between the check and the write: not_found, no event", async () => {
+    const userId = await world.addUser();
+    const caller = await world.signIn(userId);
+    const other = await world.signIn(userId);
+    world.revocations.length = 0;
+    // The other request's write lands after this one found the session live, before this one's write.
+    world.onBeforeRevoke(async () => {
+      assert.ok(await sessions.revokeSession(world.store.db, userId, other.principal.sessionId, isoAt(Date.now())));
+    });
+
+    await rejectsWith(revokeSession(world.core, caller.principal, other.principal.sessionId), "not_found", "No such session.");
+    assert.deepEqual(await world.events("session.revoked"), [], "this request revoked nothing");
+    // The change it committed names no session: it revoked none.
+    assert.deepEqual(world.revocations.at(-1), { phase: "after", change: { userId, sessionIds: [] } });
+  });
+
+  test("the longest session id (64 characters) is looked up and revoked", async () => {
+    const userId = await world.addUser();
+    const caller = await world.signIn(userId);
+    const id = "s".repeat(64);
+    const now = isoAt(Date.now());
+    await sessions.insertSession(world.store.db, {
+      id,
+      user_id: userId,
+      token_version: 0,
+      now,
+      expires_at: isoAt(Date.now() + 60_000),
+      user_agent: null,
+      ip: null,
+    });
+    await revokeSession(world.core, caller.principal, id);
+    assert.notEqual((await world.session(id)).revoked_at, null);
+  });
+
+  test("what cannot be a session id is not_found before the store is asked", async () => {
+    // A core whose store does not answer: an id that reaches the store is a 503, not a 404.
+    const closed = await openStore("sqlite::memory:");
+    await closed.close();
+    const core = { ...world.core, db: closed.db };
+    const userId = await world.addUser();
+    const { principal } = await world.signIn(userId);
+    await rejectsWith(revokeSession(core, principal, "s".repeat(64)), "service_unavailable");
+    for (const id of ["", "s".repeat(65), null, undefined, 42, ["s"]]) {
+      await rejectsWith(revokeSession(core, principal, id as string), "not_found", "No such session.");
+    }
+    assert.deepEqual(world.revocations, []);
+  });
+});
+
+describe("recheckPassword: the 5th wrong password", () => {
+  const wrong = async () => false;
+
+  async function guessOut(principal: Principal) {
+    for (let i = 1; i < RECHECK_FAILURES; i++) assert.equal(await recheckPassword(world.core, principal, wrong), false, `failure ${i}`);
+    await rejectsWith(
+      recheckPassword(world.core, principal, wrong),
+      "token_revoked",
+      "The session was revoked after repeated wrong passwords.",
+    );
+  }
+
+  test("revokes the session in the store, mails the user once, records one event; the user's other session lives", async () => {
+    const userId = await world.addUser();
+    const guessed = await world.signIn(userId);
+    const other = await world.signIn(userId);
+    world.revocations.length = 0;
+
+    await guessOut(guessed.principal);
+
+    assert.notEqual((await world.session(guessed.principal.sessionId)).revoked_at, null);
+    await isDead(guessed.accessToken);
+    assert.equal((await world.verify(other.accessToken)).sessionId, other.principal.sessionId);
+    const named = { userId, sessionIds: [guessed.principal.sessionId] };
+    assert.deepEqual(world.revocations, [
+      { phase: "before", change: named },
+      { phase: "after", change: named },
+    ]);
+    assert.deepEqual(await world.mailTemplates(), ["session_revoked_password_guessing"]);
+    const events = await world.events("session.revoked");
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.session_id, guessed.principal.sessionId);
+    assert.equal(events[0]!.actor, "system");
+    assert.deepEqual(JSON.parse(events[0]!.detail), { reason: "password_guessing" });
+  });
+});
