@@ -177,4 +177,33 @@ describe("recheckPassword: the 5th wrong password", () => {
     assert.equal(events[0]!.actor, "system");
     assert.deepEqual(JSON.parse(events[0]!.detail), { reason: "password_guessing" });
   });
+
+  test("a guess that comes after the session was revoked revokes nothing: token_revoked, no second mail, no second event", async () => {
+    const userId = await world.addUser();
+    const guessed = await world.signIn(userId);
+    await guessOut(guessed.principal);
+    world.revocations.length = 0;
+
+    // The allowance is spent: revoked again without a check, which finds nothing live to revoke.
+    await rejectsWith(
+      recheckPassword(world.core, guessed.principal, async () => true),
+      "token_revoked",
+    );
+    assert.deepEqual(world.revocations.at(-1), { phase: "after", change: { userId, sessionIds: [] } });
+    assert.deepEqual(await world.mailTemplates(), ["session_revoked_password_guessing"], "one notice for one revocation");
+    assert.equal((await world.events("session.revoked")).length, 1, "one event for one revocation");
+  });
+
+  test("a 5th failure that loses the race to another revocation of the session: no mail, no event of its own", async () => {
+    const userId = await world.addUser();
+    const guessed = await world.signIn(userId);
+    for (let i = 1; i < RECHECK_FAILURES; i++) await recheckPassword(world.core, guessed.principal, wrong);
+    // The session is revoked by another request (DELETE /sessions/{id} from another device) just before this write.
+    world.onBeforeRevoke(async () => {
+      assert.ok(await sessions.revokeSession(world.store.db, userId, guessed.principal.sessionId, isoAt(Date.now())));
+    });
+    await rejectsWith(recheckPassword(world.core, guessed.principal, wrong), "token_revoked");
+    assert.deepEqual(await world.mailTemplates(), []);
+    assert.deepEqual(await world.events("session.revoked"), []);
+  });
 });
