@@ -1,12 +1,13 @@
 // src/core/sessions/manage.ts over the real core and a real SQLite store (test/support/sqlite-core.ts),
 // at unit speed: what `DELETE /sessions/{id}` (revokeSession) and the 5th wrong re-checked password
-// (recheckPassword) change in the store, in the revocation protocol, in the events and in the mail.
-// manage.test.ts covers the same file over a hand-made core (cursors, limits, the re-check's counts).
+// (recheckPassword) change in the store, in the revocation protocol, in the events and in the mail,
+// and what listSessions reads back. manage.test.ts covers the same file over a hand-made core (cursors,
+// limits, the re-check's counts).
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { isoAt } from "../../../../src/core/clock.js";
 import { AuthError } from "../../../../src/core/errors.js";
-import { recheckPassword, revokeSession } from "../../../../src/core/sessions/manage.js";
+import { listSessions, recheckPassword, revokeSession } from "../../../../src/core/sessions/manage.js";
 import { RECHECK_FAILURES } from "../../../../src/core/throttle.js";
 import type { Principal } from "../../../../src/core/types.js";
 import { openStore } from "../../../../src/store/database.js";
@@ -14,8 +15,10 @@ import * as sessions from "../../../../src/store/queries/sessions.js";
 import { sqliteCore, type SqliteCore } from "../../../support/sqlite-core.js";
 
 let world: SqliteCore;
+/** The core's clock: sessions signed in one after another get distinct instants. */
+let now = Date.parse("2030-01-01T00:00:00.000Z");
 beforeEach(async () => {
-  world = await sqliteCore();
+  world = await sqliteCore({ clock: () => now });
 });
 afterEach(() => world.close());
 
@@ -205,5 +208,76 @@ describe("recheckPassword: the 5th wrong password", () => {
     await rejectsWith(recheckPassword(world.core, guessed.principal, wrong), "token_revoked");
     assert.deepEqual(await world.mailTemplates(), []);
     assert.deepEqual(await world.events("session.revoked"), []);
+  });
+});
+
+describe("listSessions", () => {
+  /** `count` sessions of one user, a second apart, each with its own User-Agent; oldest first. */
+  async function signInMany(userId: string, count: number) {
+    const list = [];
+    for (let i = 0; i < count; i++) {
+      now += 1000;
+      list.push(await world.signIn(userId, { userAgent: `device ${i}` }));
+    }
+    return list;
+  }
+
+  test("the caller's live sessions, oldest first, as stored; `current` marks the caller's own only", async () => {
+    const userId = await world.addUser();
+    const [first, caller, third, revoked] = await signInMany(userId, 4);
+    await signInMany(await world.addUser(), 1);
+    await revokeSession(world.core, caller!.principal, revoked!.principal.sessionId);
+    now += 5000;
+
+    const page = await listSessions(world.core, caller!.principal);
+    const expected = [first!, caller!, third!].map(({ principal }, i) => ({
+      id: principal.sessionId,
+      createdAt: new Date(Date.parse("2030-01-01T00:00:00.000Z") + (i + 1) * 1000).toISOString(),
+      lastUsedAt: new Date(Date.parse("2030-01-01T00:00:00.000Z") + (i + 1) * 1000).toISOString(),
+      userAgent: `device ${i}`,
+      current: principal.sessionId === caller!.principal.sessionId,
+    }));
+    assert.deepEqual(page, { sessions: expected, nextCursor: null });
+  });
+
+  test("pages of `limit`: a cursor while more follow, null on the last page, even when it is full; none repeated or skipped", async () => {
+    const userId = await world.addUser();
+    const all = await signInMany(userId, 5);
+    const ids = all.map((s) => s.principal.sessionId);
+    const caller = all[0]!.principal;
+
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await listSessions(world.core, caller, { limit: 2, cursor });
+      pages.push(page.sessions.map((s) => s.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null && pages.length < 10);
+    assert.deepEqual(pages, [ids.slice(0, 2), ids.slice(2, 4), ids.slice(4)]);
+
+    // Exactly `limit` left: that page is the last one.
+    const four = await listSessions(world.core, caller, { limit: 4 });
+    assert.equal(four.sessions.length, 4);
+    assert.notEqual(four.nextCursor, null);
+    const rest = await listSessions(world.core, caller, { limit: 1, cursor: four.nextCursor });
+    assert.deepEqual(rest, { sessions: [{ ...rest.sessions[0]!, id: ids[4]! }], nextCursor: null });
+    const exact = await listSessions(world.core, caller, { limit: 5 });
+    assert.equal(exact.sessions.length, 5);
+    assert.equal(exact.nextCursor, null);
+    // The default page holds 50.
+    assert.equal((await listSessions(world.core, caller)).sessions.length, 5);
+  });
+
+  test("a session past its expiry is not listed (the store is asked at the core's clock)", async () => {
+    const userId = await world.addUser();
+    const [old] = await signInMany(userId, 1);
+    now += world.core.config.refreshTtl * 1000 - 1000;
+    const [fresh] = await signInMany(userId, 1);
+    now += 1000;
+    assert.deepEqual(
+      (await listSessions(world.core, fresh!.principal)).sessions.map((s) => s.id),
+      [fresh!.principal.sessionId],
+      `${old!.principal.sessionId} expired`,
+    );
   });
 });
