@@ -264,8 +264,13 @@ describe("listSessions", () => {
     const exact = await listSessions(world.core, caller, { limit: 5 });
     assert.equal(exact.sessions.length, 5);
     assert.equal(exact.nextCursor, null);
-    // The default page holds 50.
+    // The default page holds 50; the bounds 1 and 100 are pages too.
     assert.equal((await listSessions(world.core, caller)).sessions.length, 5);
+    assert.deepEqual(
+      (await listSessions(world.core, caller, { limit: 1 })).sessions.map((s) => s.id),
+      ids.slice(0, 1),
+    );
+    assert.equal((await listSessions(world.core, caller, { limit: 100 })).sessions.length, 5);
   });
 
   test("a session past its expiry is not listed (the store is asked at the core's clock)", async () => {
