@@ -109,13 +109,16 @@ export async function recheckPassword(core: Core, principal: Principal, check: (
 /** Someone holding this session guessed the password too often: the session ends, through the one revocation protocol. */
 async function revokeGuessedSession(core: Core, principal: Principal): Promise<never> {
   const { userId, sessionId } = principal;
-  await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
+  const change = await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
     const revoked = await sessions.revokeSession(trx, userId, sessionId, now);
     // The user hears of it (docs/api.md section 8), once: only the request that revoked it mails.
     if (revoked) await queueNotice(core, userId, "session_revoked_password_guessing", {}, trx);
     return { userId, sessionIds: revoked ? [sessionId] : [] };
   });
-  recordEvent(core, { type: "session.revoked", userId, sessionId, actor: "system", detail: { reason: "password_guessing" } });
+  // The event too: a guess that found the session already revoked (by an earlier or a racing request) records none.
+  if (change.sessionIds!.length > 0) {
+    recordEvent(core, { type: "session.revoked", userId, sessionId, actor: "system", detail: { reason: "password_guessing" } });
+  }
   throw new AuthError("token_revoked", "The session was revoked after repeated wrong passwords.", { tokenPresented: true });
 }
 
