@@ -168,10 +168,11 @@ const PROBE_FIELDS = { nickname: "x", tags: ["a", 1, true, null], nested: { k: 1
 export async function checkResultTypes(db: Kysely<any>): Promise<string | undefined> {
   let result;
   try {
+    // Named as tokenver's columns are: the result plugin converts a Date anywhere, jsonb in `profile`.
     result = await sql<{
       at: unknown;
-      fields: unknown;
-    }>`select ${PROBE_AT}::timestamptz as at, ${JSON.stringify(PROBE_FIELDS)}::jsonb as fields`.execute(db);
+      profile: unknown;
+    }>`select ${PROBE_AT}::timestamptz as at, ${JSON.stringify(PROBE_FIELDS)}::jsonb as profile`.execute(db);
   } catch (error) {
     if (error instanceof TimestampFormatError) return "writes timestamptz in a form other than DateStyle ISO";
     throw error;
@@ -180,11 +181,11 @@ export async function checkResultTypes(db: Kysely<any>): Promise<string | undefi
   if (row?.at !== PROBE_AT) return `reads timestamptz ${PROBE_AT} back as ${JSON.stringify(row?.at)}`;
   let fields: unknown;
   try {
-    fields = typeof row.fields === "string" ? JSON.parse(row.fields) : undefined;
+    fields = typeof row.profile === "string" ? JSON.parse(row.profile) : undefined;
   } catch {
     fields = undefined;
   }
   if (!isDeepStrictEqual(fields, PROBE_FIELDS))
-    return `reads jsonb back as ${typeof row.fields === "string" ? row.fields : typeof row.fields}`;
+    return `reads jsonb back as ${typeof row.profile === "string" ? row.profile : typeof row.profile}`;
   return undefined;
 }
