@@ -52,6 +52,9 @@ export function keysCommand(cli: CliContext): Command {
   keys
     .command("revoke <kid>")
     .description("Remove a key at once: tokens it signed are refused (token_invalid) by every server.")
+    // A kid is base64url (a random one, or an RFC 7638 thumbprint): 1 in 64 begins with "-", which
+    // would otherwise be read as an unknown option. This command has no options of its own.
+    .allowUnknownOption()
     .action(async (kid: string) => {
       await withAuth(cli, async (auth) => {
         const { signer } = await auth.revokeKey(kid, { actor: "cli" });

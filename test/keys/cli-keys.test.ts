@@ -61,6 +61,11 @@ for (const dialect of dialects()) {
       const unknown = await runCli(["keys", "revoke", "no-such-kid"], env);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /no signing key/);
+      // A kid may begin with "-" (base64url: 1 in 64): taken as the kid, not refused as an unknown option.
+      const dashed = await runCli(["keys", "revoke", "-ZUCahiLwSiuDfbwhlmKuF"], env);
+      assert.equal(dashed.code, 1, dashed.stderr);
+      assert.match(dashed.stderr, /no signing key/);
+      assert.doesNotMatch(dashed.stderr, /unknown option/);
     });
   });
 }
