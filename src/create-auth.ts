@@ -9,7 +9,6 @@ import {
 } from "./store/database.js";
 import type { TableLayout } from "./store/table-layout.js";
 import { describeDatabaseError } from "./store/database-errors.js";
-import { checkResultTypes } from "./store/pg-types.js";
 import { getOrInsertMeta } from "./store/queries/meta.js";
 import { emailKeyWarnings } from "./store/queries/users.js";
 import { migrateToLatest } from "./store/migrations/index.js";
@@ -241,7 +240,6 @@ async function connect(options: ResolvedOptions): Promise<Store> {
         ? await openStore(options.databaseUrl, { exclusive: options.sqliteLock, layout })
         : await useOwnDatabase(options.database, layout);
     checkOwnDatabase(store, options);
-    await checkPostgresTypes(store);
     if (options.migrate) await migrateToLatest(store.db, layout);
     else await store.db.selectFrom("tokenver_meta").select("key").limit(1).execute();
     return store;
@@ -255,21 +253,6 @@ async function connect(options: ResolvedOptions): Promise<Store> {
     throw new OptionError(option, describeDatabaseError(error, options.database === undefined ? options.databaseUrl : ""), {
       cause: error,
     });
-  }
-}
-
-/**
- * tokenver compares the instants it reads as ISO strings: a PostgreSQL connection that writes them
- * otherwise (DateStyle) is refused at start-up, not found out by a request (store/pg-types.ts).
- * An application's Kysely instance was checked when it was adopted (useOwnDatabase).
- */
-async function checkPostgresTypes(store: Store): Promise<void> {
-  if (store.dialect !== "postgres" || store.pool === undefined) return;
-  const problem = await checkResultTypes(store.db);
-  if (problem !== undefined) {
-    throw new OwnDatabaseError(
-      `is a PostgreSQL connection that ${problem}: set DateStyle to ISO (PostgreSQL's default) for tokenver's role or database`,
-    );
   }
 }
 

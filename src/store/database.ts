@@ -70,7 +70,27 @@ export async function openStore(url: string, options: { exclusive?: boolean; lay
   const { dialect, target } = parseDatabaseUrl(url);
   const layout = options.layout ?? DEFAULT_LAYOUT;
   if (dialect === "sqlite") return openSqlite(target, options.exclusive ?? false, layout);
-  return openPostgres(target, layout);
+  return withCheckedTypes(await openPostgres(target, layout));
+}
+
+/**
+ * tokenver compares the instants it reads as ISO strings: a PostgreSQL connection that writes them
+ * otherwise (DateStyle) is refused when the store opens, not found out by a request
+ * (store/pg-types.ts). An application's Kysely instance is checked the same way when adopted.
+ */
+async function withCheckedTypes(store: Store): Promise<Store> {
+  let problem: string | undefined;
+  try {
+    problem = await checkResultTypes(store.db);
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  if (problem === undefined) return store;
+  await store.close().catch(() => {});
+  throw new OwnDatabaseError(
+    `is a PostgreSQL connection that ${problem}: set DateStyle to ISO (PostgreSQL's default) for tokenver's role or database`,
+  );
 }
 
 /**
@@ -89,7 +109,7 @@ export async function useOwnDatabase(database: OwnDatabase, layout: TableLayout 
     // their own type parsers (store/pg-types.ts); the pool and pg's global parsers are untouched.
     const pool = database.pool as unknown as NamedQueryPool;
     const db = withLayout(new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPgTypes(database.pool) }) }), layout);
-    return { dialect: "postgres", db, pool, layout, owned: false, close: async () => {} };
+    return withCheckedTypes({ dialect: "postgres", db, pool, layout, owned: false, close: async () => {} });
   }
   const kysely = database.kysely;
   const dialect = dialectOfAdapter(kysely.getExecutor().adapter);
