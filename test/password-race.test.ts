@@ -38,3 +38,42 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+// The request that began before a revocation and reads the account after it: the token's version is
+// no longer the account's, so the answer is `401 token_revoked`, never `403 invalid_credentials`
+// (the password it holds was right when it was verified; the session is what ended). Deterministic:
+// the owner's change has committed before the stale principal is used.
+for (const dialect of dialects()) {
+  describe(`a principal verified before a revocation (${dialect})`, () => {
+    test("every operation that re-reads the account refuses it as revoked, whatever password it brings", async () => {
+      const database = await createTestDatabase(dialect);
+      const auth = await createAuth({ databaseUrl: database.url, secret: TEST_SECRET, sendMail: async () => {} });
+      const original = "original passphrase zero";
+      try {
+        const email = "stale@example.com";
+        await auth.register({ email, password: original });
+        const owner = await auth.verify(`Bearer ${(await auth.login({ email, password: original })).accessToken}`);
+        const stale = await auth.verify(`Bearer ${(await auth.login({ email, password: original })).accessToken}`);
+        const renewed = await auth.changePassword(owner, { currentPassword: original, newPassword: "the owner's new passphrase" });
+        const attempts: Array<[string, () => Promise<unknown>]> = [
+          ["changePassword", () => auth.changePassword(stale, { currentPassword: original, newPassword: "the thief's new passphrase" })],
+          ["changeEmail", () => auth.changeEmail(stale, { newEmail: "thief@example.com", password: original })],
+          ["deleteOwnAccount", () => auth.deleteOwnAccount(stale, { password: original })],
+          ["startTotp", () => auth.startTotp(stale)],
+          ["confirmTotp", () => auth.confirmTotp(stale, { password: original, code: "000000" })],
+          ["disableTotp", () => auth.disableTotp(stale, { password: original, code: "000000" })],
+          ["renewRecoveryCodes", () => auth.renewRecoveryCodes(stale, { password: original, code: "000000" })],
+        ];
+        for (const [name, attempt] of attempts) {
+          await assert.rejects(attempt(), (error: { code?: string }) => error.code === "token_revoked", name);
+        }
+        // Nothing of the stale principal's attempts landed: the owner's password stands, the address too.
+        await auth.login({ email, password: "the owner's new passphrase" });
+        assert.equal((await auth.getUser(await auth.verify(`Bearer ${renewed.accessToken}`))).email, email);
+      } finally {
+        await auth.close();
+        await database.drop();
+      }
+    });
+  });
+}

@@ -8,7 +8,7 @@ import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { codeCandidate } from "./check-code.js";
 import { queueMfaNotice } from "./notices.js";
-import { confirmPassword } from "./password.js";
+import { confirmPassword } from "../passwords/confirm-password.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 
 export interface ConfirmTotpInput {

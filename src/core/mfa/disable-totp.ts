@@ -8,7 +8,7 @@ import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
-import { confirmPassword } from "./password.js";
+import { confirmPassword } from "../passwords/confirm-password.js";
 import { proveSecondFactor, settleSecondFactor } from "./prove.js";
 
 export interface SecondFactorProof {

@@ -8,7 +8,7 @@ import { requireStrings } from "../validation.js";
 import type { SecondFactorProof } from "./disable-totp.js";
 import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
-import { confirmPassword } from "./password.js";
+import { confirmPassword } from "../passwords/confirm-password.js";
 import { proveSecondFactor, settleSecondFactor } from "./prove.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 

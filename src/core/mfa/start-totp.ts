@@ -1,9 +1,9 @@
 import QRCode from "qrcode";
 import * as mfa from "../../store/queries/mfa.js";
-import * as users from "../../store/queries/users.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
+import { findSignedInUser } from "../passwords/confirm-password.js";
 import type { Principal } from "../types.js";
 import { newTotpSecret, otpauthUrl, sealTotpSecret } from "./totp.js";
 
@@ -21,8 +21,7 @@ export interface TotpEnrolment {
  * (a second start replaces a pending secret). `409 mfa_enabled` while a second factor is on.
  */
 export async function startTotp(core: Core, principal: Principal): Promise<TotpEnrolment> {
-  const user = await failClosed(() => users.findUserById(core.db, principal.userId));
-  if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
+  const user = await findSignedInUser(core, principal);
   if (user.mfa_enabled_at !== null) throw mfaEnabled();
   const secret = newTotpSecret();
   const started = await failClosed(() =>

@@ -13,6 +13,7 @@ import type { ChangePasswordInput, Principal, RequestContext, TokenPair } from "
 import { requireStrings } from "../validation.js";
 import { checkPasswordPolicy } from "./policy.js";
 import { advanceCsrfEpoch } from "../browser/csrf-token.js";
+import { findSignedInUser } from "./confirm-password.js";
 import { hashNewPassword, verifyWithForms } from "./form.js";
 
 /**
@@ -29,8 +30,7 @@ export async function changePassword(
 ): Promise<TokenPair> {
   const typeErrors = requireStrings(input, ["currentPassword", "newPassword"]);
   if (typeErrors.length > 0) throw validationFailed(typeErrors);
-  const user = await failClosed(() => users.findUserById(core.db, principal.userId));
-  if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
+  const user = await findSignedInUser(core, principal);
   // A place in the hashing queue first (503 at once when it is full), for both argon2 runs.
   const ticket = core.hashQueue.reserve();
   let passwordHash: string;

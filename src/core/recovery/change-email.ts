@@ -2,8 +2,7 @@ import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
-import { verifyWithForms } from "../passwords/form.js";
-import { recheckPassword } from "../sessions/manage.js";
+import { confirmPassword } from "../passwords/confirm-password.js";
 import type { Principal, RequestContext } from "../types.js";
 import { checkNewEmail } from "../validation.js";
 import { issueLink } from "./link.js";
@@ -32,17 +31,7 @@ export async function changeEmail(core: Core, principal: Principal, input: Chang
   if (typeof input?.password !== "string") fieldErrors.push({ field: "password", message: "must be a string" });
   if (input?.code !== undefined && typeof input.code !== "string") fieldErrors.push({ field: "code", message: "must be a string" });
   if (fieldErrors.length > 0) throw validationFailed(fieldErrors);
-  const user = await failClosed(() => users.findUserById(core.db, principal.userId));
-  if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
-  const ticket = core.hashQueue.reserve();
-  try {
-    const right = await recheckPassword(core, principal, () =>
-      ticket.run(async () => (await verifyWithForms(user.password_hash, input.password)).ok),
-    );
-    if (!right) throw new AuthError("invalid_credentials", "The password is incorrect.", { status: 403 });
-  } finally {
-    ticket.release();
-  }
+  const user = await confirmPassword(core, principal, input.password);
   const proof = await requireSecondFactorForEmailChange(core, user, principal, input.code, context);
   try {
     if (newEmail === user.email) throw validationFailed([{ field: "newEmail", message: "is already the account's address" }]);

@@ -2,8 +2,7 @@ import * as users from "../../store/queries/users.js";
 import { deleteAccount } from "../accounts/delete-account.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
-import { verifyWithForms } from "../passwords/form.js";
-import { recheckPassword } from "../sessions/manage.js";
+import { confirmPassword } from "../passwords/confirm-password.js";
 import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
 
@@ -23,16 +22,6 @@ export async function deleteOwnAccount(
 ): Promise<void> {
   const errors = requireStrings(input, ["password"]);
   if (errors.length > 0) throw validationFailed(errors);
-  const user = await failClosed(() => users.findUserById(core.db, principal.userId));
-  if (user === undefined) throw new AuthError("token_invalid", "The token's user is unknown.", { tokenPresented: true });
-  const ticket = core.hashQueue.reserve();
-  try {
-    const right = await recheckPassword(core, principal, () =>
-      ticket.run(async () => (await verifyWithForms(user.password_hash, input.password)).ok),
-    );
-    if (!right) throw new AuthError("invalid_credentials", "The password is incorrect.", { status: 403 });
-  } finally {
-    ticket.release();
-  }
+  const user = await confirmPassword(core, principal, input.password);
   await deleteAccount(core, user.id, { actor: "self", client: context, sessionId: principal.sessionId, notify: true });
 }
