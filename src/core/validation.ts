@@ -174,6 +174,15 @@ export function pickFields(input: Record<string, unknown>, fields: UserFields): 
 export const HOLDS_NUL = "must not hold U+0000 (NUL)";
 
 /**
+ * An id, cursor part or filter the store can be asked about: a string of 1 to `maxLength`
+ * characters without U+0000. PostgreSQL's text cannot hold a NUL, so a query naming one fails
+ * (a 503 for a database that is up); no row's id holds one, so such a value names nothing.
+ */
+export function isStorableId(value: unknown, maxLength: number): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= maxLength && !value.includes("\u0000");
+}
+
+/**
  * The custom fields' check: a TypeBox check's failures as `{field, message}`, the field a dotted
  * path; then ill-formed strings; then strings and keys holding U+0000, which PostgreSQL's `jsonb`
  * cannot store (refused on SQLite too, so both dialects take the same profiles).

@@ -3,6 +3,7 @@ import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
 import type { Principal, RequestContext } from "../types.js";
 import { hashClientSecret, secretMatches } from "./client-secret.js";
+import { isStorableId } from "../validation.js";
 
 /** RFC 7662 2.2: what introspection answers (docs/api.md section 7). */
 export type IntrospectionResult =
@@ -85,7 +86,7 @@ export function basicCredentials(authorization: string | undefined): { id: strin
     const formDecode = (value: string) => decodeURIComponent(value.replaceAll("+", " "));
     const id = formDecode(decoded.slice(0, colon));
     const secret = formDecode(decoded.slice(colon + 1));
-    if (id.length === 0 || id.length > 64 || secret.length === 0 || secret.length > 512) return undefined;
+    if (!isStorableId(id, 64) || secret.length === 0 || secret.length > 512) return undefined;
     return { id, secret };
   } catch {
     return undefined;

@@ -4,6 +4,7 @@ import { isIsoInstant } from "../clock.js";
 import { failClosed, validationFailed } from "../errors.js";
 import type { Principal } from "../types.js";
 import type { EventDetail, EventPage, EventQuery, SecurityEvent } from "./types.js";
+import { isStorableId, HOLDS_NUL } from "../validation.js";
 
 /** GET /events: the caller's own last 50, newest first (docs/api.md section 10). */
 export const OWN_EVENTS = 50;
@@ -53,6 +54,7 @@ function filter(value: unknown, field: string): string | undefined {
   if (typeof value !== "string" || value.length > FILTER_MAX_LENGTH) {
     throw validationFailed([{ field, message: `must be a string of at most ${FILTER_MAX_LENGTH} characters` }]);
   }
+  if (!isStorableId(value, FILTER_MAX_LENGTH)) throw validationFailed([{ field, message: HOLDS_NUL }]);
   return value;
 }
 
@@ -107,6 +109,6 @@ function decodeCursor(cursor: unknown): events.EventKey {
   if (!Array.isArray(key) || key.length !== 2) throw bad();
   const [at, id] = key as unknown[];
   if (!isIsoInstant(at)) throw bad();
-  if (typeof id !== "string" || id.length === 0 || id.length > 64) throw bad();
+  if (!isStorableId(id, 64)) throw bad();
   return { at, id };
 }

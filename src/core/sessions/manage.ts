@@ -7,6 +7,7 @@ import { recordEvent } from "../events/record.js";
 import { queueNotice } from "../mail/notice.js";
 import { RECHECK_FAILURES } from "../throttle.js";
 import type { ListSessionsOptions, Principal, RequestContext, SessionPage } from "../types.js";
+import { isStorableId } from "../validation.js";
 
 /**
  * The caller's live sessions, oldest first (ties by id); `current` marks the caller's own. One
@@ -58,14 +59,14 @@ export function decodeCursor(cursor: unknown): sessions.SessionKey {
   if (!Array.isArray(key) || key.length !== 2) throw bad();
   const [createdAt, id] = key as unknown[];
   if (!isIsoInstant(createdAt)) throw bad();
-  if (typeof id !== "string" || id.length === 0 || id.length > SESSION_ID_MAX_LENGTH) throw bad();
+  if (!isStorableId(id, SESSION_ID_MAX_LENGTH)) throw bad();
   return { created_at: createdAt, id };
 }
 
 /** Revokes one of the caller's sessions; `not_found` for an unknown id or another user's. */
 export async function revokeSession(core: Core, principal: Principal, sessionId: string, context: RequestContext = {}): Promise<void> {
   const { userId } = principal;
-  if (typeof sessionId !== "string" || sessionId.length === 0 || sessionId.length > SESSION_ID_MAX_LENGTH) throw notFound();
+  if (!isStorableId(sessionId, SESSION_ID_MAX_LENGTH)) throw notFound();
   // Made-up and foreign ids end here, before they mark anything or disturb any node's cache.
   if (!(await failClosed(() => sessions.isLiveSession(core.db, userId, sessionId)))) throw notFound();
   const change = await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {

@@ -3,6 +3,7 @@ import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import type { EventDetail, EventType } from "../events/types.js";
+import { isStorableId } from "../validation.js";
 
 /**
  * Who acts on an account from the server side (docs/api.md section 10, the `actor` of security
@@ -18,7 +19,7 @@ export interface ActorOptions {
 }
 
 /** User ids are UUIDs; anything longer is no user of ours. */
-const USER_ID_MAX_LENGTH = 64;
+export const USER_ID_MAX_LENGTH = 64;
 
 export function userNotFound(): AuthError {
   return new AuthError("not_found", "No such user.");
@@ -30,7 +31,7 @@ export function lastAdmin(): AuthError {
 
 /** `not_found` unless the user exists: made-up ids end here, before they mark anything or disturb any node's cache. */
 export async function requireUser(core: Core, userId: unknown): Promise<users.UserRow> {
-  if (typeof userId !== "string" || userId.length === 0 || userId.length > USER_ID_MAX_LENGTH) throw userNotFound();
+  if (!isStorableId(userId, USER_ID_MAX_LENGTH)) throw userNotFound();
   const row = await failClosed(() => users.findUserById(core.db, userId));
   if (row === undefined) throw userNotFound();
   return row;

@@ -2,7 +2,8 @@ import * as admins from "../../store/queries/admin-users.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
-import { recordAdminAction, userNotFound, type ActorOptions } from "./actor.js";
+import { type ActorOptions, recordAdminAction, USER_ID_MAX_LENGTH, userNotFound } from "./actor.js";
+import { isStorableId } from "../validation.js";
 
 /**
  * Enables a disabled account: the user may sign in again. Nothing revoked while it was disabled
@@ -10,7 +11,7 @@ import { recordAdminAction, userNotFound, type ActorOptions } from "./actor.js";
  * `not_found` for an unknown user.
  */
 export async function enableUser(core: Core, userId: string, options: ActorOptions = {}): Promise<void> {
-  if (typeof userId !== "string" || userId.length === 0) throw userNotFound();
+  if (!isStorableId(userId, USER_ID_MAX_LENGTH)) throw userNotFound();
   const now = isoAt(core.config.clock());
   if (!(await failClosed(() => admins.enableUser(core.db, userId, now)))) throw userNotFound();
   await core.revoker.userChanged(userId);

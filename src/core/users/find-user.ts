@@ -3,14 +3,12 @@ import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
 import { toUser } from "../accounts/user.js";
 import type { User } from "../types.js";
-import { checkLookupEmail, normalizeEmail } from "../validation.js";
-
-/** User ids are UUIDs; anything longer is no user of ours. */
-const USER_ID_MAX_LENGTH = 64;
+import { checkLookupEmail, isStorableId, normalizeEmail } from "../validation.js";
+import { USER_ID_MAX_LENGTH } from "./actor.js";
 
 /** The user of this id, or null. Never the password hash. */
 export async function findUserById<P extends object>(core: Core, userId: string): Promise<User<P> | null> {
-  if (typeof userId !== "string" || userId.length === 0 || userId.length > USER_ID_MAX_LENGTH) return null;
+  if (!isStorableId(userId, USER_ID_MAX_LENGTH)) return null;
   const row = await failClosed(() => users.findUserById(core.db, userId));
   return row === undefined ? null : toUser<P>(row);
 }

@@ -5,7 +5,7 @@ import { EMAIL_MAX_LENGTH } from "../limits.js";
 import { decodeCursor, encodeCursor } from "../sessions/manage.js";
 import { toUser } from "../accounts/user.js";
 import type { User } from "../types.js";
-import { isWellFormed } from "../validation.js";
+import { HOLDS_NUL, isWellFormed } from "../validation.js";
 
 /** Which page of `listUsers`. */
 export interface ListUsersOptions {
@@ -42,6 +42,7 @@ export async function listUsers<P extends object>(core: Core, options: ListUsers
   if (query !== undefined && (typeof query !== "string" || query.length > USERS_QUERY_MAX_LENGTH || !isWellFormed(query))) {
     throw validationFailed([{ field: "query", message: `must be text of at most ${USERS_QUERY_MAX_LENGTH} characters` }]);
   }
+  if (query !== undefined && query.includes("\u0000")) throw validationFailed([{ field: "query", message: HOLDS_NUL }]);
   const cursor = options.cursor ?? undefined;
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
   // One row more than the page tells whether another page follows.

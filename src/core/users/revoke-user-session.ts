@@ -4,6 +4,7 @@ import { AuthError, failClosed } from "../errors.js";
 import { SESSION_ID_MAX_LENGTH } from "../limits.js";
 import type { ActorOptions } from "./actor.js";
 import { recordEvent } from "../events/record.js";
+import { isStorableId } from "../validation.js";
 
 /**
  * Revokes one session of the user, from the server side, through the one revocation protocol:
@@ -12,7 +13,7 @@ import { recordEvent } from "../events/record.js";
  */
 export async function revokeUserSession(core: Core, userId: string, sessionId: string, options: ActorOptions = {}): Promise<void> {
   const ids = [userId, sessionId];
-  if (ids.some((id) => typeof id !== "string" || id.length === 0 || id.length > SESSION_ID_MAX_LENGTH)) throw notFound();
+  if (ids.some((id) => !isStorableId(id, SESSION_ID_MAX_LENGTH))) throw notFound();
   // Made-up and foreign ids end here, before they mark anything or disturb any node's cache.
   if (!(await failClosed(() => sessions.isLiveSession(core.db, userId, sessionId)))) throw notFound();
   const change = await core.revoker.revoke({ userId, sessionIds: [sessionId] }, async (trx, now) => {
