@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresAdapter, type Migration, type MigrationProvider } from "kysely";
+import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from "kysely";
 import { initial } from "./0001_initial.js";
 import { refreshTokenRevokedAt } from "./0002_refresh_token_revoked_at.js";
 import { emailKeys } from "./0003_email_keys.js";
@@ -55,12 +55,35 @@ export async function migrateTo(db: Kysely<any>, name?: string, layout: TableLay
     // Kysely creates the schema when it is missing, before the first migration.
     ...(layout.schema === undefined ? {} : { migrationTableSchema: layout.schema }),
   });
+  if (db.getExecutor().adapter instanceof PostgresAdapter) await waitForMigrationInProgress(db);
   const { error, results } = await (name === undefined ? migrator.migrateToLatest() : migrator.migrateTo(name));
   if (error) {
     await removeFailedFirstMigration(db, layout, before, schemaExisted).catch(() => {});
     throw error;
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/**
+ * The advisory lock Kysely's migrator takes on PostgreSQL (kysely's postgres-adapter.js, LOCK_ID;
+ * test/migration-lock-wait.test.ts fails if a Kysely upgrade changes it).
+ */
+export const KYSELY_MIGRATION_LOCK_ID = 3853314791062309107n;
+
+/**
+ * Waits until no other node holds the migration lock. Kysely's own wait is one statement, which
+ * the store's pool stops after 10 s (database.ts): a node that starts while another runs a long
+ * migration (0013 rewrites tables) would fail instead of waiting. This wait lifts that limit for
+ * its own transaction, bounded as Kysely bounds its own (one hour), and lets the lock go at once;
+ * the migrator then takes it and finds nothing left to do.
+ */
+async function waitForMigrationInProgress(db: Kysely<any>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`set local statement_timeout = 0`.execute(trx);
+    await sql`set local lock_timeout = '1h'`.execute(trx);
+    await sql`select pg_advisory_lock(${sql.lit(KYSELY_MIGRATION_LOCK_ID)})`.execute(trx);
+    await sql`select pg_advisory_unlock(${sql.lit(KYSELY_MIGRATION_LOCK_ID)})`.execute(trx);
+  });
 }
 
 interface TableId {
