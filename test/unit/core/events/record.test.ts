@@ -138,5 +138,9 @@ describe("recordEvent", () => {
     recordEvent(core, input({ type: "Not A Type" } as unknown as Partial<EventInput>));
     assert.equal(rows.length, 1);
     assert.equal(rejected, 1);
+    // A type that is not a string, even one whose text would pass the pattern.
+    recordEvent(core, input({ type: ["login.succeeded"] } as unknown as Partial<EventInput>));
+    assert.equal(rows.length, 1);
+    assert.equal(rejected, 2);
   });
 });

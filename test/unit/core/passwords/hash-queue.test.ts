@@ -9,7 +9,11 @@ import { NO_OBSERVER, type Observer } from "../../../../src/core/observer.js";
 import { HASH_QUEUE_RETRY_AFTER, HashQueue } from "../../../../src/core/passwords/hashing.js";
 
 const full = (error: unknown) =>
-  error instanceof AuthError && error.code === "service_unavailable" && error.status === 503 && error.retryAfter === HASH_QUEUE_RETRY_AFTER;
+  error instanceof AuthError &&
+  error.code === "service_unavailable" &&
+  error.status === 503 &&
+  error.retryAfter === HASH_QUEUE_RETRY_AFTER &&
+  error.message === "Too many password checks are waiting; try again in a moment.";
 
 describe("HashQueue places", () => {
   test("threads + waiting places exactly; a released place is reserved again", () => {

@@ -34,5 +34,6 @@ describe("the policy's messages", () => {
   test("a run is one step apart: two steps, or a symbol before a run, is no run", async () => {
     assert.deepEqual(await checkPasswordPolicy("acegikmo"), [], "a step of two");
     assert.deepEqual(await checkPasswordPolicy("`abcdefg"), [], "a backtick (one below a) before a run");
+    assert.deepEqual(await checkPasswordPolicy("stuvwxyz{"), [], "a brace (one above z) after a run");
   });
 });

@@ -59,6 +59,9 @@ describe("each refusal names its own check", () => {
   test("not a compact JWS", () => {
     refusedFor(verify, "a.b", "The token is not a compact JWS.");
     refusedFor(verify, `${signed(claims())}=`, "The token is not a compact JWS.");
+    // Junk before a well-formed token: the pattern is anchored at both ends (fast-jwt would refuse it later, for another reason).
+    refusedFor(verify, `#${signed(claims())}`, "The token is not a compact JWS.");
+    refusedFor(verify, `x.${signed(claims())}`, "The token is not a compact JWS.");
   });
 
   test("a segment that is not canonical base64url (1 mod 4, or unused bits set)", () => {
@@ -124,6 +127,17 @@ describe("each refusal names its own check", () => {
     refusedFor(verify, signed(claims({ iat: "now" })), "The exp or iat claim is invalid.");
     refusedFor(verify, signed(claims({ nbf: "soon" })), "The nbf claim is invalid.");
     refusedFor(verify, signed(claims({ nbf: T0 + 60 })), "The token is not valid yet.");
+  });
+
+  test("an expired token is token_expired, with its own detail, at the exact instant (the leeway included)", () => {
+    const expired = (exp: number) => () => verify(signed(claims({ exp })));
+    const isExpired = (error: unknown) =>
+      error instanceof AuthError &&
+      error.code === "token_expired" &&
+      error.message === "The token has expired." &&
+      error.tokenPresented === true;
+    assert.throws(expired(T0 - 5), isExpired);
+    assert.doesNotThrow(expired(T0 - 4));
   });
 });
 
