@@ -5,6 +5,7 @@ import { recordEvent } from "../events/record.js";
 import { upgradePasswordHash, verifyWithForms } from "../passwords/form.js";
 import type { Kysely } from "kysely";
 import type { Database } from "../../store/schema.js";
+import { commitWithoutSync } from "../../store/durability.js";
 import { requireSecondFactor } from "../mfa/challenge.js";
 import { formatAmr, planSession, tokenPair } from "../sessions/issue.js";
 import { DEFAULT_AMR } from "../tokens/access-token.js";
@@ -52,13 +53,14 @@ export async function issueSignIn<P extends object>(
   within?: (trx: Kysely<Database>) => Promise<users.UserRow>,
 ): Promise<SignIn<P>> {
   const session = planSession(core, user.id, user.token_version, core.config.clock(), context, amr);
-  const current = await failClosed(() =>
-    core.db.transaction().execute(async (trx) => {
-      const row = within === undefined ? user : await within(trx);
-      await session.persist(trx);
-      return row;
-    }),
-  );
+  const write = async (trx: Kysely<Database>) => {
+    const row = within === undefined ? user : await within(trx);
+    await session.persist(trx);
+    return row;
+  };
+  // A password sign-in's new session may be lost to a power failure (its tokens are then refused:
+  // store/durability.ts); one that used up a second factor's code may not (the code would return).
+  const current = await failClosed(() => (within === undefined ? commitWithoutSync(core.db, write) : core.db.transaction().execute(write)));
   const detail = amr === DEFAULT_AMR ? undefined : { amr: formatAmr(amr) };
   recordEvent(core, { type: "login.succeeded", userId: user.id, sessionId: session.sessionId, actor: "self", client: context, detail });
   return { user: toUser<P>(current), ...tokenPair(core, user.id, session.sessionId, user.token_version, session.refreshToken, amr) };

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database } from "../../store/schema.js";
 import { insertEvents, type EventRow } from "../../store/queries/events.js";
+import { commitWithoutSync } from "../../store/durability.js";
 import type { EventStats } from "./types.js";
 
 /** What `Core.events` offers the flows (through `recordEvent`, record.ts). */
@@ -90,7 +91,8 @@ export class EventRecorder implements EventSink {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, BATCH);
       try {
-        await this.#db.transaction().execute(async (trx) => {
+        // Lost to a power failure at worst, as a crash loses what is still queued (store/durability.ts).
+        await commitWithoutSync(this.#db, async (trx) => {
           await insertEvents(trx, batch);
           await this.#options.alsoWrite?.(trx, batch);
         });
