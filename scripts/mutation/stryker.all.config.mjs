@@ -1,10 +1,11 @@
 // `npm run mutate:all`: StrykerJS over all of src/core/ and the revocation state and invalidation
 // modules, with the in-process HTTP suites as well: many hours on two shared cores
 // (docs/mutation.md, which also shows how to run it in chunks: stryker.chunk.config.mjs). The
-// invalidation protocol (src/store/redis/invalidation.ts) needs Redis: its in-process unit test
-// (test/unit/store/redis/invalidation.test.ts) runs only with TOKENVER_TEST_REDIS_URL, which the
-// npm script unsets, so there its mutants show as "no coverage"; run its chunk with the URL set.
-// The rest of its witnesses are in test/scale-out/ (several processes, Redis faults).
+// invalidation protocol (src/store/redis/invalidation.ts) needs Redis: its in-process unit tests
+// (test/unit/store/redis/invalidation.test.ts, and invalidation-faults.test.ts for connection loss,
+// refused SUBSCRIBE and late or withheld acknowledgements) run only with TOKENVER_TEST_REDIS_URL,
+// which the npm script unsets, so there its mutants show as "no coverage"; run its chunk with the
+// URL set (docs/mutation.md). More witnesses are in test/scale-out/ (several processes).
 import base from "./stryker.config.mjs";
 
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
