@@ -71,6 +71,24 @@ interface Node {
 }
 
 /** One test's Redis: its own prefix, connections and (when asked) ACL user; `end()` removes them all. */
+/** Lets the held command connection go, then waits until the node has been refused twice more (SUBSCRIBE is off). */
+async function releaseHold(w: World, a: Node): Promise<void> {
+  const closes = a.validAtClose.length;
+  await w.admin.lpush(w.hold, "go");
+  await a.redis.ping();
+  await waitFor("refused rejoins since", () => a.validAtClose.length >= closes + 2);
+}
+
+/** Not valid now, nor at any close of its subscriber after the first loss. */
+function assertNeverValidSinceLoss(a: Node, why: string): void {
+  assert.equal(a.inv.validUntil, 0);
+  assert.deepEqual(
+    a.validAtClose.slice(1).filter((v) => v !== 0),
+    [],
+    `never valid after the loss: ${why}`,
+  );
+}
+
 class World {
   readonly prefix = redisTestPrefix();
   readonly admin = new Redis(REDIS_URL!);
@@ -279,17 +297,9 @@ describe("RedisInvalidation under faults", { skip: REDIS_URL ? false : "set TOKE
       await w.allowSubscribe(false);
       await w.kill(a.subName);
       await waitFor("the loss", () => target.clears === 2);
-      const closes = a.validAtClose.length;
-      await w.admin.lpush(w.hold, "go");
-      await a.redis.ping();
-      await waitFor("refused rejoins since", () => a.validAtClose.length >= closes + 2);
+      await releaseHold(w, a);
       assert.ok(Number(await w.admin.zscore(w.nodesKey, member!)) > scoreBefore, "the renewal did run, and succeeded");
-      assert.equal(a.inv.validUntil, 0);
-      assert.deepEqual(
-        a.validAtClose.slice(1).filter((v) => v !== 0),
-        [],
-        "never valid after the loss: the renewal was sent on a connection since lost",
-      );
+      assertNeverValidSinceLoss(a, "the renewal was sent on a connection since lost");
     } finally {
       await w.end();
     }
@@ -314,17 +324,9 @@ describe("RedisInvalidation under faults", { skip: REDIS_URL ? false : "set TOKE
       await w.allowSubscribe(false);
       await w.kill(a.subName);
       await waitFor("the second loss", () => target.clears === 4);
-      const closes = a.validAtClose.length;
-      await w.admin.lpush(w.hold, "go");
-      await a.redis.ping();
-      await waitFor("refused rejoins since", () => a.validAtClose.length >= closes + 2);
+      await releaseHold(w, a);
       assert.deepEqual(await w.members(), [`${nodeIdOf(first!)}:2`], "the registration did run");
-      assert.equal(a.inv.validUntil, 0);
-      assert.deepEqual(
-        a.validAtClose.slice(1).filter((v) => v !== 0),
-        [],
-        "never valid after the first loss: the registration was for a connection since lost",
-      );
+      assertNeverValidSinceLoss(a, "the registration was for a connection since lost");
     } finally {
       await w.end();
     }
