@@ -67,6 +67,11 @@ for (const dialect of dialects()) {
       server.api.post("/login/mfa", { mfa_token: `ab${NUL}cd`, code: "123456" }),
     );
 
+    test("the library's client calls: a name holding NUL is 400, an id holding NUL names no client", async () => {
+      await assert.rejects(server.auth.createClient(`ab${NUL}cd`), { code: "validation_failed" });
+      await assert.rejects(server.auth.deleteClient(`ab${NUL}cd`), { code: "not_found" });
+    });
+
     test("each is answered as a malformed or unknown value is (an id names nothing, a cursor or filter is refused), never 5xx", async () => {
       const answers = [];
       for (const c of cases) {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
+import pg from "pg";
 import { createAuth } from "../src/create-auth.js";
+import type { Principal } from "../src/core/types.js";
 import { createTestDatabase, dialects } from "./support/databases.js";
 import { TEST_SECRET } from "./support/server.js";
 
@@ -76,4 +78,70 @@ for (const dialect of dialects()) {
       }
     });
   });
+}
+
+// The same race made exact on PostgreSQL: a revocation holds its row locks (uncommitted) while a
+// stale principal's write reaches its transaction; the write must wait for it and then refuse,
+// never commit after it. Without the in-transaction check the write waited for the same lock and
+// then went ahead (the account deleted, the address changed, after the owner's revocation).
+if (dialects().includes("postgres")) {
+  describe("a write racing an uncommitted revocation (postgres)", () => {
+    const password = "original passphrase zero";
+    const revocations = {
+      "the version bumped": (c: pg.Client, userId: string) =>
+        c.query("update users set token_version = token_version + 1 where id = $1", [userId]),
+      "the session revoked": (c: pg.Client, _userId: string, sessionId: string) =>
+        c.query("update sessions set revoked_at = now() where id = $1", [sessionId]),
+    };
+    for (const [revocation, revoke] of Object.entries(revocations)) {
+      test(`${revocation}: deleting the account and changing the address wait for it, then refuse`, async () => {
+        const database = await createTestDatabase("postgres");
+        const auth = await createAuth({ databaseUrl: database.url, secret: TEST_SECRET, sendMail: async () => {} });
+        const owner = new pg.Client({ connectionString: database.url });
+        const watcher = new pg.Client({ connectionString: database.url });
+        await owner.connect();
+        await watcher.connect();
+        try {
+          const writes: Record<string, (p: Principal) => Promise<unknown>> = {
+            deleteOwnAccount: (p) => auth.deleteOwnAccount(p, { password }),
+            changeEmail: (p) => auth.changeEmail(p, { newEmail: `new-${p.sessionId}@example.com`, password }),
+          };
+          for (const [name, write] of Object.entries(writes)) {
+            const email = `${name}-${revocation.length}@example.com`.toLowerCase();
+            const { user } = await auth.register({ email, password });
+            const stale = await auth.verify(`Bearer ${(await auth.login({ email, password })).accessToken}`);
+            await owner.query("begin");
+            await revoke(owner, user.id, stale.sessionId);
+            const attempt = write(stale).then(
+              () => "committed",
+              (error: { code?: string }) => error.code,
+            );
+            await waitUntilBlocked(watcher);
+            await owner.query("commit");
+            assert.equal(await attempt, "token_revoked", `${name}: ${revocation}`);
+            const row = await watcher.query("select email from users where id = $1", [user.id]);
+            assert.deepEqual(row.rows, [{ email }], `${name}: the account and its address are as they were`);
+          }
+        } finally {
+          await owner.query("rollback").catch(() => {});
+          await owner.end();
+          await watcher.end();
+          await auth.close();
+          await database.drop();
+        }
+      });
+    }
+  });
+}
+
+/** Until a backend of this database waits for a row lock (the write reached the revocation's rows). */
+async function waitUntilBlocked(watcher: pg.Client): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await watcher.query(
+      "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+    );
+    if (rows[0].n > 0) return;
+    await sleep(10);
+  }
+  throw new Error("the write never waited for the revocation's lock");
 }

@@ -24,7 +24,22 @@ export async function commitWithoutSync<DB, T>(db: Kysely<DB>, write: (trx: Tran
     try {
       return await connection.transaction().execute(write);
     } finally {
-      await sql.raw(`pragma synchronous = ${level}`).execute(connection);
+      await restore(connection, level);
     }
   });
+}
+
+/**
+ * Puts the setting back. SQLite refuses it only inside a transaction (one a failed COMMIT left
+ * open, which Kysely rolls back already): rolled back, then tried again. If it still fails the
+ * error reaches the caller (a 503), never a connection left at NORMAL without a word.
+ */
+async function restore(connection: Kysely<any>, level: number): Promise<void> {
+  const put = () => sql.raw(`pragma synchronous = ${level}`).execute(connection);
+  try {
+    await put();
+  } catch {
+    await sql`rollback`.execute(connection).catch(() => {});
+    await put();
+  }
 }

@@ -6,7 +6,8 @@ import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import { queueNotice } from "../mail/notice.js";
-import type { RequestContext } from "../types.js";
+import { requireStillSignedIn } from "../passwords/confirm-password.js";
+import type { Principal, RequestContext } from "../types.js";
 import { lastAdmin, requireUser, userNotFound, type ActorOptions } from "../users/actor.js";
 
 /** How the deletion came about: who, from where, and whether the user is mailed a notice. */
@@ -15,6 +16,8 @@ export interface DeleteAccountOptions extends ActorOptions {
   sessionId?: string;
   /** Queue the `account_deleted` notice to the account's address, in the deleting transaction. */
   notify?: boolean;
+  /** The user deleting their own account: deleted only while that sign-in is still current (confirm-password.ts). */
+  principal?: Principal;
 }
 
 /**
@@ -30,6 +33,7 @@ export async function deleteAccount(core: Core, userId: string, options: DeleteA
   await requireUser(core, userId);
   if (await failClosed(() => admins.isLastEnabledAdmin(core.db, userId))) throw lastAdmin();
   await core.revoker.revoke({ userId }, async (trx, now) => {
+    if (options.principal !== undefined) await requireStillSignedIn(core, trx, options.principal);
     await admins.lockAdmins(trx, core.dialect);
     // A write first: on SQLite it takes the write lock, so the conditional delete below sees the latest state.
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);

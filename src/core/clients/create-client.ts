@@ -1,9 +1,10 @@
 import { insertClient } from "../../store/queries/clients.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
-import { AuthError, failClosed } from "../errors.js";
+import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import type { ActorOptions } from "../users/actor.js";
+import { HOLDS_NUL } from "../validation.js";
 import { hashClientSecret, newClientId, newClientSecret } from "./client-secret.js";
 
 export interface CreatedClient {
@@ -22,6 +23,7 @@ export async function createClient(core: Core, name: string, options: ActorOptio
       errors: [{ field: "name", message: "must be 1 to 200 characters" }],
     });
   }
+  if (trimmed.includes("\u0000")) throw validationFailed([{ field: "name", message: HOLDS_NUL }]);
   const clientId = newClientId();
   const clientSecret = newClientSecret();
   const createdAt = isoAt(core.config.clock());

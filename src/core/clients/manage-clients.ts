@@ -3,6 +3,7 @@ import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import type { ActorOptions } from "../users/actor.js";
+import { isStorableId } from "../validation.js";
 
 export interface ClientInfo {
   clientId: string;
@@ -18,7 +19,7 @@ export async function listClients(core: Core): Promise<ClientInfo[]> {
 
 /** `tokenver clients delete <id>`: its next request is `401 invalid_client`. `not_found` for an unknown id. */
 export async function deleteClient(core: Core, clientId: string, options: ActorOptions = {}): Promise<void> {
-  const deleted = await failClosed(() => deleteClientRow(core.db, clientId));
+  const deleted = isStorableId(clientId, 64) && (await failClosed(() => deleteClientRow(core.db, clientId)));
   if (!deleted) throw new AuthError("not_found", `no client with the id ${JSON.stringify(clientId)}`);
   recordEvent(core, { type: "client.deleted", actor: options.actor ?? "system", detail: { client_id: clientId } });
 }

@@ -8,7 +8,7 @@ import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { codeCandidate } from "./check-code.js";
 import { queueMfaNotice } from "./notices.js";
-import { confirmPassword } from "../passwords/confirm-password.js";
+import { confirmPassword, requireStillSignedIn } from "../passwords/confirm-password.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 
 export interface ConfirmTotpInput {
@@ -36,6 +36,7 @@ export async function confirmTotp(
   if (candidate === undefined) throw wrongCode(core, principal, context);
   const set = newRecoveryCodes(core, user.id);
   const change = await core.revoker.revoke({ userId: user.id }, async (trx, now) => {
+    await requireStillSignedIn(core, trx, principal);
     // The code's time step, once (replay); then the enrolment it was checked against, if still pending.
     if (!(await candidate.consume(trx)) || !(await mfa.enableTotp(trx, user.id, candidate.sealedSecret, now))) {
       throw wrongCode(core, principal, context);

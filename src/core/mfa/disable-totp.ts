@@ -8,7 +8,7 @@ import type { Principal, RequestContext } from "../types.js";
 import { requireStrings } from "../validation.js";
 import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
-import { confirmPassword } from "../passwords/confirm-password.js";
+import { confirmPassword, requireStillSignedIn } from "../passwords/confirm-password.js";
 import { proveSecondFactor, settleSecondFactor } from "./prove.js";
 
 export interface SecondFactorProof {
@@ -32,6 +32,7 @@ export async function disableTotp(core: Core, principal: Principal, input: Secon
   const candidate = await proveSecondFactor(core, user.id, input.code, reject);
   const change = await settleSecondFactor(core, user.id, () =>
     core.revoker.revoke({ userId: user.id }, async (trx, now) => {
+      await requireStillSignedIn(core, trx, principal);
       // The code once (its time step, or the recovery code), then the factor itself.
       if (!(await candidate.consume(trx)) || !(await mfa.disableTotp(trx, user.id, now))) throw reject();
       const sessionIds = await sessions.revokeUserSessions(trx, user.id, now, principal.sessionId);

@@ -8,7 +8,7 @@ import { requireStrings } from "../validation.js";
 import type { SecondFactorProof } from "./disable-totp.js";
 import { codeRejected } from "./failure.js";
 import { queueMfaNotice } from "./notices.js";
-import { confirmPassword } from "../passwords/confirm-password.js";
+import { confirmPassword, requireStillSignedIn } from "../passwords/confirm-password.js";
 import { proveSecondFactor, settleSecondFactor } from "./prove.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 
@@ -33,6 +33,7 @@ export async function renewRecoveryCodes(
   await settleSecondFactor(core, user.id, () =>
     failClosed(() =>
       core.db.transaction().execute(async (trx) => {
+        await requireStillSignedIn(core, trx, principal);
         if (!(await candidate.consume(trx))) throw reject();
         await mfa.replaceRecoveryCodes(trx, user.id, set.rows, isoAt(core.config.clock()));
         await queueMfaNotice(core, user.id, "recovery_codes_renewed", trx);

@@ -1,4 +1,7 @@
+import type { Kysely } from "kysely";
+import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
+import type { Database } from "../../store/schema.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
 import { recheckPassword } from "../sessions/manage.js";
@@ -11,7 +14,8 @@ import { verifyWithForms } from "./form.js";
  * is past the token's: a revocation (say, the owner changing the password) committed after this
  * request's token was verified. Refusing here, before the password is hashed, keeps the answer
  * exact (the password is not what ended the session) and the session's re-check count untouched.
- * The operation's own write still checks the version atomically (the race this cannot see).
+ * The race this cannot see (a revocation committing while the request hashes) is closed inside the
+ * operation's transaction, by `requireStillSignedIn` or its own conditional write.
  */
 export async function findSignedInUser(core: Core, principal: Principal): Promise<users.UserRow> {
   const user = await failClosed(() => users.findUserById(core.db, principal.userId));
@@ -40,4 +44,18 @@ export async function confirmPassword(core: Core, principal: Principal, password
     ticket.release();
   }
   return user;
+}
+
+/**
+ * Inside the transaction of a write made for a signed-in user, before it writes: the token's
+ * version is still the account's and its session still live, and stay so until the commit
+ * (store/queries/sessions.ts, lockCurrentSession). A revocation that committed since the request
+ * was verified (the owner changing the password, or ending this session, on another device) wins:
+ * `401 token_revoked`, and nothing of the write is kept.
+ */
+export async function requireStillSignedIn(core: Core, trx: Kysely<Database>, principal: Principal): Promise<void> {
+  const { userId, sessionId, tokenVersion } = principal;
+  if (!(await sessions.lockCurrentSession(trx, core.dialect, userId, sessionId, tokenVersion))) {
+    throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
+  }
 }

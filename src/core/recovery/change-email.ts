@@ -2,7 +2,7 @@ import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed, validationFailed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
-import { confirmPassword } from "../passwords/confirm-password.js";
+import { confirmPassword, requireStillSignedIn } from "../passwords/confirm-password.js";
 import type { Principal, RequestContext } from "../types.js";
 import { checkNewEmail } from "../validation.js";
 import { issueLink } from "./link.js";
@@ -40,7 +40,8 @@ export async function changeEmail(core: Core, principal: Principal, input: Chang
     }
     await failClosed(() =>
       core.db.transaction().execute(async (trx) => {
-        // Only while the caller's version is the account's: a revocation that passed it wins.
+        // Only while the caller's version is the account's and its session live: a revocation that passed it wins.
+        await requireStillSignedIn(core, trx, principal);
         const current = await users.findUserById(trx, user.id);
         if (current === undefined || current.token_version !== principal.tokenVersion) {
           throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });

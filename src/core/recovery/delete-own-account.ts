@@ -23,5 +23,5 @@ export async function deleteOwnAccount(
   const errors = requireStrings(input, ["password"]);
   if (errors.length > 0) throw validationFailed(errors);
   const user = await confirmPassword(core, principal, input.password);
-  await deleteAccount(core, user.id, { actor: "self", client: context, sessionId: principal.sessionId, notify: true });
+  await deleteAccount(core, user.id, { actor: "self", client: context, sessionId: principal.sessionId, notify: true, principal });
 }

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable, Updateable } from "kysely";
+import type { Dialect } from "../database.js";
 import type { Database, SessionsTable } from "../schema.js";
 import { deleteExpired } from "./batched-delete.js";
 
@@ -68,6 +69,33 @@ export async function isLiveSession(db: Kysely<Database>, userId: string, sessio
     .where("revoked_at", "is", null)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/**
+ * Inside a write's transaction, before it writes: true while the user's version is `tokenVersion`
+ * and the session is live. On PostgreSQL both rows are locked until the transaction ends, the
+ * user's first (as every version bump takes it first): a revocation racing the write waits for it,
+ * or the write for the revocation and then reads it. SQLite's one connection runs the transaction
+ * alone; another process's commit since its read fails the write (a stale WAL snapshot).
+ */
+export async function lockCurrentSession(
+  trx: Kysely<Database>,
+  dialect: Dialect,
+  userId: string,
+  sessionId: string,
+  tokenVersion: number,
+): Promise<boolean> {
+  let user = trx.selectFrom("users").select("id").where("id", "=", userId).where("token_version", "=", tokenVersion);
+  if (dialect === "postgres") user = user.forUpdate();
+  if ((await user.executeTakeFirst()) === undefined) return false;
+  let session = trx
+    .selectFrom("sessions")
+    .select("id")
+    .where("id", "=", sessionId)
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null);
+  if (dialect === "postgres") session = session.forShare();
+  return (await session.executeTakeFirst()) !== undefined;
 }
 
 /** Revokes one live session of the user; false when there is no such live session. */
