@@ -54,7 +54,7 @@ function filter(value: unknown, field: string): string | undefined {
   if (typeof value !== "string" || value.length > FILTER_MAX_LENGTH) {
     throw validationFailed([{ field, message: `must be a string of at most ${FILTER_MAX_LENGTH} characters` }]);
   }
-  if (!isStorableId(value, FILTER_MAX_LENGTH)) throw validationFailed([{ field, message: HOLDS_NUL }]);
+  if (value.includes("\u0000")) throw validationFailed([{ field, message: HOLDS_NUL }]);
   return value;
 }
 

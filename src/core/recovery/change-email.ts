@@ -42,10 +42,9 @@ export async function changeEmail(core: Core, principal: Principal, input: Chang
       core.db.transaction().execute(async (trx) => {
         // Only while the caller's version is the account's and its session live: a revocation that passed it wins.
         await requireStillSignedIn(core, trx, principal);
+        // The row as of now (its version is the caller's, just required): the address the notice goes to.
         const current = await users.findUserById(trx, user.id);
-        if (current === undefined || current.token_version !== principal.tokenVersion) {
-          throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
-        }
+        if (current === undefined) throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
         if (proof !== undefined) await useSecondFactor(core, proof, user.id, trx);
         const bound = { userId: user.id, email: current.email, tokenVersion: current.token_version, ttl: core.config.verifyTtl };
         const supersedes = ["email_change", "email_cancel"] as const;
