@@ -280,7 +280,7 @@ export async function setUpCases({ options, dir, sessions, files, seedSpec, serv
         cases.push({
           id: "pgredis-profile",
           label: "3d PostgreSQL + Redis, GET /profile",
-          measures: "as 3b, plus the user row read from PostgreSQL on every request (no user cache)",
+          measures: "as 3b, plus the user row: from the node's memory, kept exact like the revocation state; a miss reads PostgreSQL",
           servers: [nodeA],
           path: "/profile",
           baseline: "prepared-read",

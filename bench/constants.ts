@@ -10,8 +10,9 @@ export const CONNECTIONS = 10;
 export const EXAMPLE = "examples/fastify-notes/server.ts";
 /**
  * TOKENVER_REDIS_ENTRY_TTL of the Redis cases (default 60): also how long nodes wait to trust Redis
- * and how long a node keeps an entry. Rounds come back to a session every ~45 s, so with 60 s about
- * half the requests would be refills of expired entries: 120 s measures the hit path, the
- * steady state of a node whose sessions come back within a minute.
+ * and how long a node keeps an entry. Every round begins its Redis cases by having each node read
+ * every session once (measure.ts, refillRedisNodes), and they end well within 120 s of that: the
+ * rounds measure the hit path, the steady state of a node whose sessions come back within the
+ * entry lifetime.
  */
 export const REDIS_ENTRY_TTL = 120;

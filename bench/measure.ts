@@ -136,16 +136,42 @@ export async function warmUp(
   log("warming up");
   for (const c of cases) if (c.storm === undefined) await runCase(c, Math.min(2, options.duration), work);
   const untilTrusted = redisTrustedAt - Date.now();
-  if (cases.some((c) => c.id.startsWith("pgredis")) && untilTrusted > 0) {
+  if (cases.some(isRedisCase) && untilTrusted > 0) {
     log(`waiting ${Math.ceil(untilTrusted / 1000)}s until the Redis nodes trust Redis (one entry lifetime after start)`);
     await sleep(untilTrusted);
-    // Until every node has read every session once: its cache fills from those reads, and the
-    // rounds then measure the steady state, as SQLite's have from the first warm-up.
-    for (const c of cases) {
-      if (!c.id.startsWith("pgredis")) continue;
-      let served = 0;
-      for (let pass = 0; pass < 20 && served < 2 * options.tokens; pass++) served += (await runCase(c, 2, work)).load.requests;
-    }
+    await refillRedisNodes(cases, work, log);
+    for (const c of cases) if (isRedisCase(c)) await runCase(c, Math.min(2, options.duration), work);
+  }
+}
+
+const isRedisCase = (c: Case): boolean => c.id.startsWith("pgredis");
+
+/**
+ * Has every Redis node read every benchmark session and its user once (each token sent once to
+ * `GET /profile`, CONNECTIONS in flight), uncounted. A node keeps an entry for one entry lifetime
+ * (REDIS_ENTRY_TTL) and a round comes back to a session later than that when every case runs, so
+ * without this each round would measure a node that forgot every session since the last one: each
+ * token's first request a read of Redis, and of PostgreSQL behind it once Redis's copy expired too.
+ * So the rounds measure a node whose sessions come back within the entry lifetime, as SQLite's
+ * cases measure a warm cache.
+ */
+async function refillRedisNodes(cases: Case[], work: Work, log: (message: string) => void): Promise<void> {
+  const tokens = JSON.parse(readFileSync(work.tokensFile, "utf8")) as string[];
+  for (const server of new Set(cases.filter(isRedisCase).flatMap((c) => c.servers))) {
+    const started = performance.now();
+    let next = 0;
+    const send = async (): Promise<void> => {
+      while (next < tokens.length) {
+        const response = await fetch(`${server.url}/profile`, { headers: { authorization: `Bearer ${tokens[next++]!}` } });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`refilling ${server.name}: GET /profile answered ${response.status}`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONNECTIONS }, send));
+    const seconds = (performance.now() - started) / 1000;
+    log(
+      `refilled ${server.name}: ${tokens.length} tokens in ${seconds.toFixed(1)}s (${Math.round(tokens.length / seconds)}/s, one client)`,
+    );
   }
 }
 
@@ -160,7 +186,13 @@ export async function measureRounds(
   const storms = new Map<string, StormResult[]>(cases.map((c) => [c.id, []]));
   for (let round = 1; round <= options.rounds; round++) {
     const parts: string[] = [];
+    // Right before the round's first Redis case, so every Redis case of the round runs within an entry lifetime of it.
+    let refilled = false;
     for (const c of cases) {
+      if (isRedisCase(c) && !refilled) {
+        await refillRedisNodes(cases, work, log);
+        refilled = true;
+      }
       const { load, storm } = await runCase(c, options.duration, work);
       rounds.get(c.id)!.push(load);
       if (storm) storms.get(c.id)!.push(storm);
