@@ -5,15 +5,12 @@
  * Used when examples/fastify-notes is absent, and always for the limit comparison.
  *
  * Env: the variables of `tokenver serve` (docs/api.md section 1), and TOKENVER_BENCH_ELD=1 for the
- * bench-only public route `GET /bench/event-loop[?reset]`: the main thread's event-loop delay
- * (perf_hooks.monitorEventLoopDelay, 1 ms sampling) since the last reset, in ms, and the CPU time
- * the process (all its threads, argon2's included) and its main thread have used, in ms.
+ * bench-only public route `GET /bench/event-loop` (bench/event-loop.ts).
  */
-import { readFileSync } from "node:fs";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createAuth } from "../src/create-auth.js";
 import { buildServer } from "../src/server.js";
 import { configFromEnv } from "../src/settings/env.js";
+import { addEventLoopRoute } from "./event-loop.js";
 import { NOTES } from "./notes-constant.js";
 
 const config = configFromEnv(process.env);
@@ -21,24 +18,7 @@ const auth = await createAuth(config.auth);
 const { trustProxy, requestTimeout, keepAliveTimeout, maxConnections } = config;
 const app = await buildServer(auth, { logger: false, trustProxy, requestTimeout, keepAliveTimeout, maxConnections });
 app.get("/notes", async () => NOTES);
-if (process.env.TOKENVER_BENCH_ELD === "1") {
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  app.get("/bench/event-loop", { config: { public: true } }, async (request) => {
-    const ms = (ns: number) => ns / 1e6;
-    const usage = process.resourceUsage();
-    const answer = {
-      p50: ms(delay.percentile(50)),
-      p99: ms(delay.percentile(99)),
-      max: ms(delay.max),
-      samples: delay.count,
-      processCpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
-      mainThreadCpuMs: threadCpuMs(),
-    };
-    if (Object.hasOwn(request.query as object, "reset")) delay.reset();
-    return answer;
-  });
-}
+addEventLoopRoute(app, { config: { public: true } });
 await app.listen({ port: config.port, host: config.host });
 
 const stop = async () => {
@@ -48,14 +28,3 @@ const stop = async () => {
 };
 process.on("SIGTERM", () => void stop());
 process.on("SIGINT", () => void stop());
-
-/** CPU time of the main thread alone (Linux: /proc/thread-self/stat), ms; undefined elsewhere. */
-function threadCpuMs(): number | undefined {
-  try {
-    const stat = readFileSync("/proc/thread-self/stat", "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
-}

@@ -334,9 +334,28 @@ export async function setUpCases({ options, dir, sessions, files, seedSpec, serv
     eventLoop: true,
     rate: options.pacedRate,
   });
+  // The control: the limit server (no tokenver, no store) at the same pace, in a process of its own
+  // so the baselines run without the monitor's timer. Its delay is what this machine gives any Node
+  // server under that load: the floor under the storm's verdict.
+  if (options.only === undefined || options.only.some((id) => id.startsWith("sqlite-bench-paced") || id === "limit-paced")) {
+    const limitPaced = await start("limit-paced", tsxArgs("bench/limit-server.ts"), {
+      LIMIT_VERIFIER: "fast-jwt",
+      TOKENVER_BENCH_ELD: "1",
+    });
+    cases.push({
+      id: "limit-paced",
+      label: `4c limit paced at ${paced} (control)`,
+      measures: "the limit server at the paced load of 4a: the event-loop delay of a Node server without tokenver on this machine",
+      servers: [limitPaced],
+      path: "/notes",
+      baseline: "limit-paced",
+      eventLoop: true,
+      rate: options.pacedRate,
+    });
+  }
 
   if (options.only !== undefined) {
-    const keep = new Set(["hello", "limit", "prepared-read", ...options.only]);
+    const keep = new Set(["hello", "limit", "prepared-read", "limit-paced", ...options.only]);
     // A case's baseline always runs with it.
     for (const c of cases) if (keep.has(c.id)) keep.add(c.baseline);
     cases.splice(0, cases.length, ...cases.filter((c) => keep.has(c.id)));

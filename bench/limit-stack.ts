@@ -16,6 +16,7 @@ import { parseBearer } from "../src/core/tokens/bearer.js";
 import { systemClock } from "../src/core/clock.js";
 import { AuthError } from "../src/core/errors.js";
 import { sendProblem } from "../src/http/fastify/reply.js";
+import { EVENT_LOOP_PATH } from "./event-loop.js";
 // The request.user type declaration (Principal | null) comes with the plugin module.
 import type { Principal } from "../src/http/fastify/plugin.js";
 
@@ -60,7 +61,7 @@ export function limitApp(): FastifyInstance {
   // Declared up front like the tokenver plugin does, so request objects keep one shape.
   app.decorateRequest("user", null as unknown as Principal);
   app.addHook("onRequest", async (request, reply) => {
-    if (request.url === "/health" || request.url === "/hello") return;
+    if (request.url === "/health" || request.url === "/hello" || request.url.startsWith(EVENT_LOOP_PATH)) return;
     try {
       const claims = verify(parseBearer(request.headers.authorization));
       // The same shape of principal tokenver hands to routes.

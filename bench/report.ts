@@ -162,6 +162,13 @@ export function verdicts(results: CaseResult[], machine: Machine): string[] {
     const calm = by.get(storm.id.slice(0, -"-storm".length)) ?? by.get("sqlite-notes");
     if (calm) lines.push(...stormLines(calm, storm, machine, storm.id.includes("paced")));
   }
+  const control = by.get("limit-paced")?.eventLoop;
+  if (control) {
+    lines.push(
+      `NOTE  the machine's floor: the limit server (no tokenver, no store) at the same pace: event-loop delay p99 ` +
+        `${control.p99.toFixed(2)} ms, max ${control.max.toFixed(1)} ms (case 4c)`,
+    );
+  }
   return lines;
 }
 
