@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, test } from "node:test";
+import { sql } from "kysely";
 import { getUser } from "../../../../src/core/accounts/profile.js";
 import { hashLinkToken } from "../../../../src/core/recovery/link.js";
 import { verifyEmail } from "../../../../src/core/recovery/verify-email.js";
@@ -194,6 +195,22 @@ describe("verifyEmail: an email change's link", () => {
     assert.equal((await links(world, userId)).length, 1, "rolled back: the link is still there");
     assert.deepEqual(await mails(world), []);
     assert.deepEqual(await world.events("email.changed"), []);
+  });
+
+  test("a store failure while switching is no email_taken: 503 service_unavailable, and nothing changes", async () => {
+    const userId = await world.addUser();
+    const email = (await user(world, userId))!.email;
+    const token = await linkFor(world, userId, "email_change", { newEmail: NEW_EMAIL });
+    // A real failure of the store's UPDATE that is not a unique violation.
+    await sql`CREATE TRIGGER refuse_address BEFORE UPDATE OF email ON users BEGIN SELECT RAISE(ABORT, 'the store failed'); END`.execute(
+      world.store.db,
+    );
+    await rejectsWith(verifyEmail(world.core, { token }, {}), "service_unavailable", { status: 503 });
+    await sql`DROP TRIGGER refuse_address`.execute(world.store.db);
+    const row = (await user(world, userId))!;
+    assert.equal(row.email, email);
+    assert.equal(row.token_version, 0);
+    assert.equal((await links(world, userId)).length, 1, "rolled back: the link is still there");
   });
 
   test("the account changed since the link (version, address) or gone: link_invalid, nothing changes", async () => {
