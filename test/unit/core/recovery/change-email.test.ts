@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { getUser } from "../../../../src/core/accounts/profile.js";
 import type { Core } from "../../../../src/core/context.js";
+import { disableTotp } from "../../../../src/core/mfa/disable-totp.js";
 import { HashQueue } from "../../../../src/core/passwords/hashing.js";
 import { hashLinkToken } from "../../../../src/core/recovery/link.js";
 import { changeEmail } from "../../../../src/core/recovery/change-email.js";
@@ -343,6 +344,32 @@ describe("changeEmail with a second factor on", () => {
       {
         status: 429,
       },
+    );
+  });
+
+  test("without a factor, a refused change gives back no count: wrong codes from before the factor went off still count", async () => {
+    const a = await enrolled();
+    for (let i = 0; i < 9; i++) {
+      await rejectsWith(
+        changeEmail(world.core, a.principal, { newEmail: NEW_EMAIL, password: PASSWORD, code: "000000" }, {}),
+        "code_invalid",
+      );
+    }
+    // Off with a right code (its own count given back: 9 stay), then a change without a factor refused.
+    await disableTotp(world.core, a.principal, { password: PASSWORD, code: a.recoveryCodes[0]! });
+    const taken = (await user(world, await world.addUser()))!.email;
+    await rejectsWith(changeEmail(world.core, a.principal, { newEmail: taken, password: PASSWORD }, {}), "email_taken");
+    // On again: the 10th wrong code of the hour is refused, the 11th is over the limit.
+    now += 30_000;
+    await enableTotp(world, a.principal);
+    now += 30_000;
+    await rejectsWith(
+      changeEmail(world.core, a.principal, { newEmail: NEW_EMAIL, password: PASSWORD, code: "000000" }, {}),
+      "code_invalid",
+    );
+    await rejectsWith(
+      changeEmail(world.core, a.principal, { newEmail: NEW_EMAIL, password: PASSWORD, code: "000000" }, {}),
+      "rate_limited",
     );
   });
 
