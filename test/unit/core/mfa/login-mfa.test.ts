@@ -10,6 +10,7 @@ import { AuthError } from "../../../../src/core/errors.js";
 import { codeCandidate } from "../../../../src/core/mfa/check-code.js";
 import { MFA_TOKEN_TTL_SECONDS, requireSecondFactor } from "../../../../src/core/mfa/challenge.js";
 import { loginMfa } from "../../../../src/core/mfa/login-mfa.js";
+import { logout } from "../../../../src/core/sessions/logout.js";
 import { sealTotpSecret } from "../../../../src/core/mfa/totp.js";
 import { SECOND_FACTOR_FAILURES } from "../../../../src/core/throttle.js";
 import * as users from "../../../../src/store/queries/users.js";
@@ -139,6 +140,21 @@ describe("loginMfa", () => {
     const [row] = await challenges(who.userId);
     assert.notEqual(row!.used_at, null);
     await rejectsWith(loginMfa(world.mfaCore, { mfaToken: token, code: totpAt(who.secret, world.now(), 1) }), "mfa_token_invalid");
+  });
+
+  test("signed out everywhere since the password step: mfa_token_invalid before any code is checked (no attempt, no mail, no count)", async () => {
+    const who = await enrolled(world);
+    const token = await mfaToken(world, who.userId);
+    await logout(world.mfaCore, who.principal, { scope: "all" });
+    world.subjects.length = 0;
+    for (const code of [wrongCode(who.secret, world.now()), totpAt(who.secret, world.now(), 1)]) {
+      await rejectsWith(loginMfa(world.mfaCore, { mfaToken: token, code }), "mfa_token_invalid", TOKEN_INVALID);
+    }
+    const [row] = await challenges(who.userId);
+    assert.equal(Number(row!.failures), 0);
+    assert.equal(row!.used_at, null);
+    assert.deepEqual(world.subjects, []);
+    assert.equal((await world.events("mfa.failed")).length, 0);
   });
 
   test("a disabled account: account_disabled, and no attempt of the challenge spent", async () => {
