@@ -19,6 +19,7 @@ import { timeStep } from "../../../../src/core/mfa/totp.js";
 import { SECOND_FACTOR_FAILURES } from "../../../../src/core/throttle.js";
 import { hashNewPassword } from "../../../../src/core/passwords/form.js";
 import * as sessions from "../../../../src/store/queries/sessions.js";
+import { rejectsWith } from "../../../support/account-core.js";
 import { totpAt } from "../../../support/totp.js";
 import { enrolled, mfaCore, mfaToken, PASSWORD, wrongCode, type MfaCore } from "./enrolled-core.js";
 
@@ -27,18 +28,6 @@ beforeEach(async () => {
   world = await mfaCore();
 });
 afterEach(() => world.close());
-
-async function rejectsWith(promise: Promise<unknown>, code: string, status?: number): Promise<AuthError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof AuthError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (status !== undefined) assert.equal(caught.status, status);
-  return caught;
-}
 
 const totpRow = (userId: string) => world.store.db.selectFrom("tokenver_totp").selectAll().where("user_id", "=", userId).executeTakeFirst();
 const recoveryHashes = async (userId: string) =>
@@ -99,7 +88,7 @@ test("a code or a password that is not a string: 400 validation_failed naming it
       [{ code: "123456" }, "password"],
       [{ code: "123456", password: null }, "password"],
     ] as const) {
-      const error = await rejectsWith(flow(input), "validation_failed", 400);
+      const error = await rejectsWith(flow(input), "validation_failed", { status: 400 });
       assert.deepEqual(error.errors, [{ field, message: "must be a string" }], `${name} ${JSON.stringify(input)}`);
     }
   }
@@ -136,7 +125,7 @@ describe("confirmTotp", () => {
     const error = await rejectsWith(
       confirmTotp(world.mfaCore, who.principal, { code: totpAt(who.secret, world.now(), 1), password: PASSWORD }),
       "mfa_enabled",
-      409,
+      { status: 409 },
     );
     assert.equal(error.message, "A second factor is already on.");
     assert.equal((await world.events("mfa.failed")).length, 0);
@@ -148,7 +137,7 @@ describe("confirmTotp", () => {
     const error = await rejectsWith(
       confirmTotp(world.mfaCore, principal, { code: wrongCode(secret, world.now()), password: PASSWORD }),
       "code_invalid",
-      400,
+      { status: 400 },
     );
     assert.equal(error.message, "The code is not the current one of the authenticator app.");
     const [failed] = await world.events("mfa.failed");
@@ -164,11 +153,9 @@ describe("confirmTotp", () => {
     const other = await world.signIn(userId);
     const { secret } = await startTotp(world.mfaCore, principal);
     world.onBeforeRevoke(async () => void (await startTotp(world.mfaCore, principal)));
-    await rejectsWith(
-      confirmTotp(world.mfaCore, principal, { code: totpAt(secret, world.now()), password: PASSWORD }),
-      "code_invalid",
-      400,
-    );
+    await rejectsWith(confirmTotp(world.mfaCore, principal, { code: totpAt(secret, world.now()), password: PASSWORD }), "code_invalid", {
+      status: 400,
+    });
     assert.equal((await totpRow(userId))!.enabled_at, null);
     assert.equal((await world.session(other.principal.sessionId)).revoked_at, null);
     assert.deepEqual(await recoveryHashes(userId), []);
@@ -224,7 +211,9 @@ describe("disableTotp", () => {
     const who = await enrolled(world);
     const wrong = wrongCode(who.secret, world.now());
     for (let i = 0; i < SECOND_FACTOR_FAILURES; i++) {
-      const error = await rejectsWith(disableTotp(world.mfaCore, who.principal, { password: PASSWORD, code: wrong }), "code_invalid", 403);
+      const error = await rejectsWith(disableTotp(world.mfaCore, who.principal, { password: PASSWORD, code: wrong }), "code_invalid", {
+        status: 403,
+      });
       assert.equal(error.tokenPresented, false);
     }
     await rejectsWith(
@@ -241,7 +230,7 @@ describe("disableTotp", () => {
   test("without a factor: 403 code_invalid every time, and none of it counts toward the 10 wrong codes", async () => {
     const { principal } = await plainUser();
     for (let i = 0; i < SECOND_FACTOR_FAILURES + 1; i++) {
-      await rejectsWith(disableTotp(world.mfaCore, principal, { password: PASSWORD, code: "123456" }), "code_invalid", 403);
+      await rejectsWith(disableTotp(world.mfaCore, principal, { password: PASSWORD, code: "123456" }), "code_invalid", { status: 403 });
     }
   });
 
@@ -250,7 +239,7 @@ describe("disableTotp", () => {
     const code = totpAt(who.secret, world.now(), 1);
     const other = await world.signIn(who.userId);
     world.onBeforeRevoke(async () => void (await loginMfa(world.mfaCore, { mfaToken: await mfaToken(world, who.userId), code })));
-    await rejectsWith(disableTotp(world.mfaCore, who.principal, { password: PASSWORD, code }), "code_invalid", 403);
+    await rejectsWith(disableTotp(world.mfaCore, who.principal, { password: PASSWORD, code }), "code_invalid", { status: 403 });
     assert.notEqual((await totpRow(who.userId))!.enabled_at, null);
     assert.equal((await world.session(other.principal.sessionId)).revoked_at, null);
     assert.equal((await world.events("mfa.disabled")).length, 0);
@@ -314,7 +303,7 @@ describe("renewRecoveryCodes", () => {
     await rejectsWith(
       renewRecoveryCodes(world.mfaCore, who.principal, { password: PASSWORD, code: wrongCode(who.secret, world.now()) }),
       "code_invalid",
-      403,
+      { status: 403 },
     );
     const [failed] = await world.events("mfa.failed");
     assert.deepEqual(detailOf(failed!), { stage: "recovery_codes" });
@@ -324,7 +313,9 @@ describe("renewRecoveryCodes", () => {
   test("without a factor: 403 code_invalid every time, and none of it counts toward the 10 wrong codes", async () => {
     const { principal } = await plainUser();
     for (let i = 0; i < SECOND_FACTOR_FAILURES + 1; i++) {
-      await rejectsWith(renewRecoveryCodes(world.mfaCore, principal, { password: PASSWORD, code: "123456" }), "code_invalid", 403);
+      await rejectsWith(renewRecoveryCodes(world.mfaCore, principal, { password: PASSWORD, code: "123456" }), "code_invalid", {
+        status: 403,
+      });
     }
   });
 
@@ -335,7 +326,7 @@ describe("renewRecoveryCodes", () => {
       async () => void (await loginMfa(world.mfaCore, { mfaToken: await mfaToken(world, who.userId), code })),
     );
     const old = await recoveryHashes(who.userId);
-    await rejectsWith(renewRecoveryCodes(core, who.principal, { password: PASSWORD, code }), "code_invalid", 403);
+    await rejectsWith(renewRecoveryCodes(core, who.principal, { password: PASSWORD, code }), "code_invalid", { status: 403 });
     assert.deepEqual(await recoveryHashes(who.userId), old);
   });
 

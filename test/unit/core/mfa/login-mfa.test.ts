@@ -14,6 +14,7 @@ import { logout } from "../../../../src/core/sessions/logout.js";
 import { sealTotpSecret } from "../../../../src/core/mfa/totp.js";
 import { SECOND_FACTOR_FAILURES } from "../../../../src/core/throttle.js";
 import * as users from "../../../../src/store/queries/users.js";
+import { rejectsWith } from "../../../support/account-core.js";
 import { totpAt } from "../../../support/totp.js";
 import { claimsOf, enrolled, mfaCore, mfaToken, wrongCode, type MfaCore } from "./enrolled-core.js";
 
@@ -24,18 +25,6 @@ beforeEach(async () => {
   world = await mfaCore();
 });
 afterEach(() => world.close());
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: string): Promise<AuthError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof AuthError, String(caught));
-  assert.equal(caught.code, code, caught.message);
-  if (message !== undefined) assert.equal(caught.message, message);
-  return caught;
-}
 
 const challenges = (userId: string) =>
   world.store.db.selectFrom("tokenver_mfa_challenges").selectAll().where("user_id", "=", userId).orderBy("created_at").execute();
@@ -59,11 +48,9 @@ describe("the mfa_token", () => {
     const token = await mfaToken(world, who.userId);
     const [id, secret] = token.split(".") as [string, string];
     const forged = `${id}.${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`;
-    await rejectsWith(
-      loginMfa(world.mfaCore, { mfaToken: forged, code: totpAt(who.secret, world.now(), 1) }),
-      "mfa_token_invalid",
-      TOKEN_INVALID,
-    );
+    await rejectsWith(loginMfa(world.mfaCore, { mfaToken: forged, code: totpAt(who.secret, world.now(), 1) }), "mfa_token_invalid", {
+      message: TOKEN_INVALID,
+    });
     const [row] = await challenges(who.userId);
     assert.equal(Number(row!.failures), 0);
     assert.equal(row!.used_at, null);
@@ -102,11 +89,9 @@ describe("the mfa_token", () => {
       .execute();
     // A dead token says nothing about the account (not account_disabled).
     const refused = (token: string) =>
-      rejectsWith(
-        loginMfa(world.mfaCore, { mfaToken: token, code: totpAt(who.secret, world.now(), 1) }),
-        "mfa_token_invalid",
-        TOKEN_INVALID,
-      );
+      rejectsWith(loginMfa(world.mfaCore, { mfaToken: token, code: totpAt(who.secret, world.now(), 1) }), "mfa_token_invalid", {
+        message: TOKEN_INVALID,
+      });
     await refused(exhausted);
     await refused(used);
     world.advance(MFA_TOKEN_TTL_SECONDS * 1000);
@@ -148,7 +133,7 @@ describe("loginMfa", () => {
     await logout(world.mfaCore, who.principal, { scope: "all" });
     world.subjects.length = 0;
     for (const code of [wrongCode(who.secret, world.now()), totpAt(who.secret, world.now(), 1)]) {
-      await rejectsWith(loginMfa(world.mfaCore, { mfaToken: token, code }), "mfa_token_invalid", TOKEN_INVALID);
+      await rejectsWith(loginMfa(world.mfaCore, { mfaToken: token, code }), "mfa_token_invalid", { message: TOKEN_INVALID });
     }
     const [row] = await challenges(who.userId);
     assert.equal(Number(row!.failures), 0);
