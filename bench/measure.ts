@@ -45,6 +45,8 @@ export interface Work {
   dir: string;
   tokensFile: string;
   tokensText: string;
+  /** The tokens of tokensFile, read once. */
+  tokens: string[];
   emailsFile: string;
   stormRate: number;
   engine: LoadEngine;
@@ -156,7 +158,7 @@ const isRedisCase = (c: Case): boolean => c.id.startsWith("pgredis");
  * cases measure a warm cache.
  */
 async function refillRedisNodes(cases: Case[], work: Work, log: (message: string) => void): Promise<void> {
-  const tokens = JSON.parse(readFileSync(work.tokensFile, "utf8")) as string[];
+  const { tokens } = work;
   for (const server of new Set(cases.filter(isRedisCase).flatMap((c) => c.servers))) {
     const started = performance.now();
     let next = 0;
@@ -175,32 +177,46 @@ async function refillRedisNodes(cases: Case[], work: Work, log: (message: string
   }
 }
 
-/** The counted rounds: every case once per round, in the same order, each round logged. */
+/**
+ * The counted rounds: every case once per round, in the same order, each round logged. Each case
+ * compared with another runs right after a run of that baseline (its pair: the run before it when
+ * that was the baseline, a run of its own otherwise, uncounted in the baseline's row), so a ratio
+ * is taken between two runs seconds apart: the machine's speed drifts over a round of minutes.
+ */
 export async function measureRounds(
   cases: Case[],
   options: Options,
   work: Work,
   log: (message: string) => void,
-): Promise<{ rounds: Map<string, Measured[]>; storms: Map<string, StormResult[]> }> {
+): Promise<{ rounds: Map<string, Measured[]>; pairs: Map<string, Measured[]>; storms: Map<string, StormResult[]> }> {
+  const byId = new Map(cases.map((c) => [c.id, c]));
   const rounds = new Map<string, Measured[]>(cases.map((c) => [c.id, []]));
+  const pairs = new Map<string, Measured[]>(cases.map((c) => [c.id, []]));
   const storms = new Map<string, StormResult[]>(cases.map((c) => [c.id, []]));
   for (let round = 1; round <= options.rounds; round++) {
     const parts: string[] = [];
     // Right before the round's first Redis case, so every Redis case of the round runs within an entry lifetime of it.
     let refilled = false;
+    let previous: { id: string; load: Measured } | undefined;
     for (const c of cases) {
       if (isRedisCase(c) && !refilled) {
         await refillRedisNodes(cases, work, log);
         refilled = true;
       }
+      const baseline = byId.get(c.baseline);
+      if (baseline !== undefined && baseline !== c) {
+        const pair = previous?.id === baseline.id ? previous.load : (await runCase(baseline, options.duration, work)).load;
+        pairs.get(c.id)!.push(pair);
+      }
       const { load, storm } = await runCase(c, options.duration, work);
       rounds.get(c.id)!.push(load);
       if (storm) storms.get(c.id)!.push(storm);
       parts.push(`${c.id} ${Math.round(load.rps)}`);
+      previous = { id: c.id, load };
     }
     log(`round ${round}/${options.rounds}: ${parts.join(", ")}`);
   }
-  return { rounds, storms };
+  return { rounds, pairs, storms };
 }
 
 export const ARGON2_SAMPLES = 7;

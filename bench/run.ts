@@ -10,7 +10,7 @@
  * (medians and ratios), report.ts (table, verdicts, --out files), peers.ts (better-auth);
  * processes.ts and services.ts start and stop what a run needs.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashNewPassword } from "../src/core/passwords/form.js";
@@ -66,16 +66,16 @@ async function main(): Promise<void> {
     const sessions = sampleSessions(options.users, options.tokens);
     const load = new LoadGenerator();
     cleanups.push(async () => load.stop());
+    const loadFiles = { tokensFile: join(dir, "tokens.json"), tokensText: join(dir, "tokens.txt"), emailsFile: join(dir, "emails.json") };
+    writeLoadFiles(loadFiles, sessions);
     const work: Work = {
       dir,
-      tokensFile: join(dir, "tokens.json"),
-      tokensText: join(dir, "tokens.txt"),
-      emailsFile: join(dir, "emails.json"),
+      ...loadFiles,
+      tokens: JSON.parse(readFileSync(loadFiles.tokensFile, "utf8")) as string[],
       stormRate,
       engine,
       load,
     };
-    writeLoadFiles(work, sessions);
 
     const { cases, skipped, redisTrustedAt, benchApp, ceiling } = await setUpCases({
       options,
@@ -89,11 +89,11 @@ async function main(): Promise<void> {
     });
     await probeCases(cases, mintTokens(sessions.slice(0, 1))[0]!);
     await warmUp(cases, options, work, redisTrustedAt, log);
-    const { rounds, storms } = await measureRounds(cases, options, work, log);
+    const { rounds, pairs, storms } = await measureRounds(cases, options, work, log);
     const flows = options.flows > 0 ? await measureFlows(benchApp, options.flows, work, log) : [];
     const peers = options.peers ? await runPeers({ dir, options, work, ceiling, log }) : undefined;
 
-    const results = summariseAll(cases, rounds, storms);
+    const results = summariseAll(cases, rounds, storms, pairs);
     const machine = { argon2Ms, stormRate, cores: cpus().length, hashThreads: ARGON2_THREADS, load: version };
     printTable(results, skipped);
     const notes = verdicts(results, machine);

@@ -9,16 +9,18 @@ export interface CaseResult {
   /** The case this one is compared with. */
   baseline: string;
   rounds: Measured[];
+  /** Its baseline's run right before each of its rounds (measure.ts); empty for a baseline. */
+  pairs: Measured[];
   storms: StormResult[];
   rps: number;
   /** Server CPU time per request, µs (median); undefined without /proc. */
   cpuUsPerRequest: number | undefined;
-  /** Baseline's CPU per request / this case's: the throughput ratio on a dedicated core. */
+  /** Baseline's CPU per request / this case's (median over the pairs): the throughput ratio on a dedicated core. */
   cpuRatio: number | undefined;
   p50: number;
   p99: number;
   errors: number;
-  /** req/s over the baseline's req/s. */
+  /** req/s over the baseline's req/s: the median over the rounds of each run over its pair's. */
   ratio: number;
   /** req/s over the static route's (hello): near 1 means the load generator and the framework set the pace. */
   ofHello: number;
@@ -51,32 +53,66 @@ function medianEventLoop(rounds: Measured[]): EventLoop | undefined {
   };
 }
 
-/** One result per case, in the cases' order; each ratio is to the case's baseline in the same rounds. */
-export function summariseAll(cases: Case[], rounds: Map<string, Measured[]>, storms: Map<string, StormResult[]>): CaseResult[] {
+/**
+ * One result per case, in the cases' order. Each ratio is the median over the rounds of the case's
+ * run over its pair's (the baseline's run right before it, measure.ts); without pairs, over the
+ * baseline's own median.
+ */
+export function summariseAll(
+  cases: Case[],
+  rounds: Map<string, Measured[]>,
+  storms: Map<string, StormResult[]>,
+  pairs: Map<string, Measured[]> = new Map(),
+): CaseResult[] {
   const rpsOf = (id: string) => median(rounds.get(id)?.map((r) => r.rps) ?? [0]);
   const helloRps = rpsOf("hello");
   return cases.map((c) => {
     const measured = rounds.get(c.id)!;
+    const paired = pairs.get(c.id) ?? [];
     const rps = median(measured.map((r) => r.rps));
     const cpuUsPerRequest = medianCpu(measured);
-    const baseRps = rpsOf(c.baseline);
-    const baseCpu = rounds.has(c.baseline) ? medianCpu(rounds.get(c.baseline)!) : undefined;
+    const { ratio, cpuRatio } =
+      paired.length === measured.length && paired.length > 0
+        ? pairedRatios(measured, paired)
+        : unpairedRatios(rps, cpuUsPerRequest, rpsOf(c.baseline), rounds.has(c.baseline) ? medianCpu(rounds.get(c.baseline)!) : undefined);
     return {
       id: c.id,
       label: c.label,
       measures: c.measures,
       baseline: c.baseline,
       rounds: measured,
+      pairs: paired,
       storms: storms.get(c.id)!,
       rps,
       p50: median(measured.map((r) => r.p50)),
       p99: median(measured.map((r) => r.p99)),
       errors: measured.reduce((n, r) => n + r.errors + r.non2xx, 0),
-      ratio: baseRps > 0 ? rps / baseRps : 0,
+      ratio,
       ofHello: helloRps > 0 ? rps / helloRps : 0,
       cpuUsPerRequest,
-      cpuRatio: cpuUsPerRequest !== undefined && baseCpu !== undefined && cpuUsPerRequest > 0 ? baseCpu / cpuUsPerRequest : undefined,
+      cpuRatio,
       eventLoop: medianEventLoop(measured),
     };
   });
+}
+
+function pairedRatios(measured: Measured[], paired: Measured[]): { ratio: number; cpuRatio: number | undefined } {
+  const ratio = median(measured.map((r, i) => (paired[i]!.rps > 0 ? r.rps / paired[i]!.rps : 0)));
+  const cpu = measured.map((r, i) => {
+    const [own, base] = [r.cpuUsPerRequest, paired[i]!.cpuUsPerRequest];
+    return own === undefined || base === undefined || own <= 0 ? undefined : base / own;
+  });
+  return { ratio, cpuRatio: cpu.every((x): x is number => x !== undefined) ? median(cpu) : undefined };
+}
+
+function unpairedRatios(
+  rps: number,
+  cpu: number | undefined,
+  baseRps: number,
+  baseCpu: number | undefined,
+): { ratio: number; cpuRatio: number | undefined } {
+  return {
+    ratio: baseRps > 0 ? rps / baseRps : 0,
+    cpuRatio: cpu !== undefined && baseCpu !== undefined && cpu > 0 ? baseCpu / cpu : undefined,
+  };
 }
