@@ -28,7 +28,15 @@ export type {
   LogoutScope,
   LogoutInput,
   ChangePasswordInput,
+  Role,
 } from "./core/types.js";
+export type { VerifyOptions } from "./core/verify.js";
+export type { ServerSideUserApi } from "./core/users/api.js";
+export type { Actor, ActorOptions } from "./core/users/actor.js";
+export type { CreateUserInput } from "./core/users/create-user.js";
+export type { ListUsersOptions, UserPage } from "./core/users/list-users.js";
+export type { AdminSessionInfo, UserDetail } from "./core/users/user-detail.js";
+export type { EventType, EventDetail, SecurityEvent, EventQuery, EventPage, EventStats } from "./core/events/types.js";
 export type { ResetPasswordInput } from "./core/recovery/reset-password.js";
 export type { ChangeEmailInput } from "./core/recovery/change-email.js";
 export { normalizeEmail } from "./core/validation.js";

@@ -1,6 +1,6 @@
 /**
  * The package as an application gets it (test/library/packed-*.test.ts): `npm pack`, installed into fresh apps (one on the lowest
- * Fastify 5 we support, one on the newest 5.x), type-checked by tsc with `skipLibCheck: false`,
+ * Fastify 5 and Express 5 we support, one on the newest 5.x of each), type-checked by tsc with `skipLibCheck: false`,
  * then run as ESM (Fastify) and as CommonJS (Fastify and Express through `require()`), each doing
  * register, a protected route, logout, and the old token's `401 token_revoked`.
  *
@@ -22,6 +22,9 @@ const FIXTURE = join(ROOT, "test/fixtures/packed-app");
 const packageJson = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 /** The lowest Fastify the peer range admits: `^5.0.0` means 5.0.0 must work. */
 export const LOWEST_FASTIFY = String(packageJson.peerDependencies.fastify).replace(/^\^/, "");
+/** The lowest Express (and its types) the optional peer ranges admit, installed beside the lowest Fastify. */
+const LOWEST_EXPRESS = String(packageJson.peerDependencies.express).replace(/^\^/, "");
+const LOWEST_EXPRESS_TYPES = String(packageJson.peerDependencies["@types/express"]).replace(/^\^/, "");
 
 /**
  * Registers the tests of one app: the package packed once per file, installed with `fastify`
@@ -69,8 +72,8 @@ export function packedAppTests(app: { name: string; fastify: string }): void {
         "--ignore-scripts",
         tarball,
         `fastify@${app.fastify}`,
-        "express@5",
-        "@types/express@5",
+        `express@${app.name === "lowest" ? LOWEST_EXPRESS : "5"}`,
+        `@types/express@${app.name === "lowest" ? LOWEST_EXPRESS_TYPES : "5"}`,
         "@types/node@20",
       ],
       { cwd: dir, maxBuffer: 16 << 20 },
@@ -94,7 +97,10 @@ export function packedAppTests(app: { name: string; fastify: string }): void {
     });
 
     const installed = JSON.parse(readFileSync(join(dir, "node_modules/fastify/package.json"), "utf8")).version as string;
-    if (app.name === "lowest") assert.equal(installed, LOWEST_FASTIFY);
+    if (app.name === "lowest") {
+      assert.equal(installed, LOWEST_FASTIFY);
+      assert.equal(JSON.parse(readFileSync(join(dir, "node_modules/express/package.json"), "utf8")).version, LOWEST_EXPRESS);
+    }
     const esm = await run(process.execPath, [join(dir, "out/fastify.mjs")], { cwd: dir });
     assert.match(esm.stdout, new RegExp(`ok: fastify ${installed.replaceAll(".", "\\.")}, ESM`));
     const cjs = await run(process.execPath, [join(dir, "out/commonjs.cjs")], { cwd: dir });

@@ -6,7 +6,20 @@
 import express from "express";
 import Fastify from "fastify";
 import { Type } from "typebox";
-import { AuthError, createAuth, type AuthOptions, type ErrorCode, type Principal, type User } from "../../src/index.js";
+import {
+  AuthError,
+  createAuth,
+  type ActorOptions,
+  type AuthOptions,
+  type ErrorCode,
+  type ListUsersOptions,
+  type Principal,
+  type Role,
+  type ServerSideUserApi,
+  type User,
+  type UserDetail,
+  type UserPage,
+} from "../../src/index.js";
 import tokenver, { tokenverPlugin, type TokenverPluginOptions } from "../../src/http/fastify/plugin.js";
 import { problemHandler, tokenver as tokenverExpress, type TokenverGuard } from "../../src/http/express/guard.js";
 
@@ -58,6 +71,29 @@ export async function customFieldsAreTyped(): Promise<void> {
   await auth.changePassword(principal, { current_password: "a long passphrase", new_password: "another long one" });
   const updated = await auth.updateProfile(principal, { seats: 3 });
   expectTrue<Equal<typeof updated.seats, number | undefined>>();
+  // userFields type the inputs too, not only what comes back.
+  // @ts-expect-error company is required by its schema
+  await auth.register({ email: "a@example.com", password: "a long passphrase" });
+  // @ts-expect-error seats is an integer, not a string
+  await auth.register({ email: "a@example.com", password: "a long passphrase", company: "Acme", seats: "3" });
+  // @ts-expect-error plan was not declared
+  await auth.register({ email: "a@example.com", password: "a long passphrase", company: "Acme", plan: "pro" });
+  // @ts-expect-error company is a string
+  await auth.updateProfile(principal, { company: 42 });
+  // @ts-expect-error plan was not declared
+  await auth.updateProfile(principal, { plan: "pro" });
+
+  // The server-side user API's types are exported for the app's own code.
+  const found = await auth.findUserByEmail("a@example.com");
+  expectTrue<Equal<typeof found extends null ? never : NonNullable<typeof found>["company"], string | undefined>>();
+  const detail: UserDetail = await auth.getUserDetail(userId);
+  const page: UserPage = await auth.listUsers({ limit: 10 } satisfies ListUsersOptions);
+  const role: Role = "admin";
+  await auth.setRole(userId, role, { actor: "cli" } satisfies ActorOptions);
+  const api: ServerSideUserApi<typeof userFields> = auth;
+  void [detail, page, api];
+  // @ts-expect-error roles are "user" and "admin"
+  await auth.setRole(userId, "owner");
 
   // Without userFields, the user has the built-in fields only.
   const plain = await createAuth();
