@@ -10,7 +10,7 @@ import { AuthError } from "../../src/core/errors.js";
 import { confirmTotp } from "../../src/core/mfa/confirm-totp.js";
 import { startTotp } from "../../src/core/mfa/start-totp.js";
 import { open } from "../../src/core/mail/seal.js";
-import { hashNewPassword } from "../../src/core/passwords/form.js";
+import { hashNewPassword, verifyWithForms } from "../../src/core/passwords/form.js";
 import { issueLink } from "../../src/core/recovery/link.js";
 import { planSession } from "../../src/core/sessions/issue.js";
 import type { Principal, RequestContext } from "../../src/core/types.js";
@@ -54,6 +54,18 @@ export async function rejectsFields(promise: Promise<unknown>, fields: string[])
 export async function setPassword(world: SqliteCore, userId: string, password = PASSWORD): Promise<void> {
   const hash = await hashNewPassword(password);
   await world.store.db.updateTable("users").set({ password_hash: hash }).where("id", "=", userId).execute();
+}
+
+/** A new user with a real hash of PASSWORD: one that can sign in, change and reset it. */
+export async function addAccount(world: SqliteCore): Promise<string> {
+  const userId = await world.addUser();
+  await setPassword(world, userId);
+  return userId;
+}
+
+/** Whether the user's stored hash is one of `password` (in any of its accepted forms). */
+export async function passwordIs(world: SqliteCore, userId: string, password: string): Promise<boolean> {
+  return (await verifyWithForms((await user(world, userId))!.password_hash, password)).ok;
 }
 
 export function user(world: SqliteCore, userId: string): Promise<Selectable<UsersTable> | undefined> {

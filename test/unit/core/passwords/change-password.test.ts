@@ -7,12 +7,21 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { changePassword } from "../../../../src/core/passwords/change-password.js";
 import { confirmPassword, findSignedInUser, requireStillSignedIn } from "../../../../src/core/passwords/confirm-password.js";
-import { verifyWithForms } from "../../../../src/core/passwords/form.js";
 import { HashQueue } from "../../../../src/core/passwords/hashing.js";
 import { refresh } from "../../../../src/core/sessions/refresh.js";
 import type { Core } from "../../../../src/core/context.js";
 import type { Principal } from "../../../../src/core/types.js";
-import { PASSWORD, liveSessions, rejectsFields, rejectsWith, setPassword, signInNow, user } from "../../../support/account-core.js";
+import {
+  PASSWORD,
+  addAccount,
+  liveSessions,
+  passwordIs,
+  rejectsFields,
+  rejectsWith,
+  setPassword,
+  signInNow,
+  user,
+} from "../../../support/account-core.js";
 import { sqliteCore, type SqliteCore } from "../../../support/sqlite-core.js";
 
 const NEW_PASSWORD = "a brand new and private passphrase";
@@ -23,24 +32,14 @@ beforeEach(async () => {
 });
 afterEach(() => world.close());
 
-async function account() {
-  const userId = await world.addUser();
-  await setPassword(world, userId);
-  return userId;
-}
-
 /** A hash queue of one place: a ticket an operation did not give back makes the next reserve 503. */
 function onePlaceQueue() {
   (world.core as { -readonly [K in keyof Core]: Core[K] }).hashQueue = new HashQueue(0, 1);
 }
 
-async function passwordIs(userId: string, password: string): Promise<boolean> {
-  return (await verifyWithForms((await user(world, userId))!.password_hash, password)).ok;
-}
-
 describe("findSignedInUser", () => {
   test("the row of the principal's user, read afresh", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     const row = await findSignedInUser(world.core, principal);
     assert.equal(row.id, userId);
@@ -48,7 +47,7 @@ describe("findSignedInUser", () => {
   });
 
   test("a user that is gone: 401 token_invalid, the token presented", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     await world.store.db.deleteFrom("users").where("id", "=", userId).execute();
     await rejectsWith(findSignedInUser(world.core, principal), "token_invalid", {
@@ -59,7 +58,7 @@ describe("findSignedInUser", () => {
   });
 
   test("a version other than the token's, either way: 401 token_revoked", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     for (const version of [1, 7]) {
       await world.store.db.updateTable("users").set({ token_version: version }).where("id", "=", userId).execute();
@@ -78,7 +77,7 @@ describe("findSignedInUser", () => {
 
 describe("confirmPassword", () => {
   test("the right password resolves to the row; a wrong one is 403 invalid_credentials; the queue place is given back each time", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     onePlaceQueue();
     const row = await confirmPassword(world.core, principal, PASSWORD);
@@ -92,7 +91,7 @@ describe("confirmPassword", () => {
   });
 
   test("a revoked version is token_revoked before the password is checked (the re-check count untouched)", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     await world.store.db.updateTable("users").set({ token_version: 1 }).where("id", "=", userId).execute();
     for (let i = 0; i < 6; i++) await rejectsWith(confirmPassword(world.core, principal, "wrong"), "token_revoked");
@@ -102,7 +101,7 @@ describe("confirmPassword", () => {
 
 describe("requireStillSignedIn", () => {
   test("passes while the version is the account's and the session live; token_revoked once either changed", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     const inside = (p: Principal) => world.store.db.transaction().execute((trx) => requireStillSignedIn(world.core, trx, p));
     assert.equal(await inside(principal), undefined);
@@ -122,7 +121,7 @@ describe("requireStillSignedIn", () => {
 
 describe("changePassword", () => {
   test("the new password, version + 1, this session re-keyed with a new refresh token, every other session revoked", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const client = { ip: "203.0.113.7", userAgent: "the caller's browser" };
     const caller = await signInNow(world, userId, { amr: ["pwd", "otp", "mfa"] });
     const phone = await signInNow(world, userId);
@@ -140,8 +139,8 @@ describe("changePassword", () => {
     assert.equal(renewed.tokenVersion, 1);
     assert.deepEqual(renewed.claims.amr, ["pwd", "otp", "mfa"], "how the session signed in, as its token said");
     assert.equal((await user(world, userId))!.token_version, 1);
-    assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
-    assert.equal(await passwordIs(userId, PASSWORD), false);
+    assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), false);
 
     // The caller's session: re-keyed to version 1, its lifetime renewed from now, its CSRF epoch moved on.
     const session = await world.session(caller.principal.sessionId);
@@ -182,7 +181,7 @@ describe("changePassword", () => {
   });
 
   test("a token without amr gets the default one; alone, no session revoked: revoked_sessions 0", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const caller = await signInNow(world, userId);
     const bare: Principal = { ...caller.principal, claims: { ...caller.principal.claims, amr: undefined } as Principal["claims"] };
     const pair = await changePassword(world.core, bare, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, {});
@@ -191,7 +190,7 @@ describe("changePassword", () => {
   });
 
   test("not strings: validation_failed naming the first such field, before anything is read", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     await rejectsFields(changePassword(world.core, principal, { currentPassword: 1, newPassword: NEW_PASSWORD } as never, {}), [
       "currentPassword",
@@ -201,7 +200,7 @@ describe("changePassword", () => {
   });
 
   test("a wrong current password: 403 invalid_credentials, nothing changes, the queue place is given back", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const caller = await signInNow(world, userId);
     const other = await signInNow(world, userId);
     onePlaceQueue();
@@ -210,31 +209,31 @@ describe("changePassword", () => {
       "invalid_credentials",
       { status: 403, message: "The current password is incorrect." },
     );
-    assert.equal(await passwordIs(userId, PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), true);
     assert.equal((await user(world, userId))!.token_version, 0);
     assert.equal((await world.verify(other.accessToken)).sessionId, other.principal.sessionId);
     assert.deepEqual(await world.events("password.changed"), []);
     // The one place is free again: the right password goes through.
     await changePassword(world.core, caller.principal, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, {});
-    assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
   });
 
   test("the policy: validation_failed on newPassword, nothing changes, the queue place is given back", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     onePlaceQueue();
     const error = await rejectsFields(changePassword(world.core, principal, { currentPassword: PASSWORD, newPassword: "short" }, {}), [
       "newPassword",
     ]);
     assert.ok(error.errors!.length > 0);
-    assert.equal(await passwordIs(userId, PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), true);
     assert.equal((await user(world, userId))!.token_version, 0);
     assert.deepEqual(world.revocations, []);
     await changePassword(world.core, principal, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, {});
   });
 
   test("a version bump committed while it hashed: token_revoked, and neither the password nor the sessions change", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const caller = await signInNow(world, userId);
     const other = await signInNow(world, userId);
     // Lands after the checks, before the change's transaction (as a racing revocation would).
@@ -246,7 +245,7 @@ describe("changePassword", () => {
       "token_revoked",
       { status: 401, tokenPresented: true, message: "The token has been revoked." },
     );
-    assert.equal(await passwordIs(userId, PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), true);
     assert.equal((await user(world, userId))!.token_version, 1, "only the racing bump");
     assert.deepEqual(await liveSessions(world, userId), [caller.principal.sessionId, other.principal.sessionId].sort());
     assert.equal((await world.session(caller.principal.sessionId)).token_version, 0);
@@ -254,7 +253,7 @@ describe("changePassword", () => {
   });
 
   test("the caller's session revoked while it hashed: token_revoked, the version and the password roll back", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const caller = await signInNow(world, userId);
     const other = await signInNow(world, userId);
     world.onBeforeRevoke(async () => {
@@ -269,14 +268,14 @@ describe("changePassword", () => {
       "token_revoked",
       { tokenPresented: true },
     );
-    assert.equal(await passwordIs(userId, PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), true);
     assert.equal((await user(world, userId))!.token_version, 0);
     assert.deepEqual(await liveSessions(world, userId), [other.principal.sessionId]);
     await refresh(world.core, other.refreshToken);
   });
 
   test("a user gone: token_invalid before any hashing", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const { principal } = await signInNow(world, userId);
     await world.store.db.deleteFrom("users").where("id", "=", userId).execute();
     await rejectsWith(changePassword(world.core, principal, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, {}), "token_invalid");

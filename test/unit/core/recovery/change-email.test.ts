@@ -14,6 +14,7 @@ import { changeEmail } from "../../../../src/core/recovery/change-email.js";
 import { insertUser } from "../../../../src/store/queries/users.js";
 import {
   PASSWORD,
+  addAccount,
   enableTotp,
   linkFor,
   links,
@@ -21,7 +22,6 @@ import {
   mails,
   rejectsFields,
   rejectsWith,
-  setPassword,
   signInNow,
   user,
 } from "../../../support/account-core.js";
@@ -40,8 +40,7 @@ const NEW_EMAIL = "the-new-address@example.test";
 type Mutable = { -readonly [K in keyof Core]: Core[K] };
 
 async function account() {
-  const userId = await world.addUser();
-  await setPassword(world, userId);
+  const userId = await addAccount(world);
   return { userId, email: (await user(world, userId))!.email, ...(await signInNow(world, userId)) };
 }
 

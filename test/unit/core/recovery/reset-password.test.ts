@@ -6,17 +6,18 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import type { Core } from "../../../../src/core/context.js";
-import { verifyWithForms } from "../../../../src/core/passwords/form.js";
 import { HashQueue } from "../../../../src/core/passwords/hashing.js";
 import { hashLinkToken } from "../../../../src/core/recovery/link.js";
 import { resetPassword } from "../../../../src/core/recovery/reset-password.js";
 import { refresh } from "../../../../src/core/sessions/refresh.js";
 import {
   PASSWORD,
+  addAccount,
   linkFor,
   links,
   liveSessions,
   mails,
+  passwordIs,
   rejectsFields,
   rejectsWith,
   setPassword,
@@ -33,19 +34,9 @@ beforeEach(async () => {
 });
 afterEach(() => world.close());
 
-async function account() {
-  const userId = await world.addUser();
-  await setPassword(world, userId);
-  return userId;
-}
-
-async function passwordIs(userId: string, password: string): Promise<boolean> {
-  return (await verifyWithForms((await user(world, userId))!.password_hash, password)).ok;
-}
-
 /** Nothing of a reset landed: the password, the version, the sessions, the links, no mail, no event. */
 async function unchanged(userId: string, sessionIds: string[], linkCount: number) {
-  assert.equal(await passwordIs(userId, PASSWORD), true, "the password is unchanged");
+  assert.equal(await passwordIs(world, userId, PASSWORD), true, "the password is unchanged");
   assert.equal((await user(world, userId))!.email_verified_at, null, "the address not verified");
   assert.deepEqual(await liveSessions(world, userId), [...sessionIds].sort());
   assert.equal((await links(world, userId)).length, linkCount);
@@ -55,7 +46,7 @@ async function unchanged(userId: string, sessionIds: string[], linkCount: number
 
 describe("resetPassword", () => {
   test("the new password, version + 1, every session and every other link gone, the address verified, the notice, the event", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const email = (await user(world, userId))!.email;
     const first = await signInNow(world, userId);
     const second = await signInNow(world, userId);
@@ -70,8 +61,8 @@ describe("resetPassword", () => {
 
     const row = (await user(world, userId))!;
     assert.equal(row.token_version, 1);
-    assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
-    assert.equal(await passwordIs(userId, PASSWORD), false);
+    assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), false);
     assert.equal(row.email_verified_at, new Date(now).toISOString(), "the link proved the address");
     assert.equal(row.email, email);
     assert.deepEqual(await liveSessions(world, userId), []);
@@ -105,11 +96,11 @@ describe("resetPassword", () => {
       status: 400,
       message: "The link is unknown, used, superseded or expired.",
     });
-    assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
   });
 
   test("an address verified before keeps its instant; no session: revoked_sessions 0", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const verifiedAt = "2029-06-01T00:00:00.000Z";
     await world.store.db.updateTable("users").set({ email_verified_at: verifiedAt }).where("id", "=", userId).execute();
     const token = await linkFor(world, userId, "reset");
@@ -119,7 +110,7 @@ describe("resetPassword", () => {
   });
 
   test("not strings: validation_failed naming the field, before any lookup", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const token = await linkFor(world, userId, "reset");
     await rejectsFields(resetPassword(world.core, { token: 42, newPassword: NEW_PASSWORD } as never, {}), ["token"]);
     await rejectsFields(resetPassword(world.core, { token } as never, {}), ["newPassword"]);
@@ -127,7 +118,7 @@ describe("resetPassword", () => {
   });
 
   test("unknown, malformed, of another purpose, or expired: link_invalid, nothing changes", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const session = await signInNow(world, userId);
     const verify = await linkFor(world, userId, "verify");
     const cancel = await linkFor(world, userId, "email_cancel");
@@ -140,22 +131,22 @@ describe("resetPassword", () => {
   });
 
   test("one second before its expiry it still works", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const token = await linkFor(world, userId, "reset", { ttl: 60 });
     now += 59_999;
     await resetPassword(world.core, { token, newPassword: NEW_PASSWORD }, {});
-    assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
   });
 
   test("the account changed since the link (version, address) or gone: link_invalid, nothing changes", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const email = (await user(world, userId))!.email;
     const oldVersion = await linkFor(world, userId, "reset", { tokenVersion: 0 });
     await world.store.db.updateTable("users").set({ token_version: 1 }).where("id", "=", userId).execute();
     await rejectsWith(resetPassword(world.core, { token: oldVersion, newPassword: NEW_PASSWORD }, {}), "link_invalid");
     const otherAddress = await linkFor(world, userId, "reset", { email: `old-${email}` });
     await rejectsWith(resetPassword(world.core, { token: otherAddress, newPassword: NEW_PASSWORD }, {}), "link_invalid");
-    assert.equal(await passwordIs(userId, PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, PASSWORD), true);
     assert.equal((await user(world, userId))!.token_version, 1);
     assert.deepEqual(await mails(world), []);
     // Refused by the read before anything else: no revocation started, the policy and the hash queue never asked.
@@ -163,7 +154,7 @@ describe("resetPassword", () => {
     (world.core as { -readonly [K in keyof Core]: Core[K] }).hashQueue = new HashQueue(0, 0);
     await rejectsWith(resetPassword(world.core, { token: otherAddress, newPassword: "short" }, {}), "link_invalid");
 
-    const goneId = await account();
+    const goneId = await addAccount(world);
     const gone = await linkFor(world, goneId, "reset");
     await world.store.db.deleteFrom("users").where("id", "=", goneId).execute();
     await rejectsWith(resetPassword(world.core, { token: gone, newPassword: NEW_PASSWORD }, {}), "link_invalid");
@@ -171,25 +162,25 @@ describe("resetPassword", () => {
   });
 
   test("the policy: validation_failed on newPassword, and the link stays usable", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const token = await linkFor(world, userId, "reset");
     await rejectsFields(resetPassword(world.core, { token, newPassword: "short" }, {}), ["newPassword"]);
     await unchanged(userId, [], 1);
     await resetPassword(world.core, { token, newPassword: NEW_PASSWORD }, {});
-    assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
+    assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
   });
 
   test("the hash queue's place is given back (a queue of one place takes two resets in a row)", async () => {
     (world.core as { -readonly [K in keyof Core]: Core[K] }).hashQueue = new HashQueue(0, 1);
     for (let i = 0; i < 2; i++) {
-      const userId = await account();
+      const userId = await addAccount(world);
       await resetPassword(world.core, { token: await linkFor(world, userId, "reset"), newPassword: NEW_PASSWORD }, {});
-      assert.equal(await passwordIs(userId, NEW_PASSWORD), true);
+      assert.equal(await passwordIs(world, userId, NEW_PASSWORD), true);
     }
   });
 
   test("the link used by another request while this one hashed: link_invalid, nothing of this reset lands", async () => {
-    const userId = await account();
+    const userId = await addAccount(world);
     const session = await signInNow(world, userId);
     const token = await linkFor(world, userId, "reset");
     world.onBeforeRevoke(async () => {
@@ -202,7 +193,7 @@ describe("resetPassword", () => {
 
   test("a version bump or an address change committed while it hashed: link_invalid, all rolled back", async () => {
     for (const race of ["version", "address"] as const) {
-      const userId = await account();
+      const userId = await addAccount(world);
       const session = await signInNow(world, userId);
       const other = await linkFor(world, userId, "verify");
       const token = await linkFor(world, userId, "reset");
@@ -217,7 +208,7 @@ describe("resetPassword", () => {
       await rejectsWith(resetPassword(world.core, { token, newPassword: NEW_PASSWORD }, {}), "link_invalid", { status: 400 });
       const row = (await user(world, userId))!;
       assert.equal(row.token_version, race === "version" ? 5 : 0, race);
-      assert.equal(await passwordIs(userId, PASSWORD), true, race);
+      assert.equal(await passwordIs(world, userId, PASSWORD), true, race);
       assert.equal(row.email_verified_at, null, race);
       assert.deepEqual(await liveSessions(world, userId), [session.principal.sessionId], race);
       // The transaction rolled back: the link is still there (dead now by its binding), and the other one too.
