@@ -39,7 +39,7 @@ export function renderChart(rows: ChartRow[], subtitle: string): string {
   <text x="16" y="42" class="sub">${escape(subtitle)}</text>
   ${bars.join("\n  ")}
   <line x1="${LABEL}" y1="${TOP}" x2="${LABEL}" y2="${TOP + rows.length * ROW}" stroke="#999"/>
-  <text x="16" y="${height - 12}" class="sub">ratio = req/s over its ceiling's (grey) in the same run; 2 shared cores: compare ratios, not absolute figures</text>
+  <text x="16" y="${height - 12}" class="sub">ratio = req/s over its baseline's (grey) run right before it, median of the rounds; 2 shared cores: compare ratios, not absolute figures</text>
 </svg>
 `;
 }

@@ -225,7 +225,8 @@ function stormLines(calm: CaseResult, storm: CaseResult, machine: Machine, judge
 export function printNotes(notes: string[]): void {
   process.stdout.write(`\n${notes.join("\n")}\n`);
   process.stdout.write(
-    "\nratio: req/s over the case named in `vs`, in the same rounds; ratio by CPU: its server CPU per request over this case's\n" +
+    "\nratio: req/s over the case named in `vs`, run right before it in each round (median of the rounds' pairs); ratio by CPU:\n" +
+      "its server CPU per request over this case's " +
       "(the throughput ratio on a core of its own). /notes cases are compared with 1 (fast-jwt verify alone), /profile cases\n" +
       "with 1c (fast-jwt verify + a prepared user-row read). `of hello`: req/s over the static route's; LG marks load-generator-bound.\n",
   );
