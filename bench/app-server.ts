@@ -12,6 +12,7 @@ import { buildServer } from "../src/server.js";
 import { configFromEnv } from "../src/settings/env.js";
 import { addEventLoopRoute } from "./event-loop.js";
 import { NOTES } from "./notes-constant.js";
+import { serveUntilSignal } from "./serve.js";
 
 const config = configFromEnv(process.env);
 const auth = await createAuth(config.auth);
@@ -19,12 +20,4 @@ const { trustProxy, requestTimeout, keepAliveTimeout, maxConnections } = config;
 const app = await buildServer(auth, { logger: false, trustProxy, requestTimeout, keepAliveTimeout, maxConnections });
 app.get("/notes", async () => NOTES);
 addEventLoopRoute(app, { config: { public: true } });
-await app.listen({ port: config.port, host: config.host });
-
-const stop = async () => {
-  await app.close().catch(() => {});
-  await auth.close().catch(() => {});
-  process.exit(0);
-};
-process.on("SIGTERM", () => void stop());
-process.on("SIGINT", () => void stop());
+await serveUntilSignal(app, auth, config);

@@ -13,18 +13,11 @@ import { createAuth } from "../src/create-auth.js";
 import { tokenverPlugin } from "../src/http/fastify/plugin.js";
 import { configFromEnv } from "../src/settings/env.js";
 import { NOTES } from "./notes-constant.js";
+import { serveUntilSignal } from "./serve.js";
 
 const config = configFromEnv(process.env);
 const auth = await createAuth(config.auth);
 const app = Fastify();
 await app.register(tokenverPlugin, { auth });
 app.get("/notes", async () => NOTES);
-await app.listen({ port: config.port, host: config.host });
-
-const stop = async () => {
-  await app.close().catch(() => {});
-  await auth.close().catch(() => {});
-  process.exit(0);
-};
-process.on("SIGTERM", () => void stop());
-process.on("SIGINT", () => void stop());
+await serveUntilSignal(app, auth, config);
