@@ -192,6 +192,7 @@ describe("a later start with other settings", () => {
     const row = (await world.rows()).find((r) => r.kid === kid)!;
     assert.equal(row.alg, "HS256");
     assert.notEqual(row.private_key, null);
+    assert.equal(row.public_jwk, null, "nothing of an HMAC key is public");
     assert.equal(row.activate_at, isoAt(T0 + 1000 + PUBLISH_DELAY * 1000));
     assert.equal(node.ring.signing().kid, first.started!.kid);
     world.time.ms = T0 + 1000 + PUBLISH_DELAY * 1000;
@@ -204,10 +205,15 @@ describe("a later start with other settings", () => {
   test("a changed configured key is a rotation with its own reason", async () => {
     await world.open({ alg: "ES256", signingKey: pemOf("P-256") });
     world.time.ms = T0 + 2000;
-    const node = await world.open({ alg: "ES256", signingKey: pemOf("P-256") });
+    const second = pemOf("P-256");
+    const node = await world.open({ alg: "ES256", signingKey: second });
     assert.equal(node.started?.reason, "configured_key");
     const row = (await world.rows()).find((r) => r.kid === node.started!.kid)!;
     assert.equal(row.activate_at, isoAt(T0 + 2000 + PUBLISH_DELAY * 1000));
+    // The new configured key again, with the old one still verifying beside it: nothing to do.
+    world.time.ms = T0 + 3000;
+    assert.equal((await world.open({ alg: "ES256", signingKey: second })).started, undefined);
+    assert.equal((await world.rows()).length, 2);
     // Without TOKENVER_SIGNING_KEY, the newest key is of the algorithm: nothing to do.
     assert.equal((await world.open({ alg: "ES256" })).started, undefined);
   });

@@ -30,6 +30,19 @@ test("a change another node made is read by the poll, then the tick runs", async
   await eventually(() => ticks >= 2, "the tick runs after each poll");
 });
 
+test("a poll without a tick (TOKENVER_KEY_ROTATION off) reads the changes and warns of nothing", async () => {
+  const node = await world.open({ alg: "EdDSA" });
+  const other = await world.open({ alg: "EdDSA" });
+  node.ring.startPolling();
+  world.time.ms += 1000;
+  const first = (await rotateKey(other.keys, { now: true }))!;
+  await eventually(() => node.ring.signing().kid === first.kid, "the poll reads the new signer");
+  world.time.ms += 1000;
+  const second = (await rotateKey(other.keys, { now: true }))!;
+  await eventually(() => node.ring.signing().kid === second.kid, "and goes on");
+  assert.deepEqual(node.warnings, []);
+});
+
 test("one poll at a time: a slow tick holds the next poll back", async () => {
   const node = await world.open();
   let running = 0;

@@ -96,6 +96,19 @@ describe("a key revoked by another node (revoked)", () => {
     assert.equal(node.ring.fresh(), undefined);
     unavailable(() => node.ring.signing());
   });
+
+  test("with the database down, revoking another key leaves the server secret's tokens verifying", async () => {
+    const node = await world.open();
+    world.time.ms += 1000;
+    const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
+    const legacy = node.ring.find(undefined);
+    assert.equal(legacy?.kid, SECRET_KID);
+    node.outage.down = true;
+    await node.ring.revoked(k2);
+    assert.equal(node.ring.find(k2), undefined);
+    assert.equal(node.ring.find(undefined), legacy);
+    assert.equal(node.ring.signing(), legacy);
+  });
 });
 
 describe("fresh(): the lease of several nodes", () => {

@@ -162,6 +162,7 @@ describe("revokeKey", () => {
   test("an unknown or already revoked kid is not_found, and changes nothing", async () => {
     const unknown = await rejectsWith(revokeKey(node.keys, "no-such-kid"), "not_found");
     assert.equal(unknown.message, 'no signing key with the id "no-such-kid"');
+    world.time.ms += 1000;
     const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
     await revokeKey(node.keys, k1);
     await rejectsWith(revokeKey(node.keys, k1), "not_found");
