@@ -1,0 +1,319 @@
+// rotateKey, revokeKey and listKeys (src/core/keys/rotate-key.ts, revoke-key.ts, list-keys.ts, and
+// addKey of keys-context.ts) over a real SQLite store in memory and a manual clock: a rotation
+// published before it signs, to the millisecond; the earlier key's retirement date (the token
+// lifetime, the leeway and 10 s after the new key signs); --now; the scheduled rotation; a revoked
+// key gone at once from this node (cached tokens too), remembered, and replaced when it signed; the
+// private halves sealed at rest. test/keys/rotation.test.ts drives the same over HTTP.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import { isoAt } from "../../../../src/core/clock.js";
+import { AuthError } from "../../../../src/core/errors.js";
+import { WRAPPING_KEY_LABEL } from "../../../../src/core/keys/key-ring.js";
+import { listKeys } from "../../../../src/core/keys/list-keys.js";
+import { revokeKey } from "../../../../src/core/keys/revoke-key.js";
+import { rotateKey } from "../../../../src/core/keys/rotate-key.js";
+import { open } from "../../../../src/core/mail/seal.js";
+import { secretKidOf } from "../../../../src/core/tokens/access-token.js";
+import { deriveKey } from "../../../../src/lib/derive-key.js";
+import { rejectsWith } from "../../../support/account-core.js";
+import { keysWorld, kidOf, PUBLISH_DELAY, RETIRE_MS, SECRET, T0, type KeysNode, type KeysWorld } from "./keys-world.js";
+
+const DELAY_MS = PUBLISH_DELAY * 1000;
+const ROTATION_DAYS = 2;
+const ROTATION_MS = ROTATION_DAYS * 86_400_000;
+
+let world: KeysWorld;
+let node: KeysNode;
+/** What the node told the others, in order. */
+let told: string[];
+let k1: string;
+beforeEach(async () => {
+  world = await keysWorld({ ms: T0 });
+  node = await world.open({ alg: "EdDSA", keyRotation: ROTATION_DAYS });
+  k1 = node.started!.kid;
+  told = [];
+  node.keys.announce = async () => {
+    told.push("announce");
+  };
+  node.keys.broadcastRevoked = async (kid) => {
+    // The key is gone from this node before the others are asked to drop it.
+    assert.equal(node.ring.find(kid), undefined);
+    told.push(`revoked ${kid}`);
+  };
+});
+afterEach(() => world.close());
+
+const row = async (kid: string) => (await world.rows()).find((r) => r.kid === kid);
+const jwksKids = () => node.ring.jwks().keys.map((k) => k.kid);
+
+function refusedAs(token: string, detail: string) {
+  assert.throws(
+    () => node.verify(token),
+    (error: unknown) => {
+      assert.ok(error instanceof AuthError, String(error));
+      assert.equal(error.code, "token_invalid");
+      assert.equal(error.message, detail);
+      return true;
+    },
+  );
+}
+
+describe("rotateKey", () => {
+  test("a new key is published at once and signs from the publish delay, to the millisecond", async () => {
+    world.time.ms = T0 + 1000;
+    const rotated = await rotateKey(node.keys);
+    const activate = T0 + 1000 + DELAY_MS;
+    assert.deepEqual(rotated, { kid: rotated!.kid, alg: "EdDSA", activateAt: isoAt(activate) });
+    const k2 = rotated!.kid;
+    assert.deepEqual(told, ["announce"]);
+    // This node has read the keys again (no reload by the test).
+    assert.deepEqual(jwksKids(), [k1, k2]);
+    assert.equal(node.ring.signing().kid, k1);
+    assert.deepEqual(await listKeys(node.keys), [
+      { kid: k1, alg: "EdDSA", state: "current", createdAt: isoAt(T0), activateAt: isoAt(T0), retireAfter: isoAt(activate + RETIRE_MS) },
+      { kid: k2, alg: "EdDSA", state: "next", createdAt: isoAt(T0 + 1000), activateAt: isoAt(activate), retireAfter: null },
+    ]);
+    assert.equal((await row(k1))!.retire_after, isoAt(activate + RETIRE_MS));
+
+    world.time.ms = activate - 1;
+    assert.equal(node.ring.signing().kid, k1);
+    assert.equal(node.ring.stateOf(node.ring.find(k2)!), "next");
+    world.time.ms = activate;
+    assert.equal(node.ring.signing().kid, k2);
+    assert.equal(kidOf(node.sign()), k2);
+    assert.equal(node.ring.stateOf(node.ring.find(k2)!), "current");
+    assert.equal(node.ring.stateOf(node.ring.find(k1)!), "retiring");
+
+    // The first key verifies, and stays published, until its retire_after; then it is gone, without a reload.
+    const old = node.ring.find(k1)!;
+    world.time.ms = activate + RETIRE_MS - 1;
+    assert.equal(node.ring.find(k1), old);
+    assert.deepEqual(jwksKids(), [k1, k2]);
+    world.time.ms = activate + RETIRE_MS;
+    assert.equal(node.ring.find(k1), undefined);
+    assert.deepEqual(jwksKids(), [k2]);
+    assert.deepEqual(
+      (await listKeys(node.keys)).map((k) => k.kid),
+      [k2],
+    );
+  });
+
+  test("a second rotation while a next key waits is refused, naming it; from the moment it signs, allowed", async () => {
+    const first = (await rotateKey(node.keys))!;
+    const refused = await rejectsWith(rotateKey(node.keys), "forbidden");
+    assert.equal(refused.message, `a next key (${first.kid}) already waits to sign from ${first.activateAt}; use --now to replace it`);
+    world.time.ms = Date.parse(first.activateAt);
+    const second = (await rotateKey(node.keys))!;
+    assert.equal(second.activateAt, isoAt(world.time.ms + DELAY_MS));
+    assert.deepEqual(jwksKids(), [k1, first.kid, second.kid]);
+  });
+
+  test("--now drops the waiting key and signs at once", async () => {
+    const waiting = (await rotateKey(node.keys))!;
+    world.time.ms = T0 + 5000;
+    const now = (await rotateKey(node.keys, { now: true }))!;
+    assert.equal(now.activateAt, isoAt(T0 + 5000));
+    assert.equal(node.ring.signing().kid, now.kid);
+    assert.equal(await row(waiting.kid), undefined);
+    assert.deepEqual(jwksKids(), [k1, now.kid]);
+    assert.equal(node.ring.find(waiting.kid), undefined);
+  });
+
+  test("a rotation deletes the keys that have retired", async () => {
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
+    const retire = Date.parse((await row(k1))!.retire_after!);
+    assert.equal(retire, T0 + 1000 + RETIRE_MS);
+    world.time.ms = retire - 1;
+    await rotateKey(node.keys, { now: true });
+    assert.ok((await row(k1)) !== undefined, "still verifying: kept");
+    world.time.ms = retire;
+    const k4 = (await rotateKey(node.keys, { now: true }))!.kid;
+    const kids = (await world.rows()).map((r) => r.kid);
+    assert.ok(!kids.includes(k1), "retired: deleted");
+    assert.ok(kids.includes(k2) && kids.includes(k4));
+  });
+
+  test("the scheduled rotation: only once the newest key is TOKENVER_KEY_ROTATION old, and never over a waiting key", async () => {
+    world.time.ms = T0 + ROTATION_MS - 1;
+    assert.equal(await rotateKey(node.keys, { due: true }), undefined);
+    assert.equal((await world.rows()).length, 1);
+    world.time.ms = T0 + ROTATION_MS;
+    const due = (await rotateKey(node.keys, { due: true }))!;
+    assert.equal(due.activateAt, isoAt(T0 + ROTATION_MS + DELAY_MS));
+    // Long after, but a next key waits: nothing, and no refusal.
+    world.time.ms = T0 + ROTATION_MS + DELAY_MS - 1;
+    assert.equal(await rotateKey(node.keys, { due: true }), undefined);
+    // The age counts from the newest key's activation, not the first's.
+    world.time.ms = T0 + ROTATION_MS + DELAY_MS + ROTATION_MS - 1;
+    assert.equal(await rotateKey(node.keys, { due: true }), undefined);
+    world.time.ms += 1;
+    assert.ok((await rotateKey(node.keys, { due: true })) !== undefined);
+    assert.equal((await world.rows()).filter((r) => r.retire_after === null).length, 1);
+  });
+
+  test("without due, a rotation does not wait for the key's age", async () => {
+    world.time.ms = T0 + 1;
+    assert.ok((await rotateKey(node.keys)) !== undefined);
+  });
+});
+
+describe("revokeKey", () => {
+  test("an unknown or already revoked kid is not_found, and changes nothing", async () => {
+    const unknown = await rejectsWith(revokeKey(node.keys, "no-such-kid"), "not_found");
+    assert.equal(unknown.message, 'no signing key with the id "no-such-kid"');
+    world.time.ms += 1000;
+    const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
+    await revokeKey(node.keys, k1);
+    await rejectsWith(revokeKey(node.keys, k1), "not_found");
+    assert.deepEqual(
+      (await world.rows()).map((r) => r.kid),
+      [k2],
+    );
+  });
+
+  test("a retiring key: gone at once, cached tokens too; remembered; the signer signs on, told to every node", async () => {
+    const old = node.sign();
+    assert.equal(node.verify(old).sub, "user-1"); // cached by the verifier
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
+    told.length = 0;
+    world.time.ms = T0 + 2000;
+    assert.deepEqual(await revokeKey(node.keys, k1), { signer: k2 });
+    assert.deepEqual(told, ["announce", `revoked ${k1}`]);
+    refusedAs(old, "The token's key is unknown.");
+    assert.equal(node.ring.find(k1), undefined);
+    assert.deepEqual(jwksKids(), [k2]);
+    assert.equal(await row(k1), undefined);
+    assert.deepEqual(await world.db.selectFrom("tokenver_revoked_keys").selectAll().execute(), [{ kid: k1, revoked_at: isoAt(T0 + 2000) }]);
+    assert.equal(node.ring.signing().kid, k2);
+    assert.equal((await row(k2))!.retire_after, null);
+  });
+
+  test("the signer with a next key waiting: the next key signs at once", async () => {
+    const k2 = (await rotateKey(node.keys))!.kid;
+    world.time.ms = T0 + 1000;
+    assert.deepEqual(await revokeKey(node.keys, k1), { signer: k2 });
+    assert.equal((await row(k2))!.activate_at, isoAt(T0 + 1000));
+    assert.equal(node.ring.signing().kid, k2);
+    assert.deepEqual(jwksKids(), [k2]);
+    assert.equal((await world.rows()).length, 1);
+  });
+
+  test("the only signer: a new key of the algorithm signs at once", async () => {
+    const token = node.sign();
+    world.time.ms = T0 + 1000;
+    const { signer } = await revokeKey(node.keys, k1);
+    assert.notEqual(signer, k1);
+    const [only] = await world.rows();
+    assert.deepEqual([only!.kid, only!.alg, only!.activate_at, only!.retire_after], [signer, "EdDSA", isoAt(T0 + 1000), null]);
+    assert.equal(node.ring.signing().kid, signer);
+    assert.deepEqual(jwksKids(), [signer]);
+    refusedAs(token, "The token's key is unknown.");
+    assert.equal(node.verify(node.sign()).sub, "user-1");
+  });
+
+  test("a key revoked at the very millisecond it began to sign is the signer: replaced, not its predecessor brought back", async () => {
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys))!.kid;
+    const activate = T0 + 1000 + DELAY_MS;
+    world.time.ms = activate;
+    const { signer } = await revokeKey(node.keys, k2);
+    assert.notEqual(signer, k1);
+    assert.notEqual(signer, k2);
+    assert.equal(node.ring.signing().kid, signer);
+    // The predecessor keeps its retirement date: it stopped signing.
+    assert.equal((await row(k1))!.retire_after, isoAt(activate + RETIRE_MS));
+  });
+
+  test("a next key revoked before it signs: the signer keeps signing, with no retirement date any more", async () => {
+    const k2 = (await rotateKey(node.keys))!.kid;
+    assert.notEqual((await row(k1))!.retire_after, null);
+    world.time.ms = T0 + 1000;
+    assert.deepEqual(await revokeKey(node.keys, k2), { signer: k1 });
+    assert.equal((await row(k1))!.retire_after, null);
+    const listed = await listKeys(node.keys);
+    assert.deepEqual(
+      listed.map((k) => [k.kid, k.state, k.retireAfter]),
+      [[k1, "current", null]],
+    );
+    world.time.ms = T0 + DELAY_MS + RETIRE_MS + 1;
+    assert.equal(node.ring.signing().kid, k1);
+    assert.equal(node.ring.find(k1)?.kid, k1);
+  });
+
+  test("a retiring key revoked while a next key waits: the signer keeps its retirement date", async () => {
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
+    const k3 = (await rotateKey(node.keys))!.kid;
+    const k2Retire = (await row(k2))!.retire_after;
+    assert.equal(k2Retire, isoAt(T0 + 1000 + DELAY_MS + RETIRE_MS));
+    assert.deepEqual(await revokeKey(node.keys, k1), { signer: k2 });
+    assert.equal((await row(k2))!.retire_after, k2Retire);
+    assert.deepEqual(jwksKids(), [k2, k3]);
+  });
+
+  test("HS256: the server secret revoked, a generated HS256 key signs at once; tokens without kid die", async () => {
+    const other = await keysWorld({ ms: T0 });
+    try {
+      const hs = await other.open();
+      const secretKid = secretKidOf(SECRET);
+      assert.equal(hs.ring.find(undefined)?.kid, secretKid);
+      const before = hs.sign();
+      other.time.ms = T0 + 1000;
+      const { signer } = await revokeKey(hs.keys, secretKid);
+      assert.notEqual(signer, secretKid);
+      assert.equal(hs.ring.find(undefined), undefined);
+      assert.throws(() => hs.verify(before), /The token's key is unknown/);
+      const key = hs.ring.signing();
+      assert.equal(key.kid, signer);
+      assert.equal(key.alg, "HS256");
+      assert.equal(key.isSecret, false);
+      assert.deepEqual(hs.ring.jwks(), { keys: [] });
+      // The HMAC key is the 256 random bits sealed in the row, not their text.
+      const sealed = (await other.rows()).find((r) => r.kid === signer)!.private_key!;
+      const secretText = open(deriveKey(SECRET, WRAPPING_KEY_LABEL), signer, sealed);
+      assert.deepEqual(key.signKey, Buffer.from(secretText, "base64url"));
+      assert.deepEqual(key.verifyKey, key.signKey);
+      assert.equal((key.signKey as Buffer).length, 32);
+      assert.equal(hs.verify(hs.sign()).sub, "user-1");
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("the private halves at rest", () => {
+  test("sealed under the key derived from the secret, bound to their kid; the JWKS comes from the private half", async () => {
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys))!.kid;
+    const wrapping = deriveKey(SECRET, WRAPPING_KEY_LABEL);
+    const rows = await world.rows();
+    for (const r of rows) {
+      assert.ok(r.private_key !== null);
+      assert.ok(!r.private_key.includes("PRIVATE KEY"));
+      const pem = open(wrapping, r.kid, r.private_key);
+      assert.match(pem, /^-----BEGIN PRIVATE KEY-----/);
+      assert.equal(node.ring.find(r.kid)!.signKey, pem);
+      assert.ok(!r.private_key.includes(pem.split("\n")[1]!), "the PEM's body is not in the row");
+      // Bound to the kid: another row's kid does not open it.
+      assert.throws(() => open(wrapping, r.kid === k1 ? k2 : k1, r.private_key!));
+      assert.deepEqual(JSON.parse(r.public_jwk!), node.ring.find(r.kid)!.publicJwk);
+    }
+    // A public_jwk rewritten in the database is not what a node publishes.
+    const forged = { ...JSON.parse(rows[1]!.public_jwk!), x: JSON.parse(rows[0]!.public_jwk!).x };
+    await world.db
+      .updateTable("tokenver_signing_keys")
+      .set({ public_jwk: JSON.stringify(forged) })
+      .where("kid", "=", k2)
+      .execute();
+    const fresh = await world.open({ alg: "EdDSA" });
+    assert.deepEqual(
+      fresh.ring.jwks().keys.find((k) => k.kid === k2),
+      node.ring.find(k2)!.publicJwk,
+    );
+    // A sealed half moved to another row does not open there: the start refuses it.
+    await world.db.updateTable("tokenver_signing_keys").set({ private_key: rows[0]!.private_key }).where("kid", "=", k2).execute();
+    await assert.rejects(world.open({ alg: "EdDSA" }), /is not the secret the signing key/);
+  });
+});
