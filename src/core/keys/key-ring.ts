@@ -9,6 +9,7 @@ import type { ExternalWrites } from "../../store/revocation/external-writes.js";
 import type { CacheLease } from "../../store/revocation/state.js";
 import type { TokenKey, TokenKeys } from "../tokens/access-token.js";
 import { publicJwkFromPrivate, publicPemOf, type PublicJwk, type SigningAlg } from "./material.js";
+import { signerAt } from "./signer-at.js";
 
 /** The HKDF label of the key that seals private keys at rest. */
 export const WRAPPING_KEY_LABEL = "tokenver signing keys v1";
@@ -150,10 +151,7 @@ export class KeyRing implements TokenKeys {
   /** The key that signs now. */
   signing(): LoadedKey {
     this.#checkExternal();
-    const now = this.#options.clock();
-    let chosen: LoadedKey | undefined;
-    for (const key of this.#ordered) if (key.activateAt <= now) chosen = key;
-    const key = chosen ?? this.#ordered[0];
+    const key = signerAt(this.#ordered, (k) => k.activateAt, this.#options.clock());
     // Between a revocation of the only key and the reload that brings its successor (milliseconds).
     if (key === undefined) throw unavailable(new Error("tokenver: no signing key loaded"));
     return key;

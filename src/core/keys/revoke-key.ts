@@ -3,6 +3,7 @@ import { isoAt } from "../clock.js";
 import { AuthError } from "../errors.js";
 import { addKey, type KeysContext } from "./keys-context.js";
 import { generateKeyMaterial } from "./material.js";
+import { signerAt } from "./signer-at.js";
 
 /**
  * `tokenver keys revoke <kid>`: the key goes at once; tokens it signed are `token_invalid` on every
@@ -18,7 +19,7 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
     const target = rows.find((r) => r.kid === kid);
     if (target === undefined) throw new AuthError("not_found", `no signing key with the id ${JSON.stringify(kid)}`);
     const rest = rows.filter((r) => r.kid !== kid);
-    const signing = (list: typeof rows) => list.filter((r) => Date.parse(r.activate_at) <= now).at(-1);
+    const signing = (list: typeof rows) => signerAt(list, (r) => Date.parse(r.activate_at), now);
     await deleteKeyRow(trx, kid);
     // Remembered, so that no start-up, command or rotation adds it again (TOKENVER_SIGNING_KEY
     // still naming it stops them instead: core/keys/ensure-keys.ts).
@@ -34,7 +35,8 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
     }
     // A next key revoked before it signed: the signer keeps signing (no retirement date any more).
     const current = signing(rest);
-    if (current !== undefined && !rest.some((r) => Date.parse(r.activate_at) > now)) {
+    // Waiting keys are those activated after `now` but the signer (on a lagging clock, it is too).
+    if (current !== undefined && !rest.some((r) => r !== current && Date.parse(r.activate_at) > now)) {
       await trx.updateTable("tokenver_signing_keys").set({ retire_after: null }).where("kid", "=", current.kid).execute();
     }
     return current?.kid ?? "";

@@ -3,6 +3,7 @@ import { isoAt } from "../clock.js";
 import { AuthError } from "../errors.js";
 import { addKey, type KeysContext } from "./keys-context.js";
 import { generateKeyMaterial, type SigningAlg } from "./material.js";
+import { signerAt } from "./signer-at.js";
 
 export interface RotatedKey {
   kid: string;
@@ -23,7 +24,9 @@ export async function rotateKey(keys: KeysContext, options: { now?: boolean; due
     const now = keys.clock();
     await deleteRetiredKeys(trx, isoAt(now));
     const rows = await listKeyRows(trx);
-    const waiting = rows.filter((r) => Date.parse(r.activate_at) > now);
+    // Not the signer, even when a lagging clock puts every activation after `now`.
+    const signer = signerAt(rows, (r) => Date.parse(r.activate_at), now);
+    const waiting = rows.filter((r) => r !== signer && Date.parse(r.activate_at) > now);
     if (options.due) {
       const newest = rows.reduce((a, r) => Math.max(a, Date.parse(r.activate_at)), 0);
       if (waiting.length > 0 || newest + keys.rotationMs > now) return undefined;

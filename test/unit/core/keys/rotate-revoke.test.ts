@@ -283,6 +283,57 @@ describe("revokeKey", () => {
   });
 });
 
+// A command (the CLI, the admin API) may run on a node whose clock lags the one that made the keys:
+// then every key's activation is after its `now`. The signer is still the key the ring signs with
+// (signer-at.ts), never taken for a key that waits.
+describe("on a clock behind every key's activation", () => {
+  test("revoking the only signer leaves a new key that signs, on this clock and on the others", async () => {
+    world.time.ms = T0 - 1000;
+    const { signer } = await revokeKey(node.keys, k1);
+    assert.notEqual(signer, "");
+    assert.notEqual(signer, k1);
+    const rows = await world.rows();
+    assert.deepEqual(
+      rows.map((r) => [r.kid, r.activate_at, r.retire_after]),
+      [[signer, isoAt(T0 - 1000), null]],
+    );
+    assert.equal(node.ring.signing().kid, signer);
+    world.time.ms = T0 + 5000;
+    assert.equal(node.ring.signing().kid, signer);
+    assert.equal(node.verify(node.sign()).sub, "user-1");
+  });
+
+  test("revoking the signer with a next key waiting: the next key signs at once", async () => {
+    const k2 = (await rotateKey(node.keys))!.kid;
+    world.time.ms = T0 - 1000;
+    assert.deepEqual(await revokeKey(node.keys, k1), { signer: k2 });
+    assert.equal((await row(k2))!.activate_at, isoAt(T0 - 1000));
+  });
+
+  test("revoking the next key: the signer keeps signing, with no retirement date any more", async () => {
+    const k2 = (await rotateKey(node.keys))!.kid;
+    assert.notEqual((await row(k1))!.retire_after, null);
+    world.time.ms = T0 - 1000;
+    assert.deepEqual(await revokeKey(node.keys, k2), { signer: k1 });
+    assert.equal((await row(k1))!.retire_after, null);
+  });
+
+  test("rotate --now replaces the waiting key, never the signer", async () => {
+    const k2 = (await rotateKey(node.keys))!.kid;
+    world.time.ms = T0 - 1000;
+    const k3 = (await rotateKey(node.keys, { now: true }))!.kid;
+    assert.deepEqual((await world.rows()).map((r) => r.kid).sort(), [k1, k3].sort());
+    assert.equal(await row(k2), undefined);
+  });
+
+  test("a rotation without --now is refused only for a key that waits, not for the signer", async () => {
+    world.time.ms = T0 - 1000;
+    const rotated = await rotateKey(node.keys);
+    assert.notEqual(rotated, undefined);
+    assert.deepEqual((await world.rows()).map((r) => r.kid).includes(k1), true);
+  });
+});
+
 describe("the private halves at rest", () => {
   test("sealed under the key derived from the secret, bound to their kid; the JWKS comes from the private half", async () => {
     world.time.ms = T0 + 1000;
