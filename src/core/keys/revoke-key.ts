@@ -3,13 +3,14 @@ import { isoAt } from "../clock.js";
 import { AuthError } from "../errors.js";
 import { addKey, type KeysContext } from "./keys-context.js";
 import { generateKeyMaterial } from "./material.js";
-import { signerAt } from "./signer-at.js";
+import { laggingClock, signerAt } from "./signer-at.js";
 
 /**
  * `tokenver keys revoke <kid>`: the key goes at once; tokens it signed are `token_invalid` on every
  * node (clients refresh). Revoking the signer: a waiting next key signs at once, or a new key of
  * TOKENVER_SIGNING_ALG is made and signs at once. The kid is remembered: the key never comes back.
- * Returns the kid that signs afterwards.
+ * Returns the kid that signs afterwards. Refused (`forbidden`) on a clock behind a key's creation
+ * (signer-at.ts).
  */
 export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signer: string }> {
   const spare = await generateKeyMaterial(keys.alg);
@@ -18,6 +19,8 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
     const rows = await listKeyRows(trx);
     const target = rows.find((r) => r.kid === kid);
     if (target === undefined) throw new AuthError("not_found", `no signing key with the id ${JSON.stringify(kid)}`);
+    const lagging = laggingClock(rows, now);
+    if (lagging !== undefined) throw lagging;
     const rest = rows.filter((r) => r.kid !== kid);
     const signing = (list: typeof rows) => signerAt(list, (r) => Date.parse(r.activate_at), now);
     await deleteKeyRow(trx, kid);

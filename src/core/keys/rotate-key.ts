@@ -3,7 +3,7 @@ import { isoAt } from "../clock.js";
 import { AuthError } from "../errors.js";
 import { addKey, type KeysContext } from "./keys-context.js";
 import { generateKeyMaterial, type SigningAlg } from "./material.js";
-import { signerAt } from "./signer-at.js";
+import { laggingClock, signerAt } from "./signer-at.js";
 
 export interface RotatedKey {
   kid: string;
@@ -15,7 +15,8 @@ export interface RotatedKey {
 /**
  * `tokenver keys rotate [--now]`: a new key of TOKENVER_SIGNING_ALG, published at once (JWKS) and
  * signing after the publish delay, or at once with `now` (a compromised key: the keys that were
- * waiting to sign are dropped). Refused (`forbidden`) while a next key already waits, unless `now`.
+ * waiting to sign are dropped). Refused (`forbidden`) while a next key already waits, unless `now`,
+ * and on a clock behind a key's creation (signer-at.ts).
  * `due`: only when the current key is older than TOKENVER_KEY_ROTATION (scheduled rotation).
  */
 export async function rotateKey(keys: KeysContext, options: { now?: boolean; due?: boolean } = {}): Promise<RotatedKey | undefined> {
@@ -24,6 +25,12 @@ export async function rotateKey(keys: KeysContext, options: { now?: boolean; due
     const now = keys.clock();
     await deleteRetiredKeys(trx, isoAt(now));
     const rows = await listKeyRows(trx);
+    const lagging = laggingClock(rows, now);
+    // The scheduled rotation on a lagging node: not due here (a node with the right clock decides).
+    if (lagging !== undefined) {
+      if (options.due) return undefined;
+      throw lagging;
+    }
     // Not the signer, even when a lagging clock puts every activation after `now`.
     const signer = signerAt(rows, (r) => Date.parse(r.activate_at), now);
     const waiting = rows.filter((r) => r !== signer && Date.parse(r.activate_at) > now);
