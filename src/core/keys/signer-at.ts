@@ -18,6 +18,8 @@ export function signerAt<K>(keys: readonly K[], activateAt: (key: K) => number, 
  * its own clock. On a clock behind the node that made a key it can take the signer for a key still
  * waiting, and delete it, or give a rotated-away key back its place. A key made after this clock's
  * `now` shows such a lag: the command is refused (`forbidden`, this error) rather than guess.
+ * Not closed by it (docs/keys.md, "Clocks"): a lag shorter than the time since the newest key was
+ * made, and a key dated ahead by a node whose clock was ahead (commands refused until then).
  */
 export function laggingClock(rows: readonly SigningKeyRow[], now: number): AuthError | undefined {
   const ahead = rows.find((r) => Date.parse(r.created_at) > now);
@@ -25,6 +27,7 @@ export function laggingClock(rows: readonly SigningKeyRow[], now: number): AuthE
   return new AuthError(
     "forbidden",
     `this process's clock (${new Date(now).toISOString()}) is behind the creation of key ${ahead.kid} (${ahead.created_at}): ` +
-      "correct the clock (NTP) or run the command on another node",
+      "this clock lags, or the node that made the key had a clock ahead; correct the clock that is wrong (NTP), " +
+      "or run the command where the clock is right",
   );
 }
