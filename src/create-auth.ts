@@ -28,6 +28,7 @@ import { webhookSettingsOf, WebhookSettingError, type WebhookSettings } from "./
 import { customTransport, fileTransport, smtpTransport, type MailTransport } from "./core/mail/transport.js";
 import type { Metrics } from "./metrics/metrics.js";
 import { openKeys } from "./core/keys/open-keys.js";
+import { keysClockOf } from "./core/keys/keys-context.js";
 import type { KeysContext } from "./core/keys/keys-context.js";
 import { SigningKeyError } from "./core/keys/material.js";
 import { SecretMismatchError } from "./core/keys/key-ring.js";
@@ -50,7 +51,10 @@ export async function createAuth<F extends UserFields = {}>(options: AuthOptions
   let redis: RedisParts | undefined;
   try {
     const secret = await loadSecret(store, resolved);
-    const { keys, started } = await openKeys(store.db, secret, resolved).catch((error: unknown) => {
+    const { keys, started } = await openKeys(store.db, secret, {
+      ...resolved,
+      keysClock: keysClockOf(store.dialect, resolved.clock),
+    }).catch((error: unknown) => {
       if (error instanceof SigningKeyError) throw new OptionError("signingKey", error.message, { cause: error });
       if (error instanceof SecretMismatchError) throw new OptionError("secret", error.message, { cause: error });
       throw error;

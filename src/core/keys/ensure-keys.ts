@@ -20,14 +20,14 @@ type Plan = "none" | "first" | "rotate";
  * Returns what it did, for the `key.rotated` event.
  */
 export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reason: string } | undefined> {
-  const now = keys.clock();
   await refuseRevokedConfigured(keys, keys.db);
-  if (planOf(keys, await listKeyRows(keys.db), now) === "none") return undefined;
+  if (planOf(keys, await listKeyRows(keys.db), await keys.now(keys.db)) === "none") return undefined;
   // Generated outside the lock (RSA takes a moment); a node that loses the race throws it away.
   const material = keys.configured ?? (keys.alg === "HS256" ? undefined : await generateKeyMaterial(keys.alg));
   return withKeysLock(keys.db, async (trx) => {
     // Again under the lock: a revoke may have committed since.
     await refuseRevokedConfigured(keys, trx);
+    const now = await keys.now(trx);
     const plan = planOf(keys, await listKeyRows(trx), now);
     if (plan === "none") return undefined;
     if (plan === "first") {
@@ -37,7 +37,7 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
       if ((await revokedAt(trx, keys.secretKid)) !== undefined) {
         // The secret's own key was revoked: it never signs or verifies again.
         const signer = material ?? (await generateKeyMaterial("HS256"));
-        await addKey(trx, keys, signer, now);
+        await addKey(trx, keys, signer, now, now);
         return { kid: signer.kid, reason: "first" };
       }
       if (material === undefined || hadSessions) {
@@ -53,11 +53,11 @@ export async function ensureKeys(keys: KeysContext): Promise<{ kid: string; reas
           .onConflict((oc) => oc.column("kid").doUpdateSet(dates))
           .execute();
       }
-      if (material !== undefined) await addKey(trx, keys, material, now);
+      if (material !== undefined) await addKey(trx, keys, material, now, now);
       return { kid: material?.kid ?? keys.secretKid, reason: "first" };
     }
     const next: NewKeyMaterial = material ?? (await generateKeyMaterial("HS256"));
-    await addKey(trx, keys, next, now + keys.publishDelayMs);
+    await addKey(trx, keys, next, now + keys.publishDelayMs, now);
     return { kid: next.kid, reason: keys.configured ? "configured_key" : "algorithm_changed" };
   });
 }

@@ -5,7 +5,7 @@ import type { Clock } from "../clock.js";
 import { ensureKeys } from "./ensure-keys.js";
 import { secretKidOf } from "../tokens/access-token.js";
 import { KeyRing, WRAPPING_KEY_LABEL } from "./key-ring.js";
-import type { KeysContext } from "./keys-context.js";
+import type { KeysClock, KeysContext } from "./keys-context.js";
 import { importConfiguredKey, type SigningAlg } from "./material.js";
 
 export interface KeySettings {
@@ -16,6 +16,8 @@ export interface KeySettings {
   accessTtl: number;
   clockTolerance: number;
   clock: Clock;
+  /** The keys' clock (keys-context.ts `keysClockOf`). */
+  keysClock: KeysClock;
   onWarning: (message: string) => void;
 }
 
@@ -45,7 +47,7 @@ export async function openKeys(
     ring,
     wrappingKey,
     secretKid,
-    clock: settings.clock,
+    now: settings.keysClock,
     alg: settings.signingAlg,
     configured,
     publishDelayMs: settings.keyPublishDelay * 1000,

@@ -9,13 +9,13 @@ import { laggingClock, signerAt } from "./signer-at.js";
  * `tokenver keys revoke <kid>`: the key goes at once; tokens it signed are `token_invalid` on every
  * node (clients refresh). Revoking the signer: a waiting next key signs at once, or a new key of
  * TOKENVER_SIGNING_ALG is made and signs at once. The kid is remembered: the key never comes back.
- * Returns the kid that signs afterwards. Refused (`forbidden`) on a clock behind a key's creation
- * (signer-at.ts).
+ * Returns the kid that signs afterwards. Every decision is taken on the keys' clock (the
+ * database's); refused (`forbidden`) when it went back behind a key's creation (signer-at.ts).
  */
 export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signer: string }> {
   const spare = await generateKeyMaterial(keys.alg);
   const signer = await withKeysLock(keys.db, async (trx) => {
-    const now = keys.clock();
+    const now = await keys.now(trx);
     const rows = await listKeyRows(trx);
     const target = rows.find((r) => r.kid === kid);
     if (target === undefined) throw new AuthError("not_found", `no signing key with the id ${JSON.stringify(kid)}`);
@@ -33,12 +33,12 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
         await setActivateAt(trx, waiting.kid, isoAt(now));
         return waiting.kid;
       }
-      await addKey(trx, keys, spare, now);
+      await addKey(trx, keys, spare, now, now);
       return spare.kid;
     }
     // A next key revoked before it signed: the signer keeps signing (no retirement date any more).
     const current = signing(rest);
-    // Waiting keys are those activated after `now` but the signer (on a lagging clock, it is too).
+    // Waiting keys are those activated after `now` but the signer (were every activation after it).
     if (current !== undefined && !rest.some((r) => r !== current && Date.parse(r.activate_at) > now)) {
       await trx.updateTable("tokenver_signing_keys").set({ retire_after: null }).where("kid", "=", current.kid).execute();
     }

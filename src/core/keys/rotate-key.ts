@@ -16,22 +16,22 @@ export interface RotatedKey {
  * `tokenver keys rotate [--now]`: a new key of TOKENVER_SIGNING_ALG, published at once (JWKS) and
  * signing after the publish delay, or at once with `now` (a compromised key: the keys that were
  * waiting to sign are dropped). Refused (`forbidden`) while a next key already waits, unless `now`,
- * and on a clock behind a key's creation (signer-at.ts).
+ * and when the keys' clock (the database's) went back behind a key's creation (signer-at.ts).
  * `due`: only when the current key is older than TOKENVER_KEY_ROTATION (scheduled rotation).
  */
 export async function rotateKey(keys: KeysContext, options: { now?: boolean; due?: boolean } = {}): Promise<RotatedKey | undefined> {
   const material = await generateKeyMaterial(keys.alg);
   const result = await withKeysLock(keys.db, async (trx) => {
-    const now = keys.clock();
+    const now = await keys.now(trx);
     await deleteRetiredKeys(trx, isoAt(now));
     const rows = await listKeyRows(trx);
     const lagging = laggingClock(rows, now);
-    // The scheduled rotation on a lagging node: not due here (a node with the right clock decides).
+    // The scheduled rotation on a clock set back: not due until it has caught up.
     if (lagging !== undefined) {
       if (options.due) return undefined;
       throw lagging;
     }
-    // Not the signer, even when a lagging clock puts every activation after `now`.
+    // Not the signer, even if every activation were after `now`.
     const signer = signerAt(rows, (r) => Date.parse(r.activate_at), now);
     const waiting = rows.filter((r) => r !== signer && Date.parse(r.activate_at) > now);
     if (options.due) {
@@ -48,7 +48,7 @@ export async function rotateKey(keys: KeysContext, options: { now?: boolean; due
       for (const row of waiting) await trx.deleteFrom("tokenver_signing_keys").where("kid", "=", row.kid).execute();
     }
     const activateAt = options.now ? now : now + keys.publishDelayMs;
-    await addKey(trx, keys, material, activateAt);
+    await addKey(trx, keys, material, activateAt, now);
     return { kid: material.kid, alg: material.alg, activateAt: isoAt(activateAt) };
   });
   await keys.ring.reload();

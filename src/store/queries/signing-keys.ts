@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import type { Database, SigningKeysTable } from "../schema.js";
 
 export type SigningKeyRow = SigningKeysTable;
@@ -28,6 +28,15 @@ export function listKeyRows(db: Kysely<Database> | Transaction<Database>): Promi
  */
 export function keyRowsSql(db: Kysely<Database>): string {
   return keyRowsQuery(db).compile().sql;
+}
+
+/**
+ * PostgreSQL's clock, milliseconds since the epoch: `clock_timestamp()`, the time of this
+ * statement (`now()` would be the transaction's start, before the keys' lock was granted).
+ */
+export async function databaseNow(db: Kysely<Database> | Transaction<Database>): Promise<number> {
+  const { rows } = await sql<{ ms: string | number }>`select extract(epoch from clock_timestamp()) * 1000 as ms`.execute(db);
+  return Math.floor(Number(rows[0]!.ms));
 }
 
 /** When the key was revoked (`tokenver keys revoke`), or undefined. */

@@ -210,7 +210,7 @@ describe("keys sealed under another secret", () => {
   async function addForeignKey(node: KeysNode, activateAt: number): Promise<string> {
     const material = await generateKeyMaterial("EdDSA");
     const foreign = { ...node.keys, wrappingKey: deriveKey(OTHER_SECRET, WRAPPING_KEY_LABEL) };
-    await withKeysLock(world.db, (trx) => addKey(trx, foreign, material, activateAt));
+    await withKeysLock(world.db, (trx) => addKey(trx, foreign, material, activateAt, world.time.ms));
     return material.kid;
   }
 

@@ -1,7 +1,8 @@
 // The signing keys (src/core/keys/) over a real SQLite store in memory (test/support/sqlite-core.ts
 // makes and migrates it, and gives users and sessions), opened as createAuth() opens them
 // (openKeys: the configured key checked, ensureKeys, the ring loaded), with a manual clock shared by
-// every "node" of one database, a switch that makes the database stop answering, and a signer and a
+// every "node" of one database (the database's clock, which the key operations use; a node's own
+// clock may be skewed from it), a switch that makes the database stop answering, and a signer and a
 // verifier over the ring, as the facade builds them. Nothing of the store is mocked. Shared by the
 // unit files of this folder.
 import type {
@@ -68,11 +69,13 @@ export interface KeysNodeOptions {
   signingKey?: string;
   keyPublishDelay?: number;
   keyRotation?: number;
+  /** This node's clock minus the database's (a node whose clock is off); the keys' clock stays the database's. */
+  skewMs?: number;
   /** Wraps the node's connection (a Proxy that runs a racing step first, say). */
   wrap?: (db: Kysely<Database>) => Kysely<Database>;
 }
 
-/** The settings openKeys gets from createAuth, with the constants above and the world's clock. */
+/** The settings openKeys gets from createAuth, with the constants above and the world's clock (the database's). */
 export function keySettings(time: Time, warnings: string[], options: KeysNodeOptions = {}): KeySettings {
   return {
     signingAlg: options.alg ?? "HS256",
@@ -81,7 +84,9 @@ export function keySettings(time: Time, warnings: string[], options: KeysNodeOpt
     keyRotation: options.keyRotation ?? 0,
     accessTtl: ACCESS_TTL,
     clockTolerance: CLOCK_TOLERANCE,
-    clock: () => time.ms,
+    clock: () => time.ms + (options.skewMs ?? 0),
+    // The database's clock: the world's time, whatever the node's own.
+    keysClock: async () => time.ms,
     onWarning: (message) => warnings.push(message),
   };
 }
@@ -90,7 +95,7 @@ export interface KeysWorld {
   readonly base: SqliteCore;
   readonly db: Kysely<Database>;
   readonly time: Time;
-  /** One more node (or command) on this database: its own ring, the same clock. */
+  /** One more node (or command) on this database: its own ring, the same clock unless `skewMs`. */
   open(options?: KeysNodeOptions): Promise<KeysNode>;
   rows(): Promise<Database["tokenver_signing_keys"][]>;
   close(): Promise<void>;
@@ -107,7 +112,7 @@ export async function keysWorld(time: Time = { ms: T0 }): Promise<KeysWorld> {
     open: async (options = {}) => {
       const outage = new Outage();
       const warnings: string[] = [];
-      const clock = () => time.ms;
+      const clock = () => time.ms + (options.skewMs ?? 0);
       const plugged = db.withPlugin(outage);
       const { keys, started } = await openKeys(
         options.wrap?.(plugged) ?? plugged,

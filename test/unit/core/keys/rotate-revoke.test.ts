@@ -283,10 +283,72 @@ describe("revokeKey", () => {
   });
 });
 
-// A command (the CLI, the admin API) may run on a node whose clock lags the one that made the keys.
-// Deciding which key signs with that clock, it could delete the signer as a waiting key, leave no
-// key at all, or give a rotated-away key back its place: it is refused instead (signer-at.ts).
-describe("on a clock behind a key's creation", () => {
+// A command (the CLI, the admin API) may run on a node whose own clock is off. Every decision about
+// keys is taken on the keys' clock (the database's, keys-context.ts), never the node's: a node
+// lagging by an hour, or by less than the newest key's age, or ahead by days, changes the keys
+// exactly as a node with the right clock would.
+describe("on a node whose own clock is off", () => {
+  const HOUR = 3_600_000;
+
+  test("revoking the only signer from a node an hour behind: a new key dated by the database signs on every node", async () => {
+    world.time.ms = T0 + 1000;
+    const lagging = await world.open({ alg: "EdDSA", skewMs: -HOUR });
+    const old = node.sign();
+    const { signer } = await revokeKey(lagging.keys, k1);
+    assert.notEqual(signer, k1);
+    const rows = await world.rows();
+    assert.deepEqual(
+      rows.map((r) => [r.kid, r.created_at, r.activate_at, r.retire_after]),
+      [[signer, isoAt(T0 + 1000), isoAt(T0 + 1000), null]],
+    );
+    await node.ring.reload();
+    for (const n of [node, lagging]) {
+      assert.equal(n.ring.signing().kid, signer);
+      assert.equal(kidOf(n.sign()), signer);
+    }
+    assert.throws(() => node.verify(old), AuthError);
+  });
+
+  test("within the publish delay, a node behind by less than the new key's age takes the new signer for the signer", async () => {
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys))!.kid;
+    const k1Retires = (await row(k1))!.retire_after;
+    // k2 has signed for 100 s on the database's clock; on this node's, it still waits for 100 s.
+    world.time.ms = T0 + 1000 + DELAY_MS + 100_000;
+    const lagging = await world.open({ alg: "EdDSA", skewMs: -200_000 });
+    assert.equal(lagging.ring.signing().kid, k1, "the node's own clock still has k1 signing");
+    // rotate --now keeps k2 (the signer, not a waiting key): it retires, its tokens still verify.
+    const k3 = (await rotateKey(lagging.keys, { now: true }))!.kid;
+    assert.notEqual(await row(k2), undefined);
+    assert.equal((await row(k2))!.retire_after, isoAt(world.time.ms + RETIRE_MS));
+    // Revoking k3, the signer now: no rotated-away key comes back; a new key signs.
+    const { signer } = await revokeKey(lagging.keys, k3);
+    assert.ok(![k1, k2, k3].includes(signer));
+    assert.equal((await row(k1))!.retire_after, k1Retires);
+    assert.equal((await row(k2))!.retire_after, isoAt(world.time.ms + RETIRE_MS));
+  });
+
+  test("a rotation from a node days ahead is dated by the database: the other nodes' commands still run", async () => {
+    world.time.ms = T0 + 1000;
+    const ahead = await world.open({ alg: "EdDSA", keyRotation: ROTATION_DAYS, skewMs: 3 * 86_400_000 });
+    const rotated = (await rotateKey(ahead.keys))!;
+    assert.equal(rotated.activateAt, isoAt(T0 + 1000 + DELAY_MS));
+    assert.equal((await row(rotated.kid))!.created_at, isoAt(T0 + 1000));
+    // Not refused on the right clock; and the scheduled rotation is not due on the node ahead.
+    world.time.ms = T0 + 2000;
+    const k3 = (await rotateKey(node.keys, { now: true }))!.kid;
+    assert.equal(await rotateKey(ahead.keys, { due: true }), undefined);
+    assert.deepEqual(
+      (await world.rows()).map((r) => r.kid),
+      [k1, k3],
+    );
+  });
+});
+
+// The keys' clock itself went back (a failover to a database server whose clock lags, a host clock
+// set back): deciding which key signs on it, a command could delete the signer as a waiting key,
+// leave no key at all, or give a rotated-away key back its place: it is refused instead (signer-at.ts).
+describe("on a keys' clock set back behind a key's creation", () => {
   /** Refused, naming a key made after this clock's now (the first such, in activation order). */
   async function refusedLagging(promise: Promise<unknown>, kid: string) {
     const error = await rejectsWith(promise, "forbidden", { status: 403 });
