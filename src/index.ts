@@ -32,7 +32,7 @@ export type {
 } from "./core/types.js";
 export type { VerifyOptions } from "./core/verify.js";
 export type { ServerSideUserApi } from "./core/users/api.js";
-export type { Actor, ActorOptions } from "./core/users/actor.js";
+export type { Actor, ActorOptions, AdminActionOptions } from "./core/users/actor.js";
 export type { CreateUserInput } from "./core/users/create-user.js";
 export type { ListUsersOptions, UserPage } from "./core/users/list-users.js";
 export type { AdminSessionInfo, UserDetail } from "./core/users/user-detail.js";

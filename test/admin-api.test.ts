@@ -195,6 +195,25 @@ for (const dialect of dialects()) {
       }
     });
 
+    test("two admins disabling each other at once: exactly one wins, the other's request is refused (never a deadlock's 503)", async () => {
+      // Each action checks its admin again inside its transaction, after every admin row is locked
+      // in one order: the loser's check sees itself disabled (401 token_revoked), whichever wins.
+      for (let round = 0; round < 5; round++) {
+        const [a, b] = [await api.register(), await api.register()];
+        for (const x of [a, b]) await server.auth.setRole(x.user.id, "admin");
+        const answers = await Promise.all([
+          call("POST", `/admin/users/${b.user.id}/disable`, a.access),
+          call("POST", `/admin/users/${a.user.id}/disable`, b.access),
+        ]);
+        const statuses = answers.map((r) => r.status).sort();
+        assert.deepEqual(statuses, [204, 401], `round ${round}: ${JSON.stringify(answers.map((r) => r.body))}`);
+        const loser = answers.find((r) => r.status === 401)!;
+        assert.equal(loser.body.code, "token_revoked");
+        const detail = await Promise.all([a, b].map((x) => server.auth.getUserDetail(x.user.id)));
+        assert.deepEqual(detail.map((d) => d.user.disabled).sort(), [false, true], "exactly one of them disabled");
+      }
+    });
+
     test("GET /admin/users: newest first, cursor pages that neither repeat nor skip, literal search", async () => {
       const tag = `q${Date.now()}`;
       const emails = [

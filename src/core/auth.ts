@@ -74,7 +74,7 @@ import { resendVerification } from "./recovery/resend-verification.js";
 import { resetPassword, type ResetPasswordInput } from "./recovery/reset-password.js";
 import { verifyEmail } from "./recovery/verify-email.js";
 import { pruneLinks } from "../store/queries/links.js";
-import type { ActorOptions } from "./users/actor.js";
+import type { ActorOptions, AdminActionOptions } from "./users/actor.js";
 import type { ServerSideUserApi } from "./users/api.js";
 import { createUser, type CreateUserInput } from "./users/create-user.js";
 import { disableUser } from "./users/disable-user.js";
@@ -436,32 +436,33 @@ export class Auth<F extends UserFields = {}> implements ServerSideUserApi<F> {
 
   // ---- Administration: the server-side user API (docs/api.md section 10; issue 20) ------------
   // Documented on `ServerSideUserApi` (users/api.ts). Every revoking action goes through the one
-  // revocation protocol; `options.actor` says who acts (an admin's id, "cli", or "system").
+  // revocation protocol; `options.actor` says who acts (an admin's id, "cli", or "system"), and
+  // `options.admin` has the action check that admin again in its own transaction.
   findUserById(userId: string): Promise<User<ProfileOf<F>> | null> {
     return findUserById(this.#core, userId);
   }
   findUserByEmail(email: string): Promise<User<ProfileOf<F>> | null> {
     return findUserByEmail(this.#core, email);
   }
-  logoutUser(userId: string, options: ActorOptions = {}): Promise<void> {
+  logoutUser(userId: string, options: AdminActionOptions = {}): Promise<void> {
     return logoutUser(this.#core, userId, options);
   }
-  revokeUserSession(userId: string, sessionId: string, options: ActorOptions = {}): Promise<void> {
+  revokeUserSession(userId: string, sessionId: string, options: AdminActionOptions = {}): Promise<void> {
     return revokeUserSession(this.#core, userId, sessionId, options);
   }
-  disableUser(userId: string, options: ActorOptions = {}): Promise<void> {
+  disableUser(userId: string, options: AdminActionOptions = {}): Promise<void> {
     return disableUser(this.#core, userId, options);
   }
-  enableUser(userId: string, options: ActorOptions = {}): Promise<void> {
+  enableUser(userId: string, options: AdminActionOptions = {}): Promise<void> {
     return enableUser(this.#core, userId, options);
   }
-  deleteUser(userId: string, options: ActorOptions = {}): Promise<void> {
+  deleteUser(userId: string, options: AdminActionOptions = {}): Promise<void> {
     return deleteAccount(this.#core, userId, options);
   }
-  setRole(userId: string, role: Role, options: ActorOptions = {}): Promise<void> {
+  setRole(userId: string, role: Role, options: AdminActionOptions = {}): Promise<void> {
     return setRole(this.#core, userId, role, options);
   }
-  createUser(input: CreateUserInput, options: ActorOptions = {}): Promise<User<ProfileOf<F>>> {
+  createUser(input: CreateUserInput, options: AdminActionOptions = {}): Promise<User<ProfileOf<F>>> {
     return createUser(this.#core, input, options);
   }
   listUsers(options: ListUsersOptions = {}): Promise<UserPage<ProfileOf<F>>> {

@@ -8,10 +8,10 @@ import { recordEvent } from "../events/record.js";
 import { queueNotice } from "../mail/notice.js";
 import { requireStillSignedIn } from "../passwords/confirm-password.js";
 import type { Principal, RequestContext } from "../types.js";
-import { lastAdmin, requireUser, userNotFound, type ActorOptions } from "../users/actor.js";
+import { actorOf, lastAdmin, requireStillAdmin, requireUser, userNotFound, type AdminActionOptions } from "../users/actor.js";
 
 /** How the deletion came about: who, from where, and whether the user is mailed a notice. */
-export interface DeleteAccountOptions extends ActorOptions {
+export interface DeleteAccountOptions extends AdminActionOptions {
   client?: RequestContext;
   sessionId?: string;
   /** Queue the `account_deleted` notice to the account's address, in the deleting transaction. */
@@ -33,8 +33,10 @@ export async function deleteAccount(core: Core, userId: string, options: DeleteA
   await requireUser(core, userId);
   if (await failClosed(() => admins.isLastEnabledAdmin(core.db, userId))) throw lastAdmin();
   await core.revoker.revoke({ userId }, async (trx, now) => {
-    if (options.principal !== undefined) await requireStillSignedIn(core, trx, options.principal);
+    // Every admin row first (PostgreSQL), then the signed-in user's own: the order of every admin action.
+    await requireStillAdmin(core, trx, options);
     await admins.lockAdmins(trx, core.dialect);
+    if (options.principal !== undefined) await requireStillSignedIn(core, trx, options.principal);
     // A write first: on SQLite it takes the write lock, so the conditional delete below sees the latest state.
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
     // Read before the row goes: the notice is for the address stored now.
@@ -48,7 +50,7 @@ export async function deleteAccount(core: Core, userId: string, options: DeleteA
     type: "account.deleted",
     userId,
     sessionId: options.sessionId ?? null,
-    actor: options.actor ?? "system",
+    actor: actorOf(options),
     client: options.client,
   });
 }

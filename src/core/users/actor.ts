@@ -1,8 +1,13 @@
+import type { Kysely } from "kysely";
+import * as admins from "../../store/queries/admin-users.js";
 import * as users from "../../store/queries/users.js";
+import type { Database } from "../../store/schema.js";
 import type { Core } from "../context.js";
 import { AuthError, failClosed } from "../errors.js";
 import { recordEvent } from "../events/record.js";
 import type { EventDetail, EventType } from "../events/types.js";
+import { requireStillSignedIn } from "../passwords/confirm-password.js";
+import type { Principal } from "../types.js";
 import { isStorableId } from "../validation.js";
 
 /**
@@ -16,6 +21,41 @@ export type Actor = "cli" | "system" | (string & {});
 export interface ActorOptions {
   /** Who acts: an admin's user id, `"cli"` or `"system"` (default). Recorded with the action's security event. */
   actor?: Actor;
+}
+
+/** Options of the server-side actions on accounts (users/, and deleteUser). */
+export interface AdminActionOptions extends ActorOptions {
+  /**
+   * An administrator's request (the admin routes pass their principal, and so should an
+   * application's own admin routes). The action's own transaction checks, before it writes, that
+   * this sign-in is still current (`401 token_revoked`) and its user still an enabled admin
+   * (`403 forbidden`), and holds both until it commits: a demotion, disable or sign-out of that
+   * admin that returned before the action stops it. `actor` defaults to its user id.
+   */
+  admin?: Principal;
+}
+
+/** Who the action's security event names: `actor`, else the admin's id, else `system`. */
+export function actorOf(options: AdminActionOptions): Actor {
+  return options.actor ?? options.admin?.userId ?? "system";
+}
+
+/**
+ * First in an admin action's transaction (`options.admin` set; else nothing): every admin row
+ * locked (PostgreSQL, in id order, the acting admin's among them: two admins acting at once
+ * queue, never deadlock), then this sign-in still current and its user still an enabled admin.
+ */
+export async function requireStillAdmin(core: Core, trx: Kysely<Database>, options: AdminActionOptions): Promise<void> {
+  if (options.admin === undefined) return;
+  await admins.lockAdmins(trx, core.dialect);
+  await requireStillSignedIn(core, trx, options.admin);
+  const stored = await admins.roleOf(trx, options.admin.userId);
+  if (stored?.role !== "admin" || stored.disabled) throw notAnAdmin();
+}
+
+/** `403 forbidden`: the principal's user is not (or no longer) an enabled admin. */
+export function notAnAdmin(): AuthError {
+  return new AuthError("forbidden", "This needs an administrator.");
 }
 
 /** User ids are UUIDs; anything longer is no user of ours. */
@@ -41,6 +81,6 @@ export async function requireUser(core: Core, userId: unknown): Promise<users.Us
  * Records a server-side action on an account (`admin.<action>`, or another type for a flow that
  * has its own), with who did it: the admin's id, `cli` or `system`.
  */
-export function recordAdminAction(core: Core, type: EventType, userId: string, options: ActorOptions, detail?: EventDetail): void {
-  recordEvent(core, { type, userId, actor: options.actor ?? "system", ...(detail === undefined ? {} : { detail }) });
+export function recordAdminAction(core: Core, type: EventType, userId: string, options: AdminActionOptions, detail?: EventDetail): void {
+  recordEvent(core, { type, userId, actor: actorOf(options), ...(detail === undefined ? {} : { detail }) });
 }

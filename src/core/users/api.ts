@@ -1,6 +1,6 @@
 import type { UserFields } from "../config.js";
 import type { Principal, ProfileOf, Role, User } from "../types.js";
-import type { ActorOptions } from "./actor.js";
+import type { AdminActionOptions } from "./actor.js";
 import type { CreateUserInput } from "./create-user.js";
 import type { ListUsersOptions, UserPage } from "./list-users.js";
 import type { UserDetail } from "./user-detail.js";
@@ -13,7 +13,9 @@ import type { UserDetail } from "./user-detail.js";
  * (`/admin/users/...`) and the `tokenver users` commands call these same methods.
  *
  * Errors are `AuthError`s: `not_found` (404) for an unknown user, `forbidden` (403) for an action
- * that would leave no enabled admin, `validation_failed` (400), `service_unavailable` (503).
+ * that would leave no enabled admin, `validation_failed` (400), `service_unavailable` (503); with
+ * `options.admin`, `token_revoked` (401) or `forbidden` (403) when that admin's sign-in or role
+ * ended before the action's transaction (`AdminActionOptions`).
  */
 export interface ServerSideUserApi<F extends UserFields> {
   /**
@@ -46,10 +48,10 @@ export interface ServerSideUserApi<F extends UserFields> {
    * @example
    * ```ts
    * // A stolen laptop: every token of the account dies now, on every node.
-   * await auth.logoutUser(userId, { actor: adminPrincipal.userId });
+   * await auth.logoutUser(userId, { admin: request.user }); // checked again in the action's transaction
    * ```
    */
-  logoutUser(userId: string, options?: ActorOptions): Promise<void>;
+  logoutUser(userId: string, options?: AdminActionOptions): Promise<void>;
 
   /**
    * Revokes one session of the user (its tokens die on every node); the others live on.
@@ -61,7 +63,7 @@ export interface ServerSideUserApi<F extends UserFields> {
    * await auth.revokeUserSession(userId, sessions[0].id);
    * ```
    */
-  revokeUserSession(userId: string, sessionId: string, options?: ActorOptions): Promise<void>;
+  revokeUserSession(userId: string, sessionId: string, options?: AdminActionOptions): Promise<void>;
 
   /**
    * Disables the account: version incremented, every session revoked (every token dies on every
@@ -74,7 +76,7 @@ export interface ServerSideUserApi<F extends UserFields> {
    * await auth.login({ email, password }); // throws AuthError, code "account_disabled"
    * ```
    */
-  disableUser(userId: string, options?: ActorOptions): Promise<void>;
+  disableUser(userId: string, options?: AdminActionOptions): Promise<void>;
 
   /**
    * Enables a disabled account: the user may sign in again (tokens revoked by the disabling stay
@@ -82,10 +84,10 @@ export interface ServerSideUserApi<F extends UserFields> {
    *
    * @example
    * ```ts
-   * await auth.enableUser(userId, { actor: adminId });
+   * await auth.enableUser(userId, { admin: request.user });
    * ```
    */
-  enableUser(userId: string, options?: ActorOptions): Promise<void>;
+  enableUser(userId: string, options?: AdminActionOptions): Promise<void>;
 
   /**
    * Deletes the account, its sessions and refresh tokens; every token of it dies on every node.
@@ -97,7 +99,7 @@ export interface ServerSideUserApi<F extends UserFields> {
    * if (user) await auth.deleteUser(user.id, { actor: "cli" });
    * ```
    */
-  deleteUser(userId: string, options?: ActorOptions): Promise<void>;
+  deleteUser(userId: string, options?: AdminActionOptions): Promise<void>;
 
   /**
    * Makes the user an admin or not. Admin routes read the role from the database on every
@@ -109,7 +111,7 @@ export interface ServerSideUserApi<F extends UserFields> {
    * await auth.setRole(userId, "admin", { actor: "cli" });
    * ```
    */
-  setRole(userId: string, role: Role, options?: ActorOptions): Promise<void>;
+  setRole(userId: string, role: Role, options?: AdminActionOptions): Promise<void>;
 
   /**
    * Creates an account from the server side (no session, no tokens, no registration throttle),
@@ -120,7 +122,7 @@ export interface ServerSideUserApi<F extends UserFields> {
    * const admin = await auth.createUser({ email: "ops@example.com", password, role: "admin" });
    * ```
    */
-  createUser(input: CreateUserInput, options?: ActorOptions): Promise<User<ProfileOf<F>>>;
+  createUser(input: CreateUserInput, options?: AdminActionOptions): Promise<User<ProfileOf<F>>>;
 
   /**
    * Users newest first, a page at a time; `query` matches the email or username literally

@@ -10,7 +10,7 @@ import { checkPasswordPolicy } from "../passwords/policy.js";
 import { toUser } from "../accounts/user.js";
 import type { User } from "../types.js";
 import { checkNewEmail, checkUsername } from "../validation.js";
-import { recordAdminAction, type ActorOptions } from "./actor.js";
+import { recordAdminAction, requireStillAdmin, type AdminActionOptions } from "./actor.js";
 
 /** An account created from the server side (an operator, a seed script): no session, no tokens. */
 export interface CreateUserInput {
@@ -26,7 +26,7 @@ export interface CreateUserInput {
  * `email_taken`), but no session and no registration throttle: the caller is trusted code.
  * Custom user fields start empty.
  */
-export async function createUser<P extends object>(core: Core, input: CreateUserInput, options: ActorOptions = {}): Promise<User<P>> {
+export async function createUser<P extends object>(core: Core, input: CreateUserInput, options: AdminActionOptions = {}): Promise<User<P>> {
   const { email, errors: emailErrors } = checkNewEmail(input?.email);
   const errors: FieldError[] = [...emailErrors];
   if (typeof input?.password !== "string") errors.push({ field: "password", message: "must be a string" });
@@ -47,6 +47,7 @@ export async function createUser<P extends object>(core: Core, input: CreateUser
   const now = isoAt(core.config.clock());
   try {
     const row = await core.db.transaction().execute(async (trx) => {
+      await requireStillAdmin(core, trx, options);
       const inserted = await users.insertUser(trx, {
         id: randomUUID(),
         email,
@@ -67,6 +68,7 @@ export async function createUser<P extends object>(core: Core, input: CreateUser
     recordAdminAction(core, "admin.create", row.id, options, { role });
     return toUser<P>(row);
   } catch (error) {
+    if (error instanceof AuthError) throw error;
     if (isUniqueViolation(error)) throw new AuthError("email_taken", "An account with this email already exists.");
     throw unavailable(error);
   }

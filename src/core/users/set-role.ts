@@ -3,19 +3,20 @@ import type { Role } from "../../store/schema.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { failClosed, validationFailed } from "../errors.js";
-import { lastAdmin, recordAdminAction, requireUser, userNotFound, type ActorOptions } from "./actor.js";
+import { lastAdmin, recordAdminAction, requireStillAdmin, requireUser, userNotFound, type AdminActionOptions } from "./actor.js";
 
 /**
  * Makes the user an admin (`"admin"`) or not (`"user"`). Takes effect on the next admin request
  * on every node: admin routes read the role from the database each time, never from a token.
  * `not_found` for an unknown user; `forbidden` when it would demote the last enabled admin.
  */
-export async function setRole(core: Core, userId: string, role: Role, options: ActorOptions = {}): Promise<void> {
+export async function setRole(core: Core, userId: string, role: Role, options: AdminActionOptions = {}): Promise<void> {
   if (role !== "user" && role !== "admin") throw validationFailed([{ field: "role", message: "must be user or admin" }]);
   await requireUser(core, userId);
   const now = isoAt(core.config.clock());
   const changed = await failClosed(() =>
     core.db.transaction().execute(async (trx) => {
+      await requireStillAdmin(core, trx, options);
       await admins.lockAdmins(trx, core.dialect);
       return admins.setRole(trx, userId, role, now);
     }),

@@ -53,7 +53,7 @@ export const ADMIN_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Disabled"),
     errors: ADMIN_ERRORS,
-    handler: async ({ auth, principal, params }) => void (await auth.disableUser(params.id, { actor: principal.userId })),
+    handler: async ({ auth, principal, params }) => void (await auth.disableUser(params.id, { admin: principal })),
   }),
   endpoint({
     method: "POST",
@@ -66,7 +66,7 @@ export const ADMIN_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Enabled"),
     errors: ADMIN_ERRORS,
-    handler: async ({ auth, principal, params }) => void (await auth.enableUser(params.id, { actor: principal.userId })),
+    handler: async ({ auth, principal, params }) => void (await auth.enableUser(params.id, { admin: principal })),
   }),
   endpoint({
     method: "POST",
@@ -79,7 +79,7 @@ export const ADMIN_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Logged out"),
     errors: ADMIN_ERRORS,
-    handler: async ({ auth, principal, params }) => void (await auth.logoutUser(params.id, { actor: principal.userId })),
+    handler: async ({ auth, principal, params }) => void (await auth.logoutUser(params.id, { admin: principal })),
   }),
   endpoint({
     method: "DELETE",
@@ -94,6 +94,6 @@ export const ADMIN_ENDPOINTS: readonly AnyEndpoint[] = [
     status: 204,
     response: NO_BODY("Deleted"),
     errors: ADMIN_ERRORS,
-    handler: async ({ auth, principal, params }) => void (await auth.deleteUser(params.id, { actor: principal.userId })),
+    handler: async ({ auth, principal, params }) => void (await auth.deleteUser(params.id, { admin: principal })),
   }),
 ];

@@ -4,7 +4,8 @@
 // before anything is marked in flight, and again by the write when a racing request made the
 // target the last admin), every session and token revoked at once through the one revocation
 // protocol, unknown and made-up ids `not_found` before the store is asked, a store that does not
-// answer `503`, and who acted in the event. test/admin-api.test.ts drives the same over HTTP.
+// answer `503`, who acted in the event, and an admin's request checked again inside the action's
+// transaction (`options.admin`). test/admin-api.test.ts drives the same over HTTP.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import type { Kysely } from "kysely";
@@ -13,6 +14,7 @@ import { getUser } from "../../../../src/core/accounts/profile.js";
 import type { Core } from "../../../../src/core/context.js";
 import { refresh } from "../../../../src/core/sessions/refresh.js";
 import type { Principal } from "../../../../src/core/types.js";
+import { createUser } from "../../../../src/core/users/create-user.js";
 import { disableUser } from "../../../../src/core/users/disable-user.js";
 import { enableUser } from "../../../../src/core/users/enable-user.js";
 import { logoutUser } from "../../../../src/core/users/logout-user.js";
@@ -455,5 +457,127 @@ describe("deleteAccount by an administrator", () => {
     });
     await rejectsWith(deleteAccount(world.core, userId), "not_found", { message: NO_USER });
     assert.deepEqual(await events("account.deleted"), []);
+  });
+});
+
+// An admin's request passes `{ admin: principal }` (the admin endpoints do): the action checks that
+// sign-in and role again in its own transaction, before it writes, so a demotion, disable or
+// sign-out of that admin that returned while the request was under way stops the action.
+describe("an admin's request (options.admin): the admin checked again inside the action's transaction", () => {
+  interface Action {
+    name: string;
+    /** Makes what the action would change; returns a snapshot of it. */
+    setup(): Promise<() => Promise<unknown>>;
+    run(options: { admin: Principal }): Promise<unknown>;
+    event: string;
+  }
+  let target: string;
+  let targetSession: string;
+  const email = "created-by-an-admin@example.test";
+  const actions: Action[] = [
+    {
+      name: "disableUser",
+      event: "admin.disable",
+      setup: async () => async () => user(world, target),
+      run: (o) => disableUser(world.core, target, o),
+    },
+    {
+      name: "enableUser",
+      event: "admin.enable",
+      setup: async () => {
+        await disableUser(world.core, target);
+        return async () => (await user(world, target))!.disabled_at;
+      },
+      run: (o) => enableUser(world.core, target, o),
+    },
+    {
+      name: "logoutUser",
+      event: "admin.logout",
+      setup: async () => async () => user(world, target),
+      run: (o) => logoutUser(world.core, target, o),
+    },
+    {
+      name: "revokeUserSession",
+      event: "session.revoked",
+      setup: async () => async () => liveSessions(world, target),
+      run: (o) => revokeUserSession(world.core, target, targetSession, o),
+    },
+    {
+      name: "deleteUser",
+      event: "account.deleted",
+      setup: async () => async () => user(world, target),
+      run: (o) => deleteAccount(world.core, target, o),
+    },
+    {
+      name: "setRole",
+      event: "admin.promote",
+      setup: async () => async () => user(world, target),
+      run: (o) => setRole(world.core, target, "admin", o),
+    },
+    {
+      name: "createUser",
+      event: "admin.create",
+      setup: async () => async () => world.store.db.selectFrom("users").select("id").where("email", "=", email).execute(),
+      run: (o) => createUser(world.core, { email, password: "a long enough passphrase" }, o),
+    },
+  ];
+
+  let acting: { principal: Principal; accessToken: string };
+  let actingId: string;
+  beforeEach(async () => {
+    actingId = await admin();
+    await admin(); // another enabled admin: the last-admin rule stays out of the way
+    acting = await signInNow(world, actingId);
+    target = await world.addUser();
+    targetSession = (await signInNow(world, target)).principal.sessionId;
+  });
+
+  for (const action of actions) {
+    describe(action.name, () => {
+      test("still an admin with this sign-in: done, the admin named as the actor", async () => {
+        const snapshot = await action.setup();
+        const before = await snapshot();
+        await action.run({ admin: acting.principal });
+        assert.notDeepEqual(await snapshot(), before);
+        const recorded = await events(action.event);
+        assert.equal(recorded.at(-1)!.actor, actingId);
+      });
+
+      test("demoted while the request was under way: forbidden, nothing written, no event", async () => {
+        const snapshot = await action.setup();
+        const before = await snapshot();
+        const seen = (await events(action.event)).length;
+        await requireAdmin(world.core, acting.principal); // what the route checked first
+        await setRole(world.core, actingId, "user");
+        await rejectsWith(action.run({ admin: acting.principal }), "forbidden", { status: 403, message: NOT_ADMIN });
+        assert.deepEqual(await snapshot(), before);
+        assert.equal((await events(action.event)).length, seen);
+      });
+
+      test("signed out while the request was under way: token_revoked, nothing written, no event", async () => {
+        const snapshot = await action.setup();
+        await revokeUserSession(world.core, actingId, acting.principal.sessionId);
+        const before = await snapshot();
+        const seen = (await events(action.event)).length;
+        await rejectsWith(action.run({ admin: acting.principal }), "token_revoked", { status: 401 });
+        assert.deepEqual(await snapshot(), before);
+        assert.equal((await events(action.event)).length, seen);
+      });
+    });
+  }
+
+  test("disabled between the action's own early checks and its transaction: the transaction refuses; nothing revoked", async () => {
+    const targetSignIn = await signInNow(world, target);
+    world.onBeforeRevoke(async () => {
+      await disableUser(world.core, actingId);
+    });
+    await rejectsWith(disableUser(world.core, target, { admin: acting.principal }), "token_revoked", { status: 401 });
+    assert.equal((await user(world, target))!.disabled_at, null);
+    assert.equal((await world.verify(targetSignIn.accessToken)).userId, target);
+  });
+
+  test("an explicit actor wins over the admin's id in the event", async () => {
+    await logoutUser(world.core, target, { admin: acting.principal, actor: "cli" });
+    assert.equal((await events("admin.logout")).at(-1)!.actor, "cli");
   });
 });
