@@ -36,13 +36,14 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
       await addKey(trx, keys, spare, now, now);
       return spare.kid;
     }
-    // A next key revoked before it signed: the signer keeps signing (no retirement date any more).
-    const current = signing(rest);
-    // Waiting keys are those activated after `now` but the signer (were every activation after it).
-    if (current !== undefined && !rest.some((r) => r !== current && Date.parse(r.activate_at) > now)) {
-      await trx.updateTable("tokenver_signing_keys").set({ retire_after: null }).where("kid", "=", current.kid).execute();
+    // Not the signer: the key that signs last (the latest activation left) never retires. When the
+    // revoked key was the one after it (a next key revoked before it signed, even behind another
+    // waiting key), its retirement date goes: otherwise no key would sign once it passed.
+    const last = rest.at(-1);
+    if (last !== undefined && last.retire_after !== null) {
+      await trx.updateTable("tokenver_signing_keys").set({ retire_after: null }).where("kid", "=", last.kid).execute();
     }
-    return current?.kid ?? "";
+    return signing(rest)?.kid ?? "";
   });
   // Gone here at once and never reinstalled by a read that began before the commit.
   await keys.ring.revoked(kid);

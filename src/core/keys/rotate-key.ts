@@ -1,4 +1,4 @@
-import { deleteRetiredKeys, listKeyRows, withKeysLock } from "../../store/queries/signing-keys.js";
+import { deleteRetiredKeys, listKeyRows, withKeysLock, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 import { isoAt } from "../clock.js";
 import { AuthError } from "../errors.js";
 import { addKey, type KeysContext } from "./keys-context.js";
@@ -20,6 +20,9 @@ export interface RotatedKey {
  * `due`: only when the current key is older than TOKENVER_KEY_ROTATION (scheduled rotation).
  */
 export async function rotateKey(keys: KeysContext, options: { now?: boolean; due?: boolean } = {}): Promise<RotatedKey | undefined> {
+  // Every node asks every second: until it is due, the answer is one read, without making a key,
+  // taking the lock (a new keys' version every node would reload) or telling the other nodes.
+  if (options.due && !rotationDue(keys, await listKeyRows(keys.db), await keys.now(keys.db))) return undefined;
   const material = await generateKeyMaterial(keys.alg);
   const result = await withKeysLock(keys.db, async (trx) => {
     const now = await keys.now(trx);
@@ -34,10 +37,8 @@ export async function rotateKey(keys: KeysContext, options: { now?: boolean; due
     // Not the signer, even if every activation were after `now`.
     const signer = signerAt(rows, (r) => Date.parse(r.activate_at), now);
     const waiting = rows.filter((r) => r !== signer && Date.parse(r.activate_at) > now);
-    if (options.due) {
-      const newest = rows.reduce((a, r) => Math.max(a, Date.parse(r.activate_at)), 0);
-      if (waiting.length > 0 || newest + keys.rotationMs > now) return undefined;
-    }
+    // Again under the lock: another node may have rotated since.
+    if (options.due && (waiting.length > 0 || !rotationDue(keys, rows, now))) return undefined;
     if (waiting.length > 0) {
       if (!options.now) {
         throw new AuthError(
@@ -51,7 +52,14 @@ export async function rotateKey(keys: KeysContext, options: { now?: boolean; due
     await addKey(trx, keys, material, activateAt, now);
     return { kid: material.kid, alg: material.alg, activateAt: isoAt(activateAt) };
   });
+  if (result === undefined) return undefined;
   await keys.ring.reload();
   await keys.announce();
   return result;
+}
+
+/** The newest key has signed (or waited) for TOKENVER_KEY_ROTATION: a waiting key is newer than that. */
+function rotationDue(keys: KeysContext, rows: readonly SigningKeyRow[], now: number): boolean {
+  const newest = rows.reduce((a, r) => Math.max(a, Date.parse(r.activate_at)), 0);
+  return newest + keys.rotationMs <= now;
 }

@@ -13,6 +13,7 @@ import { listKeys } from "../../../../src/core/keys/list-keys.js";
 import { revokeKey } from "../../../../src/core/keys/revoke-key.js";
 import { rotateKey } from "../../../../src/core/keys/rotate-key.js";
 import { open } from "../../../../src/core/mail/seal.js";
+import { keysVersion } from "../../../../src/store/queries/signing-keys.js";
 import { secretKidOf } from "../../../../src/core/tokens/access-token.js";
 import { deriveKey } from "../../../../src/lib/derive-key.js";
 import { rejectsWith } from "../../../support/account-core.js";
@@ -152,6 +153,18 @@ describe("rotateKey", () => {
     assert.equal((await world.rows()).filter((r) => r.retire_after === null).length, 1);
   });
 
+  test("the scheduled rotation not due (asked every second on every node): no lock taken, no new keys' version, nobody told", async () => {
+    const version = await keysVersion(world.db);
+    world.time.ms = T0 + ROTATION_MS - 1;
+    for (let i = 0; i < 3; i++) assert.equal(await rotateKey(node.keys, { due: true }), undefined);
+    assert.equal(await keysVersion(world.db), version, "the keys' lock was not taken");
+    assert.deepEqual(told, []);
+    world.time.ms = T0 + ROTATION_MS;
+    assert.ok((await rotateKey(node.keys, { due: true })) !== undefined);
+    assert.notEqual(await keysVersion(world.db), version);
+    assert.deepEqual(told, ["announce"]);
+  });
+
   test("without due, a rotation does not wait for the key's age", async () => {
     world.time.ms = T0 + 1;
     assert.ok((await rotateKey(node.keys)) !== undefined);
@@ -240,6 +253,33 @@ describe("revokeKey", () => {
     world.time.ms = T0 + DELAY_MS + RETIRE_MS + 1;
     assert.equal(node.ring.signing().kid, k1);
     assert.equal(node.ring.find(k1)?.kid, k1);
+  });
+
+  test("the last of two waiting keys revoked (a rotation, then a start with another algorithm): the one before it never retires", async () => {
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(node.keys))!.kid;
+    world.time.ms = T0 + 2000;
+    // A node started with TOKENVER_SIGNING_ALG changed: its start rotates too, behind k2.
+    const restarted = await world.open({ alg: "ES256" });
+    const k3 = restarted.started!.kid;
+    assert.deepEqual(
+      (await world.rows()).map((r) => [r.kid, r.activate_at, r.retire_after]),
+      [
+        [k1, isoAt(T0), isoAt(T0 + 1000 + DELAY_MS + RETIRE_MS)],
+        [k2, isoAt(T0 + 1000 + DELAY_MS), isoAt(T0 + 2000 + DELAY_MS + RETIRE_MS)],
+        [k3, isoAt(T0 + 2000 + DELAY_MS), null],
+      ],
+    );
+    assert.deepEqual(await revokeKey(node.keys, k3), { signer: k1 });
+    assert.equal((await row(k2))!.retire_after, null, "k2 signs last: no retirement date");
+    assert.equal((await row(k1))!.retire_after, isoAt(T0 + 1000 + DELAY_MS + RETIRE_MS), "k1 still retires after k2 signs");
+    // Long after every retirement date that was: k2 signs, on every node.
+    world.time.ms = T0 + 2000 + DELAY_MS + RETIRE_MS + 1;
+    await restarted.ring.reload();
+    for (const n of [node, restarted]) {
+      assert.equal(n.ring.signing().kid, k2);
+      assert.equal(n.verify(n.sign()).sub, "user-1");
+    }
   });
 
   test("a retiring key revoked while a next key waits: the signer keeps its retirement date", async () => {
