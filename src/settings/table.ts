@@ -328,7 +328,7 @@ export const SETTINGS = [
     kind: { type: "function" },
     default: systemClock,
     defaultText: "the system clock",
-    doc: "milliseconds since the epoch; injectable for tests",
+    doc: "milliseconds since the epoch; injectable for tests, where it stands for every clock (on PostgreSQL the signing keys' too, which otherwise follow the database's: docs/keys.md)",
   },
   ...MAIL_SETTINGS,
   ...BROWSER_SETTINGS,

@@ -15,13 +15,17 @@ export interface KeyInfo {
   retireAfter: string | null;
 }
 
-/** `tokenver keys list`: every key that signs, will sign or still verifies. Nothing secret. */
+/**
+ * `tokenver keys list`: every key that signs, will sign or still verifies. Nothing secret. States
+ * on the keys' clock, the one `rotate` and `revoke` decide on, whatever this host's clock says.
+ */
 export async function listKeys(keys: KeysContext): Promise<KeyInfo[]> {
   await keys.ring.reload();
-  return keys.ring.keys().map((k) => ({
+  const now = await keys.now(keys.db);
+  return keys.ring.keys(now).map((k) => ({
     kid: k.kid,
     alg: k.alg,
-    state: keys.ring.stateOf(k),
+    state: keys.ring.stateOf(k, now),
     createdAt: k.createdAt,
     activateAt: isoAt(k.activateAt),
     retireAfter: k.retireAfter === undefined ? null : isoAt(k.retireAfter),

@@ -17,15 +17,17 @@ export function signerAt<K>(keys: readonly K[], activateAt: (key: K) => number, 
  * A command that changes the keys (rotate, revoke) decides which key signs and which waits on the
  * keys' clock (keys-context.ts: the database's), the clock every key was dated by. A key made
  * after that clock's `now` means the clock went back (a failover to a server whose clock lags, a
- * host clock set back): the command could then take the signer for a waiting key, delete it, or
- * give a rotated-away key back its place, so it is refused (`forbidden`, this error) rather than guess.
+ * host clock set back), or another clock dated it, ahead (a pre-release build used each node's): the
+ * command could then take the signer for a waiting key, delete it, or give a rotated-away key
+ * back its place, so it is refused (`forbidden`, this error) rather than guess.
  */
 export function laggingClock(rows: readonly SigningKeyRow[], now: number): AuthError | undefined {
   const ahead = rows.find((r) => Date.parse(r.created_at) > now);
   if (ahead === undefined) return undefined;
   return new AuthError(
     "forbidden",
-    `the keys' clock (the database's; ${new Date(now).toISOString()}) is behind the creation of key ${ahead.kid} (${ahead.created_at}): ` +
-      "the clock was set back; correct it (NTP), or wait until that time",
+    `the keys' clock (PostgreSQL's, or this host's on SQLite; ${new Date(now).toISOString()}) is behind the creation of key ${ahead.kid} (${ahead.created_at}): ` +
+      "that clock was set back, or the key was dated on another clock, ahead; correct the clock (NTP), " +
+      "or wait until that time (docs/keys.md, Clocks)",
   );
 }

@@ -32,11 +32,16 @@ export function keyRowsSql(db: Kysely<Database>): string {
 
 /**
  * PostgreSQL's clock, milliseconds since the epoch: `clock_timestamp()`, the time of this
- * statement (`now()` would be the transaction's start, before the keys' lock was granted).
+ * statement (`now()` would be the transaction's start, before the keys' lock was granted), named
+ * in `pg_catalog` so that no function of that name earlier on a search_path stands in for it. It
+ * comes back as every timestamptz does (store/pg-types.ts), to the millisecond.
  */
 export async function databaseNow(db: Kysely<Database> | Transaction<Database>): Promise<number> {
-  const { rows } = await sql<{ ms: string | number }>`select extract(epoch from clock_timestamp()) * 1000 as ms`.execute(db);
-  return Math.floor(Number(rows[0]!.ms));
+  const { rows } = await sql<{ now: unknown }>`select pg_catalog.clock_timestamp() as now`.execute(db);
+  const now = rows[0]?.now;
+  const ms = typeof now === "string" ? Date.parse(now) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new Error("tokenver: the database's clock could not be read");
+  return ms;
 }
 
 /** When the key was revoked (`tokenver keys revoke`), or undefined. */

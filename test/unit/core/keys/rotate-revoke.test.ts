@@ -357,6 +357,14 @@ describe("on a node whose own clock is off", () => {
     world.time.ms = T0 + 1000 + DELAY_MS + 100_000;
     const lagging = await world.open({ alg: "EdDSA", skewMs: -200_000 });
     assert.equal(lagging.ring.signing().kid, k1, "the node's own clock still has k1 signing");
+    // What `keys list` shows there is what the commands decide on: the keys' clock.
+    assert.deepEqual(
+      (await listKeys(lagging.keys)).map((k) => [k.kid, k.state]),
+      [
+        [k1, "retiring"],
+        [k2, "current"],
+      ],
+    );
     // rotate --now keeps k2 (the signer, not a waiting key): it retires, its tokens still verify.
     const k3 = (await rotateKey(lagging.keys, { now: true }))!.kid;
     assert.notEqual(await row(k2), undefined);
