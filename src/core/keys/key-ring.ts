@@ -165,8 +165,9 @@ export class KeyRing implements TokenKeys {
     return key !== undefined && this.#retired(key, this.#options.clock()) ? undefined : key;
   }
 
-  /** Every key this node verifies with, oldest first (at `now`: `keys list` asks on the keys' clock). */
-  keys(now = this.#options.clock()): readonly LoadedKey[] {
+  /** Every key this node verifies with, oldest first. */
+  keys(): readonly LoadedKey[] {
+    const now = this.#options.clock();
     return this.#ordered.filter((k) => !this.#retired(k, now));
   }
 
@@ -174,9 +175,9 @@ export class KeyRing implements TokenKeys {
     return key.retireAfter !== undefined && key.retireAfter <= now;
   }
 
-  stateOf(key: LoadedKey, now = this.#options.clock()): KeyState {
-    if (key.activateAt > now) return "next";
-    return key === signerAt(this.#ordered, (k) => k.activateAt, now) ? "current" : "retiring";
+  stateOf(key: LoadedKey): KeyState {
+    if (key.activateAt > this.#options.clock()) return "next";
+    return key === this.signing() ? "current" : "retiring";
   }
 
   /** The public JWKs of the asymmetric keys that are next, current, or still verify. */

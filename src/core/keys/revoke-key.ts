@@ -36,12 +36,15 @@ export async function revokeKey(keys: KeysContext, kid: string): Promise<{ signe
       await addKey(trx, keys, spare, now, now);
       return spare.kid;
     }
-    // Not the signer: the key that signs last (the latest activation left) never retires. When the
-    // revoked key was the one after it (a next key revoked before it signed, even behind another
-    // waiting key), its retirement date goes: otherwise no key would sign once it passed.
-    const last = rest.at(-1);
-    if (last !== undefined && last.retire_after !== null) {
-      await trx.updateTable("tokenver_signing_keys").set({ retire_after: null }).where("kid", "=", last.kid).execute();
+    // A key that waited (revoked before it signed): the key before it signs on until the key after
+    // it activates, so it retires then (the token lifetime, the leeway and 10 s later), or never
+    // when none follows. Left as it was, it would retire while no other key signs.
+    const index = rows.indexOf(target);
+    const before = rows[index - 1];
+    if (Date.parse(target.activate_at) > now && before !== undefined) {
+      const after = rows[index + 1];
+      const retireAfter = after === undefined ? null : isoAt(Date.parse(after.activate_at) + keys.retireMs);
+      await trx.updateTable("tokenver_signing_keys").set({ retire_after: retireAfter }).where("kid", "=", before.kid).execute();
     }
     return signing(rest)?.kid ?? "";
   });

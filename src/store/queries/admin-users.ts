@@ -33,7 +33,19 @@ function keepsAnAdmin(eb: UsersExpressions) {
 /** PostgreSQL: locks the admins' rows for the transaction (SQLite's write lock already serialises writers). */
 export async function lockAdmins(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   if (dialect !== "postgres") return;
+  // One transaction at a time gets past here: the rows below are those of the admins at this
+  // moment, and no other holder can promote one meanwhile and then wait on ours (a deadlock).
+  await sql`select pg_catalog.pg_advisory_xact_lock(${sql.lit(ADMINS_LOCK)})`.execute(db);
   await db.selectFrom("users").select("id").where("role", "=", "admin").orderBy("id").forUpdate().execute();
+}
+
+/** The transaction-scoped advisory lock of `lockAdmins` (a constant: "tokenver admins"). */
+const ADMINS_LOCK = 7_461_627_146_101;
+
+/** The user's row, locked until the transaction ends on PostgreSQL: before its sessions, as every version bump does. */
+export async function lockUser(db: Kysely<Database>, dialect: Dialect, userId: string): Promise<void> {
+  if (dialect !== "postgres") return;
+  await db.selectFrom("users").select("id").where("id", "=", userId).forUpdate().execute();
 }
 
 /** Whether the user is the one enabled admin left (a cheap early answer; the writes below decide). */

@@ -282,6 +282,29 @@ describe("revokeKey", () => {
     }
   });
 
+  test("a waiting key revoked with another waiting after it: the signer retires only after that one signs", async () => {
+    // A publish delay longer than the retirement window (a day): k3 is added after k1's retirement
+    // date, computed from k2's activation, has been set.
+    const DAY = 86_400_000;
+    const slow = await world.open({ alg: "EdDSA", keyPublishDelay: DAY / 1000 });
+    world.time.ms = T0 + 1000;
+    const k2 = (await rotateKey(slow.keys))!.kid;
+    world.time.ms = T0 + 1000 + RETIRE_MS + 60_000;
+    const restarted = await world.open({ alg: "ES256", keyPublishDelay: DAY / 1000 });
+    const k3 = restarted.started!.kid;
+    const k3Activates = world.time.ms + DAY;
+    assert.deepEqual(await revokeKey(slow.keys, k2), { signer: k1 });
+    assert.equal((await row(k1))!.retire_after, isoAt(k3Activates + RETIRE_MS), "k1 signs until k3 does");
+    assert.equal((await row(k3))!.retire_after, null);
+    // Past the date k1 had (k2's activation + the window), before k3 signs: k1 still signs and verifies.
+    world.time.ms = k3Activates - 1;
+    await slow.ring.reload();
+    assert.equal(slow.ring.signing().kid, k1);
+    assert.equal(slow.verify(slow.sign()).sub, "user-1");
+    world.time.ms = k3Activates;
+    assert.equal(slow.ring.signing().kid, k3);
+  });
+
   test("a retiring key revoked while a next key waits: the signer keeps its retirement date", async () => {
     world.time.ms = T0 + 1000;
     const k2 = (await rotateKey(node.keys, { now: true }))!.kid;
@@ -382,6 +405,14 @@ describe("on a node whose own clock is off", () => {
     const rotated = (await rotateKey(ahead.keys))!;
     assert.equal(rotated.activateAt, isoAt(T0 + 1000 + DELAY_MS));
     assert.equal((await row(rotated.kid))!.created_at, isoAt(T0 + 1000));
+    // Listed there as the database's clock has it: k1 signs (retired by that node's own clock), the new key waits.
+    assert.deepEqual(
+      (await listKeys(ahead.keys)).map((k) => [k.kid, k.state]),
+      [
+        [k1, "current"],
+        [rotated.kid, "next"],
+      ],
+    );
     // Not refused on the right clock; and the scheduled rotation is not due on the node ahead.
     world.time.ms = T0 + 2000;
     const k3 = (await rotateKey(node.keys, { now: true }))!.kid;
