@@ -60,3 +60,13 @@ test("a sign-in that used up a second factor's code is committed with FULL (2): 
   assert.equal((await world.verify(signIn.accessToken)).userId, who.userId);
   assert.deepEqual(levels, [2]);
 });
+
+test("login.succeeded of a second-factor sign-in records its amr (sign-in.test.ts: a password sign-in records none)", async () => {
+  const who = await enrolled(world);
+  const signIn = await loginMfa(world.mfaCore, { mfaToken: await mfaToken(world, who.userId), code: totpAt(who.secret, world.now(), 1) });
+  const principal = await world.verify(signIn.accessToken);
+  const [event, ...more] = await world.events("login.succeeded");
+  assert.deepEqual(more, []);
+  assert.equal(event!.session_id, principal.sessionId);
+  assert.deepEqual(JSON.parse(event!.detail), { amr: "pwd otp mfa" });
+});
