@@ -200,7 +200,8 @@ describe("login", () => {
 
   test("the hashing queue's place is given back: a queue of one place signs in twice in a row, and after a refusal", async () => {
     const { email } = await account();
-    const core = { ...world.core, hashQueue: new HashQueue(1) };
+    // One thread and no waiting place: exactly one place, whatever the machine's core count.
+    const core = { ...world.core, hashQueue: new HashQueue(0, 1) };
     await login(core, { email, password: PASSWORD }, {});
     await rejectsWith(login(core, { email, password: WRONG }, {}), "invalid_credentials");
     await login(core, { email, password: PASSWORD }, {});
@@ -299,10 +300,15 @@ describe("register", () => {
     await rejectsWith(register(world.core, { email: "new@example.com", password: PASSWORD }, {}), "service_unavailable", { status: 503 });
   });
 
-  test("the hashing queue's place is given back: a queue of one place registers twice in a row", async () => {
-    const core = { ...world.core, hashQueue: new HashQueue(1) };
-    await register(core, { email: "q1@example.com", password: PASSWORD }, {});
-    await register(core, { email: "q2@example.com", password: PASSWORD }, {});
+  test("the hashing queue's place is given back: a queue of one place registers twice in a row, and after a refusal", async () => {
+    // One thread and no waiting place: exactly one place, whatever the machine's core count.
+    const limited = withLimits({ registrations: 2 });
+    const core = { ...limited, hashQueue: new HashQueue(0, 1) };
+    const ip = "203.0.113.11";
+    await register(core, { email: "q1@example.com", password: PASSWORD }, { ip });
+    await register(core, { email: "q2@example.com", password: PASSWORD }, { ip });
+    await rejectsWith(register(core, { email: "q3@example.com", password: PASSWORD }, { ip }), "rate_limited");
+    await register(core, { email: "q4@example.com", password: PASSWORD }, {});
   });
 });
 
