@@ -195,6 +195,13 @@ describe("Outbox", () => {
       smtp.received.slice(before).map((m) => m.to[0]),
       ["first@example.com", "second@example.com"],
     );
+    // And then the passes stop: with no poll (deliver: false), a mail queued now waits for the next kick.
+    await until(async () => (await rows()).length === 0, "both rows to go");
+    await o.enqueue({ to: "third@example.com", template: "account_deleted", data: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(smtp.received.length, before + 2);
+    o.kick();
+    await smtp.waitFor(before + 3);
   });
 
   test("a mail in hand is leased to its node for 5 minutes, the attempt counted; once the lease runs out another node sends it", async () => {
@@ -304,6 +311,11 @@ describe("Outbox", () => {
       [0],
       "the second mail stays for the next start, not attempted",
     );
+    // A kick after close (the timer of a late enqueue, at shutdown) does nothing: the database may be gone.
+    await store.close();
+    o.kick();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(warnings, []);
   });
 
   test("a database that does not answer is a warning, never a throw", async () => {
