@@ -377,6 +377,13 @@ describe("WebhookDispatcher: one node at a time", () => {
     const a = w.dispatcher();
     const b = w.dispatcher();
     assert.equal(await a.deliver(), 0, "a takes the lease");
+    // As docs/operations.md says: row `webhooks` of tokenver_leases, for 30 s.
+    const leases = await w.store.db.selectFrom("tokenver_leases").selectAll().execute();
+    assert.deepEqual(
+      leases.map((l) => [l.name, l.expires_at]),
+      [["webhooks", iso(START + 30_000)]],
+    );
+    assert.notEqual(leases[0]!.holder, "");
     await w.event();
     assert.equal(await b.deliver(), 0, "b does not hold it");
     assert.equal(r!.seen.length, 0);
@@ -404,6 +411,23 @@ describe("WebhookDispatcher: one node at a time", () => {
     await w.event();
     assert.equal(await b.deliver(), 0, "a's lease, renewed at 25 s, still holds");
     assert.equal(await a.deliver(), 1);
+  });
+
+  test("a row another node claimed meanwhile is not sent, nor counted", async () => {
+    const w = await world();
+    const [r] = w.receivers;
+    await w.event();
+    await w.event();
+    const d = w.dispatcher();
+    r!.hold = 1;
+    const pass = d.deliver();
+    await r!.received(1);
+    // The other row's attempt is claimed elsewhere (its attempts moved) before this pass reaches it.
+    const seenId = r!.seen[0]!.headers["webhook-id"];
+    await w.store.db.updateTable("tokenver_webhook_outbox").set({ attempts: 1 }).where("event_id", "!=", String(seenId)).execute();
+    r!.release();
+    assert.equal(await pass, 1);
+    assert.equal(r!.seen.length, 1);
   });
 
   test("stop gives the lease back at once", async () => {
