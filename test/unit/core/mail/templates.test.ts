@@ -118,7 +118,21 @@ describe("isTemplateName", () => {
   test("the templates' own names only: nothing inherited, nothing that is not a string", () => {
     for (const name of Object.keys(TEMPLATES)) assert.equal(isTemplateName(name), true, name);
     assert.equal(Object.keys(TEMPLATES).length, 8);
-    for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "", "Notice", "verify-email", undefined, null, 1, {}]) {
+    for (const name of [
+      "toString",
+      "constructor",
+      "__proto__",
+      "hasOwnProperty",
+      "",
+      "Notice",
+      "verify-email",
+      ["notice"],
+      { toString: () => "notice" },
+      undefined,
+      null,
+      1,
+      {},
+    ]) {
       assert.equal(isTemplateName(name), false, String(name));
     }
   });
