@@ -155,6 +155,7 @@ describe("fileTransport", () => {
       const parsed = await simpleParser(readFileSync(file));
       assert.equal(parsed.subject, "Second try", "written again, not appended");
       assert.equal(readFileSync(file, "utf8").match(/^Subject:/gm)?.length, 1);
+      assert.ok(!readFileSync(file, "utf8").includes("\r"), "Unix line ends, for a developer's editor");
       assert.deepEqual(parsed.to && !Array.isArray(parsed.to) ? parsed.to.value.map((a) => a.address) : [], ["ada@example.com"]);
       assert.equal(parsed.text?.trim(), MESSAGE.text.trim());
     } finally {
