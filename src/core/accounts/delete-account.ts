@@ -8,7 +8,7 @@ import { recordEvent } from "../events/record.js";
 import { queueNotice } from "../mail/notice.js";
 import { requireStillSignedIn } from "../passwords/confirm-password.js";
 import type { Principal, RequestContext } from "../types.js";
-import { actorOf, lastAdmin, requireStillAdmin, requireUser, userNotFound, type AdminActionOptions } from "../users/actor.js";
+import { actorOf, lastAdmin, lockAdminsFor, requireUser, userNotFound, type AdminActionOptions } from "../users/actor.js";
 
 /** How the deletion came about: who, from where, and whether the user is mailed a notice. */
 export interface DeleteAccountOptions extends AdminActionOptions {
@@ -34,8 +34,7 @@ export async function deleteAccount(core: Core, userId: string, options: DeleteA
   if (await failClosed(() => admins.isLastEnabledAdmin(core.db, userId))) throw lastAdmin();
   await core.revoker.revoke({ userId }, async (trx, now) => {
     // Every admin row first (PostgreSQL), then the signed-in user's own: the order of every admin action.
-    await requireStillAdmin(core, trx, options);
-    await admins.lockAdmins(trx, core.dialect);
+    await lockAdminsFor(core, trx, options);
     if (options.principal !== undefined) await requireStillSignedIn(core, trx, options.principal);
     // The user's row before its sessions, the order of the owner's own logout and password change.
     await admins.lockUser(trx, core.dialect, userId);

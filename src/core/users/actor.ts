@@ -41,16 +41,21 @@ export function actorOf(options: AdminActionOptions): Actor {
 }
 
 /**
- * First in an admin action's transaction (`options.admin` set; else nothing): every admin row
- * locked (PostgreSQL, in id order, the acting admin's among them: two admins acting at once
- * queue, never deadlock), then this sign-in still current and its user still an enabled admin.
+ * First in the transaction of an action that locks the admins anyway (the last-admin rule): every
+ * admin row locked (PostgreSQL: store/queries/admin-users.ts), then, for an admin's request
+ * (`options.admin`), this sign-in still current and its user still an enabled admin.
  */
-export async function requireStillAdmin(core: Core, trx: Kysely<Database>, options: AdminActionOptions): Promise<void> {
-  if (options.admin === undefined) return;
+export async function lockAdminsFor(core: Core, trx: Kysely<Database>, options: AdminActionOptions): Promise<void> {
   await admins.lockAdmins(trx, core.dialect);
+  if (options.admin === undefined) return;
   await requireStillSignedIn(core, trx, options.admin);
   const stored = await admins.roleOf(trx, options.admin.userId);
   if (stored?.role !== "admin" || stored.disabled) throw notAnAdmin();
+}
+
+/** First in the transaction of any other admin action: `lockAdminsFor`, for an admin's request only. */
+export async function requireStillAdmin(core: Core, trx: Kysely<Database>, options: AdminActionOptions): Promise<void> {
+  if (options.admin !== undefined) await lockAdminsFor(core, trx, options);
 }
 
 /** `403 forbidden`: the principal's user is not (or no longer) an enabled admin. */

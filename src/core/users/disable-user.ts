@@ -3,7 +3,7 @@ import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
 import { failClosed } from "../errors.js";
-import { lastAdmin, recordAdminAction, requireStillAdmin, requireUser, userNotFound, type AdminActionOptions } from "./actor.js";
+import { lastAdmin, lockAdminsFor, recordAdminAction, requireUser, userNotFound, type AdminActionOptions } from "./actor.js";
 
 /**
  * Disables the account (docs/api.md section 10): the token version is incremented and every
@@ -17,8 +17,7 @@ export async function disableUser(core: Core, userId: string, options: AdminActi
   // The common refusal without marking anything in flight; the write below decides for good.
   if (await failClosed(() => admins.isLastEnabledAdmin(core.db, userId))) throw lastAdmin();
   await core.revoker.revoke({ userId }, async (trx, now) => {
-    await requireStillAdmin(core, trx, options);
-    await admins.lockAdmins(trx, core.dialect);
+    await lockAdminsFor(core, trx, options);
     const tokenVersion = await admins.disableUser(trx, userId, now);
     if (tokenVersion === undefined) throw (await users.findUserById(trx, userId)) === undefined ? userNotFound() : lastAdmin();
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);

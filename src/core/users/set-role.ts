@@ -3,7 +3,7 @@ import type { Role } from "../../store/schema.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
 import { failClosed, validationFailed } from "../errors.js";
-import { lastAdmin, recordAdminAction, requireStillAdmin, requireUser, userNotFound, type AdminActionOptions } from "./actor.js";
+import { lastAdmin, lockAdminsFor, recordAdminAction, requireUser, userNotFound, type AdminActionOptions } from "./actor.js";
 
 /**
  * Makes the user an admin (`"admin"`) or not (`"user"`). Takes effect on the next admin request
@@ -16,8 +16,7 @@ export async function setRole(core: Core, userId: string, role: Role, options: A
   const now = isoAt(core.config.clock());
   const changed = await failClosed(() =>
     core.db.transaction().execute(async (trx) => {
-      await requireStillAdmin(core, trx, options);
-      await admins.lockAdmins(trx, core.dialect);
+      await lockAdminsFor(core, trx, options);
       return admins.setRole(trx, userId, role, now);
     }),
   );
