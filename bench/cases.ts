@@ -25,6 +25,8 @@ export interface Case {
   /** Its tokens file, when not the tokens of the seeded sessions ("-": no Authorization header). */
   tokens?: { json: string; text: string };
   storm?: { server: Server; loginPath: string };
+  /** Another process verifies argon2id hashes at the storm's rate meanwhile (bench/hash-load.ts): the storm's work without its logins. */
+  hashLoad?: boolean;
   /** The server answers GET /bench/event-loop (bench/app-server.ts): its event-loop delay is read around each round. */
   eventLoop?: boolean;
   /** Requests a second at a fixed pace (load.ts `ratePerSecond`); undefined: as fast as the server answers. */
@@ -354,10 +356,23 @@ export async function setUpCases({ options, dir, sessions, files, seedSpec, serv
       eventLoop: true,
       rate: options.pacedRate,
     });
+    // The same control while the storm's argon2id work runs in a process of its own: the delay any
+    // Node server has here while the cores hash at the storm's rate, the floor under 4b.
+    cases.push({
+      id: "limit-paced-hashing",
+      label: `4d as 4c + argon2id at ${options.stormRate}/s in another process (control)`,
+      measures: "the paced limit server while another process hashes at the storm's rate: the machine's floor under the storm",
+      servers: [limitPaced],
+      path: "/notes",
+      baseline: "limit-paced",
+      eventLoop: true,
+      rate: options.pacedRate,
+      hashLoad: true,
+    });
   }
 
   if (options.only !== undefined) {
-    const keep = new Set(["hello", "limit", "prepared-read", "limit-paced", ...options.only]);
+    const keep = new Set(["hello", "limit", "prepared-read", "limit-paced", "limit-paced-hashing", ...options.only]);
     // A case's baseline always runs with it.
     for (const c of cases) if (keep.has(c.id)) keep.add(c.baseline);
     cases.splice(0, cases.length, ...cases.filter((c) => keep.has(c.id)));

@@ -92,6 +92,13 @@ async function driveCase(c: Case, seconds: number, work: Work): Promise<{ load: 
     tokensText: c.tokens?.text ?? work.tokensText,
     ...(c.rate === undefined ? {} : { ratePerSecond: c.rate }),
   };
+  if (c.hashLoad) {
+    // As a storm below: it starts first and outlasts the load. Its result only says it ran.
+    const hashing = runJson<{ ok: number }>(tsxArgs("bench/hash-load.ts", String(work.stormRate), String(seconds + 2)));
+    await sleep(700);
+    const [load] = await Promise.all([work.load.measure(spec), hashing]);
+    return { load };
+  }
   if (c.storm === undefined) return { load: await work.load.measure(spec) };
   // The storm starts with the load and runs slightly longer, so every measured second has logins.
   const storm = runJson<StormResult>(
@@ -136,7 +143,7 @@ export async function warmUp(
   log: (message: string) => void,
 ): Promise<void> {
   log("warming up");
-  for (const c of cases) if (c.storm === undefined) await runCase(c, Math.min(2, options.duration), work);
+  for (const c of cases) if (c.storm === undefined && !c.hashLoad) await runCase(c, Math.min(2, options.duration), work);
   const untilTrusted = redisTrustedAt - Date.now();
   if (cases.some(isRedisCase) && untilTrusted > 0) {
     log(`waiting ${Math.ceil(untilTrusted / 1000)}s until the Redis nodes trust Redis (one entry lifetime after start)`);

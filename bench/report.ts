@@ -16,7 +16,16 @@ import { median, type CaseResult } from "./stats.js";
 export const LOAD_BOUND = 0.8;
 
 /** Cases without tokenver in them: ceilings and their variants, no target of their own. */
-const REFERENCES = new Set(["hello", "limit", "limit-cache", "limit-tokenver", "prepared-read", "prepared-read-tokenver"]);
+/** Cases without tokenver: no target of their own. */
+const REFERENCES = new Set([
+  "hello",
+  "limit",
+  "limit-cache",
+  "limit-tokenver",
+  "prepared-read",
+  "prepared-read-tokenver",
+  "limit-paced-hashing",
+]);
 
 /** Write-path throughput (bench/flows.ts) with the server's CPU per operation. */
 export interface FlowResult {
@@ -167,6 +176,13 @@ export function verdicts(results: CaseResult[], machine: Machine): string[] {
     lines.push(
       `NOTE  the machine's floor: the limit server (no tokenver, no store) at the same pace: event-loop delay p99 ` +
         `${control.p99.toFixed(2)} ms, max ${control.max.toFixed(1)} ms (case 4c)`,
+    );
+  }
+  const hashing = by.get("limit-paced-hashing")?.eventLoop;
+  if (hashing) {
+    lines.push(
+      `NOTE  the floor under the storm: the same, while another process hashes at the storm's rate: event-loop delay p99 ` +
+        `${hashing.p99.toFixed(2)} ms, max ${hashing.max.toFixed(1)} ms (case 4d)`,
     );
   }
   return lines;
