@@ -41,8 +41,9 @@ export function actorOf(options: AdminActionOptions): Actor {
 }
 
 /**
- * First in the transaction of an action that locks the admins anyway (the last-admin rule): every
- * admin row locked (PostgreSQL: store/queries/admin-users.ts), then, for an admin's request
+ * First in the transaction of an action that locks the admins anyway (the last-admin rule): the
+ * admins locked (store/queries/admin-users.ts: their rows on PostgreSQL, the write lock on
+ * SQLite, so the reads below cannot be outdated by another process), then, for an admin's request
  * (`options.admin`), this sign-in still current and its user still an enabled admin.
  */
 export async function lockAdminsFor(core: Core, trx: Kysely<Database>, options: AdminActionOptions): Promise<void> {

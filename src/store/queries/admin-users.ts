@@ -7,9 +7,8 @@ import { PUBLIC_COLUMNS } from "./user-row.js";
  * The writes of administration (docs/api.md section 10) and its listing. The last-admin rule is
  * part of each write's own WHERE clause: the change happens only if the user is not an enabled
  * admin, or another enabled admin remains. One statement decides, never a read and then a write.
- * On SQLite a writing statement holds the database's write lock while it evaluates its condition
- * (make it the transaction's first statement); on PostgreSQL, call `lockAdmins()` first in the
- * same transaction, so two demotions of the last two admins cannot both see the other one.
+ * Call `lockAdmins()` first in the same transaction: on PostgreSQL two demotions of the last two
+ * admins then cannot both see the other one; on SQLite it takes the database's write lock.
  */
 
 type UsersExpressions = ExpressionBuilder<Database, "users">;
@@ -30,9 +29,23 @@ function keepsAnAdmin(eb: UsersExpressions) {
   ]);
 }
 
-/** PostgreSQL: locks the admins' rows for the transaction (SQLite's write lock already serialises writers). */
+/**
+ * Serialises admin actions for the rest of the transaction. PostgreSQL: locks the admins' rows.
+ * SQLite: takes the database's write lock with a write that changes nothing (as `BEGIN IMMEDIATE`
+ * would). An action reads (the acting admin, the target) before it writes, and a transaction
+ * begun by a read holds a snapshot: had another process (the CLI beside the server) committed
+ * before the write, the write would fail with SQLITE_BUSY_SNAPSHOT (a 503). With the lock first,
+ * the other process waits for this commit instead, up to the busy timeout.
+ */
 export async function lockAdmins(db: Kysely<Database>, dialect: Dialect): Promise<void> {
-  if (dialect !== "postgres") return;
+  if (dialect === "sqlite") {
+    await db
+      .updateTable("users")
+      .set((eb) => ({ role: eb.ref("role") }))
+      .where(sql<boolean>`0`)
+      .execute();
+    return;
+  }
   // One transaction at a time gets past here: the rows below are those of the admins at this
   // moment, and no other holder can promote one meanwhile and then wait on ours (a deadlock).
   await sql`select pg_catalog.pg_advisory_xact_lock(${sql.lit(ADMINS_LOCK)})`.execute(db);
