@@ -90,6 +90,8 @@ export class KeyRing implements TokenKeys {
   #checkExternal(): void {
     if (this.#external === undefined) return;
     try {
+      // `false` while a transaction is open on the connection: the keys answer as loaded, and the
+      // next call checks (docs/operations.md, "Commands beside a running SQLite server").
       this.#external.check();
     } catch (error) {
       throw unavailable(error);

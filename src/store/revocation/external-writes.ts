@@ -26,6 +26,7 @@ const SETTLE_MARGIN_MS = 5;
  * on the operating system's monotonic clock (`performance.now()`), the same for every process.
  */
 export class ExternalWrites {
+  readonly #sqlite: SqliteHandle;
   readonly #statement: SqliteStatement<[], { data_version: number }>;
   readonly #intervalMs: number;
   readonly #listeners: Array<() => void> = [];
@@ -34,6 +35,7 @@ export class ExternalWrites {
   #checkedAt = -Infinity;
 
   constructor(sqlite: SqliteHandle, intervalMs = EXTERNAL_WRITE_CHECK_MS) {
+    this.#sqlite = sqlite;
     this.#statement = sqlite.prepare<[], { data_version: number }>("PRAGMA data_version");
     this.#intervalMs = intervalMs;
     this.#version = this.#statement.get()!.data_version;
@@ -45,17 +47,25 @@ export class ExternalWrites {
   }
 
   /**
-   * Call before answering from memory. Throws when the database cannot be read (the caller fails
-   * closed); the next call then checks again.
+   * Call before answering from memory: whether memory may answer. Throws when the database cannot
+   * be read (the caller fails closed); the next call then checks again.
+   *
+   * `false`, without a check, while a transaction is open on the connection (another request's,
+   * between two of its statements). The pragma would run inside it, where commits of other
+   * processes after its snapshot do not show, and it would give a transaction that has not read
+   * yet a snapshot, so its first write would fail (SQLITE_BUSY_SNAPSHOT) instead of waiting. The
+   * caller reads through the database (which waits for that transaction) and the next call checks.
    */
-  check(): void {
+  check(): boolean {
+    if (this.#sqlite.inTransaction) return false;
     const now = performance.now();
-    if (now - this.#checkedAt < this.#intervalMs) return;
+    if (now - this.#checkedAt < this.#intervalMs) return true;
     const version = this.#statement.get()!.data_version;
     this.#checkedAt = now;
-    if (version === this.#version) return;
+    if (version === this.#version) return true;
     this.#version = version;
     for (const listener of this.#listeners) listener();
+    return true;
   }
 }
 

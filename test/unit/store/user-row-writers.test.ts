@@ -29,10 +29,11 @@ const KNOWN: Record<string, { writes: number; covered: string }> = {
       "(login-mfa.ts, second-factor.ts, the settle of disable/renew) announce",
   },
   "src/store/queries/admin-users.ts": {
-    writes: 4,
+    writes: 5,
     covered:
       "disableUser and deleteUser bump; setRole (set-role.ts) announces; enableUser (enable-user.ts) announces, though no " +
-      "token at the disabled version can exist to read the row it changes",
+      "token at the disabled version can exist to read the row it changes; lockAdmins on SQLite changes no row (WHERE 0: " +
+      "it takes the write lock)",
   },
   "src/core/users/create-user.ts": { writes: 1, covered: "the new row's role and verified address, in its creating transaction" },
   "src/core/recovery/verify-email.ts": { writes: 1, covered: "confirmAddress announces; the address change bumps" },

@@ -300,7 +300,7 @@ describe("a SQLite file written by a command beside the server (watchSqlite)", (
     const token = node.sign();
     const sqlite = world.base.store.sqlite!;
     class Failing extends ExternalWrites {
-      override check(): void {
+      override check(): boolean {
         throw new Error("SQLITE_IOERR (test)");
       }
     }

@@ -1,0 +1,90 @@
+// src/store/revocation/external-writes.ts and the node cache over it, on a SQLite file with a second
+// connection standing for another process (a `tokenver users` command). The server has one
+// connection, and Kysely's SQLite driver awaits between the statements of a transaction, so a
+// request may be checked while another request's transaction is open on it. The check must not run
+// there: inside a transaction the pragma does not show later commits of other processes (a revoked
+// session would be answered from memory), and it would give a transaction that has not read yet a
+// snapshot (its first write would then fail with SQLITE_BUSY_SNAPSHOT instead of waiting).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { openStore, type Store } from "../../../../src/store/database.js";
+import { migrateToLatest } from "../../../../src/store/migrations/index.js";
+import { insertSession } from "../../../../src/store/queries/sessions.js";
+import { insertUser } from "../../../../src/store/queries/users.js";
+import { DatabaseRevocationState } from "../../../../src/store/revocation/database-state.js";
+import { ExternalWrites } from "../../../../src/store/revocation/external-writes.js";
+import { LocalRevocationCache } from "../../../../src/store/revocation/local-cache.js";
+
+const NOW = new Date().toISOString();
+const LATER = new Date(Date.now() + 86_400_000).toISOString();
+
+describe("external writes on SQLite, with a transaction open on the server's connection", () => {
+  let dir: string;
+  let store: Store;
+  let other: Database.Database;
+  let writes = 0;
+  /** A commit of the other process (a new value each time, so that it changes the file). */
+  const otherCommits = () => other.prepare("update users set username = ? where id = 'u1'").run(`cli-${++writes}`);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tokenver-external-writes-"));
+    const file = join(dir, "store.db");
+    store = await openStore(`sqlite:${file}`);
+    await migrateToLatest(store.db);
+    await insertUser(store.db, { id: "u1", email: "u1@example.test", username: null, password_hash: "x", profile: "{}", now: NOW });
+    other = new Database(file);
+    other.pragma("busy_timeout = 0");
+  });
+  after(async () => {
+    other?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("check() answers false and checks nothing inside a transaction; the next call outside one checks at once", async () => {
+    // An interval of a minute: the first check is due, and had it run inside the transaction it
+    // would have counted, and nothing would be checked again for a minute.
+    const external = new ExternalWrites(store.sqlite!, 60_000);
+    let changes = 0;
+    external.onChange(() => changes++);
+    await store.db.transaction().execute(async (trx) => {
+      await trx.selectFrom("users").select("id").execute();
+      // After this transaction's snapshot: invisible to a pragma run inside it.
+      otherCommits();
+      assert.equal(external.check(), false);
+    });
+    assert.equal(changes, 0);
+    assert.equal(external.check(), true);
+    assert.equal(changes, 1);
+  });
+
+  test("check() gives a transaction that has not read yet no snapshot: its first write after another commit waits, not fails", async () => {
+    const external = new ExternalWrites(store.sqlite!, 0);
+    await store.db.transaction().execute(async (trx) => {
+      external.check();
+      otherCommits();
+      await trx.updateTable("users").set({ role: "admin" }).where("id", "=", "u1").execute();
+    });
+    const row = await store.db.selectFrom("users").select("role").where("id", "=", "u1").executeTakeFirstOrThrow();
+    assert.equal(row.role, "admin");
+  });
+
+  test("a session revoked by another process is not answered from memory while a transaction is open", async () => {
+    await insertSession(store.db, { id: "s1", user_id: "u1", token_version: 0, now: NOW, expires_at: LATER, user_agent: null, ip: null });
+    const external = new ExternalWrites(store.sqlite!, 60_000);
+    const cache = new LocalRevocationCache(new DatabaseRevocationState(store.db, store.sqlite), { externalWrites: external });
+    assert.equal((await cache.get("s1", "u1"))?.revoked, false);
+    let answer: ReturnType<typeof cache.get> | undefined;
+    await store.db.transaction().execute(async (trx) => {
+      await trx.selectFrom("users").select("id").execute();
+      other.prepare("update sessions set revoked_at = ? where id = 's1'").run(NOW);
+      // Not awaited here: a read through the database waits for this transaction to end.
+      answer = cache.get("s1", "u1");
+    });
+    assert.equal((await answer!)?.revoked, true);
+  });
+});
