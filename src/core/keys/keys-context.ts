@@ -49,7 +49,8 @@ export interface KeysContext {
   /**
    * Several nodes over Redis: has every caching node drop a revoked key, and resolves once each has
    * (or has lost its lease); throws when that cannot be known. Elsewhere a no-op: SQLite servers
-   * see the commit before their next answer (watchSqlite).
+   * see the commit at their next check outside a transaction (watchSqlite), or their next poll,
+   * and the CLI waits `KEYS_SETTLE_MS` for that.
    */
   broadcastRevoked: (kid: string) => Promise<void>;
 }

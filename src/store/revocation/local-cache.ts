@@ -66,7 +66,11 @@ export class LocalRevocationCache implements RevocationState, UserRowCache {
   get(sessionId: string, userId: string): Promise<SessionState | undefined> {
     // Throws when the database cannot be read: verify() answers 503. Not checked (a transaction
     // is open on the connection): a read of its own, after it, neither memory nor a read under way.
-    if (this.#externalWrites?.check() === false) return this.#read(sessionId, userId);
+    // So never await this inside a transaction of tokenver's connection: the read waits for it.
+    if (this.#externalWrites?.check() === false) {
+      this.#onLookup?.(false);
+      return this.#read(sessionId, userId);
+    }
     const session = this.#sessions.get(sessionId);
     if (session !== undefined && (this.#lease === undefined || this.#answersFromMemory(session))) {
       const tokenVersion = this.#versions.get(session.userId);
@@ -141,6 +145,7 @@ export class LocalRevocationCache implements RevocationState, UserRowCache {
     tokenVersion: number,
     load: (userId: string) => Promise<Row | undefined>,
   ): Promise<Row | undefined> {
+    // Not checked (a transaction is open): read after it, as in get(); never awaited inside one.
     if (this.#externalWrites?.check() === false) return this.#loadUser(userId, load);
     const cached = this.#users.get(userId);
     if (cached !== undefined && cached.tokenVersion === tokenVersion && (this.#lease === undefined || this.#answersFromMemory(cached))) {

@@ -14,6 +14,7 @@ import Database from "better-sqlite3";
 import { openStore, type Store } from "../../../../src/store/database.js";
 import { migrateToLatest } from "../../../../src/store/migrations/index.js";
 import { insertSession } from "../../../../src/store/queries/sessions.js";
+import { createUserRowReader, type PublicUserRow } from "../../../../src/store/queries/user-row.js";
 import { insertUser } from "../../../../src/store/queries/users.js";
 import { DatabaseRevocationState } from "../../../../src/store/revocation/database-state.js";
 import { ExternalWrites } from "../../../../src/store/revocation/external-writes.js";
@@ -86,5 +87,21 @@ describe("external writes on SQLite, with a transaction open on the server's con
       answer = cache.get("s1", "u1");
     });
     assert.equal((await answer!)?.revoked, true);
+  });
+
+  test("a user row changed by another process is not answered from memory while a transaction is open", async () => {
+    const external = new ExternalWrites(store.sqlite!, 60_000);
+    const cache = new LocalRevocationCache(new DatabaseRevocationState(store.db, store.sqlite), { externalWrites: external });
+    const read = createUserRowReader({ dialect: "sqlite", db: store.db, sqlite: store.sqlite });
+    const version = (await store.db.selectFrom("users").select("token_version").where("id", "=", "u1").executeTakeFirstOrThrow())
+      .token_version;
+    assert.notEqual((await cache.readUser<PublicUserRow>("u1", version, read))?.username, "renamed by the CLI");
+    let answer: Promise<PublicUserRow | undefined> | undefined;
+    await store.db.transaction().execute(async (trx) => {
+      await trx.selectFrom("users").select("id").execute();
+      other.prepare("update users set username = 'renamed by the CLI' where id = 'u1'").run();
+      answer = cache.readUser<PublicUserRow>("u1", version, read);
+    });
+    assert.equal((await answer!)?.username, "renamed by the CLI");
   });
 });
