@@ -45,6 +45,8 @@ describe("paths of ill-formed strings", () => {
 
   test("an ill-formed key names its object once, however many bad keys it holds, and its other values are still walked", () => {
     assert.deepEqual(illFormedPaths({ o: { [`x${BAD}`]: 1, [`y${BAD}`]: 2, ok: BAD } }), [["o"], ["o", "ok"]]);
+    // What a bad key holds is not walked: a field name must never spell out the bad key itself.
+    assert.deepEqual(illFormedPaths({ o: { [`k${BAD}`]: BAD } }), [["o"]]);
     // A well-formed key alone names nothing.
     assert.deepEqual(illFormedPaths({ o: { k: "v" } }), []);
   });
@@ -218,6 +220,9 @@ describe("username boundaries", () => {
   test("the exact refusal, counted in code points", () => {
     assert.deepEqual(checkUsername("x".repeat(USERNAME_MAX_LENGTH)), []);
     assert.deepEqual(checkUsername("x".repeat(USERNAME_MAX_LENGTH + 1)), [{ field: "username", message: REFUSED }]);
+    // 64 astral characters are 128 UTF-16 units, and still 64 characters.
+    assert.deepEqual(checkUsername("\u{1d400}".repeat(USERNAME_MAX_LENGTH)), []);
+    assert.deepEqual(checkUsername("\u{1d400}".repeat(USERNAME_MAX_LENGTH + 1)), [{ field: "username", message: REFUSED }]);
     assert.deepEqual(checkUsername(undefined), [{ field: "username", message: REFUSED }]);
     assert.deepEqual(checkUsername(" \t "), [{ field: "username", message: REFUSED }]);
   });

@@ -75,6 +75,20 @@ describe("startTotp", () => {
     assert.deepEqual(await totpRow(user.userId), before);
   });
 
+  test("409 mfa_enabled when the user row says the factor is on, whatever the factor's own row holds", async () => {
+    // confirmTotp and disableTotp write users.mfa_enabled_at and the tokenver_totp row together;
+    // sign-in reads the user row, so the user row alone must refuse a new enrolment (defence in
+    // depth should a writer ever set one without the other).
+    const { userId, principal } = await signedIn();
+    await world.store.db
+      .updateTable("users")
+      .set({ mfa_enabled_at: isoAt(world.now()) })
+      .where("id", "=", userId)
+      .execute();
+    await rejectsWith(startTotp(world.mfaCore, principal), "mfa_enabled", { status: 409, message: MFA_ENABLED });
+    assert.equal(await totpRow(userId), undefined);
+  });
+
   test("409 mfa_enabled when the factor was turned on after the user row was read", async () => {
     // What the upsert meets when another request's confirmTotp commits between this request's
     // read of the user row (mfa_enabled_at still null) and its write: an enabled tokenver_totp row.
