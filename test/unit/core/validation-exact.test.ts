@@ -24,6 +24,14 @@ import {
 
 const BAD = "\ud800";
 
+describe("the messages a client reads", () => {
+  test("say what is wrong: the other tests compare against these constants, so their text is pinned here", () => {
+    // Both reach clients verbatim in `errors[].message` (over HTTP through http/body-validator.ts too).
+    assert.equal(NOT_WELL_FORMED, "must be well-formed Unicode text (it holds an unpaired surrogate)");
+    assert.equal(HOLDS_NUL, "must not hold U+0000 (NUL)");
+  });
+});
+
 describe("paths of ill-formed strings", () => {
   test("are sorted by path whatever the walk's order, so errors come out stable", () => {
     // The walk pops from a stack: without the sort these would come out in reverse.
