@@ -131,10 +131,12 @@ const USERNAME_ALLOWED_INVISIBLE = /[\u200d\ufe0e\ufe0f]/gu;
 export function checkUsername(username: unknown): FieldError[] {
   if (username === null) return [];
   if (typeof username === "string" && !isWellFormed(username)) return [{ field: "username", message: NOT_WELL_FORMED }];
+  // Without the joiners and selectors allowed in emoji: what is left must show something.
+  const shown = typeof username === "string" ? username.replace(USERNAME_ALLOWED_INVISIBLE, "") : "";
   if (
     typeof username !== "string" ||
-    username.trim().length === 0 ||
-    USERNAME_REFUSED.test(username.replace(USERNAME_ALLOWED_INVISIBLE, "")) ||
+    shown.trim().length === 0 ||
+    USERNAME_REFUSED.test(shown) ||
     [...username].length > USERNAME_MAX_LENGTH
   ) {
     return [

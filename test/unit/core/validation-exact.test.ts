@@ -235,19 +235,13 @@ describe("username boundaries", () => {
     assert.deepEqual(checkUsername(" \t "), [{ field: "username", message: REFUSED }]);
   });
 
-  // BUG (found 2026-12-02, not fixed: src/ is not this branch's to change): the blank check is
-  // `trim()`, and the joiner and the selectors are removed only for the invisible-character check,
-  // so a name made of nothing but them is accepted, though it shows as nothing ("not blank" in
-  // checkUsername's comment). Marked todo so the suite stays green; it fails until that is fixed.
-  test(
-    "a name of nothing but joiners and variation selectors is blank, and refused",
-    { todo: "BUG: checkUsername accepts an invisible name (e.g. a lone U+200D)" },
-    () => {
-      for (const name of ["\u200d", "\u200d\u200d\u200d", "\ufe0f", " \u200d\ufe0e "]) {
-        assert.deepEqual(checkUsername(name), [{ field: "username", message: REFUSED }], JSON.stringify(name));
-      }
-    },
-  );
+  // Found by the mutation run of 2026-12-02: the blank check was `trim()` alone, and the joiner and
+  // the selectors were removed only for the invisible-character check.
+  test("a name of nothing but joiners and variation selectors is blank, and refused", () => {
+    for (const name of ["\u200d", "\u200d\u200d\u200d", "\ufe0f", " \u200d\ufe0e "]) {
+      assert.deepEqual(checkUsername(name), [{ field: "username", message: REFUSED }], JSON.stringify(name));
+    }
+  });
 
   test("the joiner and the emoji selectors are allowed anywhere, not just once; other invisibles are not", () => {
     assert.deepEqual(checkUsername("a\u200db\u200dc\ufe0fd\ufe0e"), []);
