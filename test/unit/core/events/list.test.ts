@@ -205,6 +205,7 @@ describe("listEvents", () => {
       good.replace(/[A-Za-z]/, "+"),
       cursorOf("not json"),
       cursorOf({ at: new Date(BASE).toISOString(), id: "e1" }),
+      cursorOf({ 0: new Date(BASE).toISOString(), 1: "e1", length: 2 }), // array-like, not an array
       cursorOf([new Date(BASE).toISOString()]),
       cursorOf([new Date(BASE).toISOString(), "e1", "x"]),
       cursorOf(["2030-02-30T00:00:00.000Z", "e1"]),
