@@ -90,6 +90,16 @@ describe("EventRecorder", () => {
     assert.equal(events.stats().recorded, 3);
   });
 
+  test("by default the queue holds 10,000 events", async () => {
+    const events = recorder();
+    const one = row();
+    for (let i = 0; i < 10_001; i++) events.record(one);
+    assert.deepEqual(events.stats(), { recorded: 10_000, written: 0, failed: 0, dropped: 1 });
+    await sql`drop table tokenver_events`.execute(store.db); // no need to write them: counted as failed
+    await events.flush();
+    assert.equal(events.stats().failed, 10_000);
+  });
+
   test("reject() counts a dropped event and writes nothing", async () => {
     const events = recorder();
     events.reject();
