@@ -33,6 +33,9 @@ describe("inBackground and settle", () => {
     inBackground(core, "password reset", async () => {
       ran = true;
     });
+    assert.equal(ran, false, "not run inside the call");
+    // Not on the microtask queue either: the caller's own awaits (and the response) go first.
+    for (let i = 0; i < 20; i++) await null;
     assert.equal(ran, false, "not run before the caller answers");
     await settle(core);
     assert.equal(ran, true);
