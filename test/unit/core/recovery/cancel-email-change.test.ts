@@ -94,13 +94,16 @@ describe("cancelEmailChange", () => {
     await unchanged(a);
   });
 
-  test("an account whose version or address moved since the link: link_invalid, nothing changes", async () => {
+  test("an account whose version or address moved since the link: link_invalid before the revocation begins, nothing changes", async () => {
     const a = await pending();
+    world.revocations.length = 0;
     const db = world.store.db;
     await db.updateTable("users").set({ token_version: 5 }).where("id", "=", a.userId).execute();
     await rejectsWith(cancelEmailChange(world.core, { token: a.cancel }, {}), "link_invalid");
     await db.updateTable("users").set({ token_version: 0, email: "moved@example.test" }).where("id", "=", a.userId).execute();
     await rejectsWith(cancelEmailChange(world.core, { token: a.cancel }, {}), "link_invalid");
+    // Refused by the read, not by the write's conditions: no node's cache was disturbed for it.
+    assert.deepEqual(world.revocations, []);
     assert.equal((await liveSessions(world, a.userId)).length, 2);
     assert.equal((await links(world, a.userId)).length, 3);
     assert.deepEqual(await world.events("email.change_cancelled"), []);
