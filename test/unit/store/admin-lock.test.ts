@@ -4,40 +4,21 @@
 // that write fail with SQLITE_BUSY_SNAPSHOT: a 503 for a request that did nothing wrong. lockAdmins
 // takes the write lock first, so the other process waits for the action's commit instead.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
-import { openStore, type Store } from "../../../src/store/database.js";
-import { migrateToLatest } from "../../../src/store/migrations/index.js";
+import type { Store } from "../../../src/store/database.js";
 import { lockAdmins } from "../../../src/store/queries/admin-users.js";
-import { insertUser } from "../../../src/store/queries/users.js";
+import { sqliteFileWithOther, type SqliteFileWithOther } from "../../support/sqlite-file.js";
 
 describe("lockAdmins (SQLite, a second process on the same file)", () => {
-  let dir: string;
+  let file: SqliteFileWithOther;
   let store: Store;
-  let other: Database.Database;
-  // A new value each time: a commit that changes something (an identical row may write nothing).
-  let writes = 0;
-  const otherWrite = () => other.prepare("update users set username = ? where id = 'u1'").run(`cli-${++writes}`);
+  const otherWrite = () => file.otherCommits();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tokenver-admin-lock-"));
-    const file = join(dir, "store.db");
-    store = await openStore(`sqlite:${file}`);
-    await migrateToLatest(store.db);
-    const now = new Date().toISOString();
-    await insertUser(store.db, { id: "u1", email: "u1@example.test", username: null, password_hash: "x", profile: "{}", now });
-    // The other process, without a busy timeout: a write that would have to wait fails at once.
-    other = new Database(file);
-    other.pragma("busy_timeout = 0");
+    file = await sqliteFileWithOther("admin-lock");
+    store = file.store;
   });
-  after(async () => {
-    other?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => file?.close());
 
   test("holds the database's write lock from its own statement until the transaction ends", async () => {
     await store.db.transaction().execute(async (trx) => {

@@ -6,45 +6,30 @@
 // session would be answered from memory), and it would give a transaction that has not read yet a
 // snapshot (its first write would then fail with SQLITE_BUSY_SNAPSHOT instead of waiting).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
-import { openStore, type Store } from "../../../../src/store/database.js";
-import { migrateToLatest } from "../../../../src/store/migrations/index.js";
+import type Database from "better-sqlite3";
+import type { Store } from "../../../../src/store/database.js";
 import { insertSession } from "../../../../src/store/queries/sessions.js";
 import { createUserRowReader, type PublicUserRow } from "../../../../src/store/queries/user-row.js";
-import { insertUser } from "../../../../src/store/queries/users.js";
 import { DatabaseRevocationState } from "../../../../src/store/revocation/database-state.js";
 import { ExternalWrites } from "../../../../src/store/revocation/external-writes.js";
 import { LocalRevocationCache } from "../../../../src/store/revocation/local-cache.js";
+import { sqliteFileWithOther, type SqliteFileWithOther } from "../../../support/sqlite-file.js";
 
 const NOW = new Date().toISOString();
 const LATER = new Date(Date.now() + 86_400_000).toISOString();
 
 describe("external writes on SQLite, with a transaction open on the server's connection", () => {
-  let dir: string;
+  let file: SqliteFileWithOther;
   let store: Store;
   let other: Database.Database;
-  let writes = 0;
-  /** A commit of the other process (a new value each time, so that it changes the file). */
-  const otherCommits = () => other.prepare("update users set username = ? where id = 'u1'").run(`cli-${++writes}`);
+  const otherCommits = () => file.otherCommits();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "tokenver-external-writes-"));
-    const file = join(dir, "store.db");
-    store = await openStore(`sqlite:${file}`);
-    await migrateToLatest(store.db);
-    await insertUser(store.db, { id: "u1", email: "u1@example.test", username: null, password_hash: "x", profile: "{}", now: NOW });
-    other = new Database(file);
-    other.pragma("busy_timeout = 0");
+    file = await sqliteFileWithOther("external-writes");
+    ({ store, other } = file);
   });
-  after(async () => {
-    other?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => file?.close());
 
   test("check() answers false and checks nothing inside a transaction; the next call outside one checks at once", async () => {
     // An interval of a minute: the first check is due, and had it run inside the transaction it
