@@ -60,11 +60,14 @@ export interface SqliteCore {
   events(type?: string): Promise<Array<Selectable<EventsTable>>>;
   /** The templates of the mail queued for delivery. */
   mailTemplates(): Promise<string[]>;
+  /** Every `onWarning` message of the core, in order. */
+  warnings: string[];
   close(): Promise<void>;
 }
 
 export async function sqliteCore(options: { clock?: () => number } = {}): Promise<SqliteCore> {
   const clock = options.clock ?? Date.now;
+  const warnings: string[] = [];
   const store = await openStore("sqlite::memory:");
   await migrateToLatest(store.db);
   const config: CoreConfig = {
@@ -77,7 +80,7 @@ export async function sqliteCore(options: { clock?: () => number } = {}): Promis
     pruneInterval: 0,
     eventRetention: 90,
     hashQueue: 8,
-    onWarning: () => {},
+    onWarning: (message) => warnings.push(message),
     clock,
     publicUrl: "http://localhost:3000",
     allowedOrigins: ["http://localhost:3000"],
@@ -141,6 +144,7 @@ export async function sqliteCore(options: { clock?: () => number } = {}): Promis
     core,
     store,
     revocations,
+    warnings,
     onBeforeRevoke: (step) => {
       pending = step;
     },

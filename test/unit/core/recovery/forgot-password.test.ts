@@ -14,12 +14,9 @@ import { PASSWORD, addAccount, iso, links, mails, passwordIs, rejectsFields, rej
 import { sqliteCore, type SqliteCore } from "../../../support/sqlite-core.js";
 
 let world: SqliteCore;
-let warnings: string[];
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
 beforeEach(async () => {
   world = await sqliteCore({ clock: () => NOW });
-  warnings = [];
-  (world.core.config as { onWarning: (m: string) => void }).onWarning = (m) => warnings.push(m);
 });
 afterEach(async () => {
   await settle(world.core);
@@ -83,7 +80,7 @@ describe("forgotPassword", () => {
     assert.deepEqual(await links(world, disabled), []);
     assert.deepEqual(await mails(world), []);
     assert.deepEqual(await world.events("password.reset_requested"), []);
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(world.warnings, []);
   });
 
   test("no email, or not a well-formed one: validation_failed, nothing counted", async () => {
@@ -116,7 +113,7 @@ describe("forgotPassword", () => {
     await sql`drop table tokenver_links`.execute(world.store.db);
     await forgotPassword(world.core, { email }, client);
     await settle(world.core);
-    assert.deepEqual(warnings, ["password reset: a store did not answer; the mail was not queued"]);
+    assert.deepEqual(world.warnings, ["password reset: a store did not answer; the mail was not queued"]);
     assert.deepEqual(await mails(world), [], "the mail went with the link's transaction");
     assert.deepEqual(await world.events("password.reset_requested"), []);
   });

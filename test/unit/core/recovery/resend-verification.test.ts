@@ -13,12 +13,9 @@ import { addAccount, iso, linkFor, links, mails, rejectsFields, rejectsWith, use
 import { sqliteCore, type SqliteCore } from "../../../support/sqlite-core.js";
 
 let world: SqliteCore;
-let warnings: string[];
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
 beforeEach(async () => {
   world = await sqliteCore({ clock: () => NOW });
-  warnings = [];
-  (world.core.config as { onWarning: (m: string) => void }).onWarning = (m) => warnings.push(m);
 });
 afterEach(async () => {
   await settle(world.core);
@@ -77,7 +74,7 @@ describe("resendVerification", () => {
     assert.deepEqual(await links(world, verified), []);
     assert.deepEqual(await links(world, disabled), []);
     assert.deepEqual(await mails(world), []);
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(world.warnings, []);
   });
 
   test("no email, or not a well-formed one: validation_failed", async () => {
@@ -103,7 +100,7 @@ describe("resendVerification", () => {
     await sql`drop table tokenver_links`.execute(world.store.db);
     await resendVerification(world.core, { email: await emailOf(userId) }, {});
     await settle(world.core);
-    assert.deepEqual(warnings, ["verification resend: a store did not answer; the mail was not queued"]);
+    assert.deepEqual(world.warnings, ["verification resend: a store did not answer; the mail was not queued"]);
     assert.deepEqual(await mails(world), []);
   });
 });
