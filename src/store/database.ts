@@ -14,6 +14,7 @@ import {
 import pg from "pg";
 import type { Database } from "./schema.js";
 import type { SqliteHandle } from "./sqlite-handle.js";
+import { withStatementCache, type StatementSource } from "./statement-cache.js";
 import type { NamedQueryPool } from "./queries/user-row.js";
 import { DEFAULT_LAYOUT, withLayout, type TableLayout } from "./table-layout.js";
 import { checkResultTypes, PG_TYPES, PgResultPlugin, withPgTypes } from "./pg-types.js";
@@ -260,7 +261,8 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
     for (const lock of locks) lock.close();
     throw error;
   }
-  const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // better-sqlite3's conditional generic `prepare` signature is what the structural check cannot follow.
+  const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite as unknown as StatementSource) }) });
   const db = withLayout(base, layout);
   return {
     dialect: "sqlite",
