@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { Algorithm, hash, verify } from "@node-rs/argon2";
+import { Algorithm } from "@node-rs/argon2";
 import { AuthError } from "../errors.js";
 import { NO_OBSERVER, type Observer } from "../observer.js";
+import { HashThreadGoneError, onHashThread } from "./hashing-threads.js";
 
-/** OWASP's argon2id parameters (m=19 MiB, t=2, p=1). Hashing runs on the libuv thread pool. */
+/** OWASP's argon2id parameters (m=19 MiB, t=2, p=1). Hashing runs on tokenver's own threads (hashing-threads.ts). */
 const ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 /**
@@ -94,15 +95,29 @@ export class HashQueue {
  * only start-up, tests and benchmarks call it bare.
  */
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
+  return onThread(ARGON2_THREADS, "hash", [password, ARGON2]);
 }
 
 /** Whether the password matches the hash (false for a malformed hash). Through a ticket, like hashPassword. */
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await verify(passwordHash, password);
-  } catch {
+    return await onThread<boolean>(ARGON2_THREADS, "verify", [passwordHash, password]);
+  } catch (error) {
+    // A hashing thread gone is a 503, not a wrong password; argon2 refusing the hash is.
+    if (error instanceof AuthError) throw error;
     return false;
+  }
+}
+
+/** argon2 on a hashing thread; a thread that died with the job is `503 service_unavailable`. */
+async function onThread<T>(threads: number, op: "hash" | "verify", args: unknown[]): Promise<T> {
+  try {
+    return await onHashThread<T>(threads, op, args);
+  } catch (error) {
+    if (!(error instanceof HashThreadGoneError)) throw error;
+    throw new AuthError("service_unavailable", "Passwords cannot be checked right now; try again in a moment.", {
+      retryAfter: HASH_QUEUE_RETRY_AFTER,
+    });
   }
 }
 
@@ -110,7 +125,11 @@ let dummyHash: Promise<string> | undefined;
 
 /** A hash of a random password, made once, that no login can match. */
 function dummy(): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(16).toString("base64url"));
+  // A failed attempt (a hashing thread gone) is not kept: the next login makes it again.
+  dummyHash ??= hashPassword(randomBytes(16).toString("base64url")).catch((error: unknown) => {
+    dummyHash = undefined;
+    throw error;
+  });
   return dummyHash;
 }
 
