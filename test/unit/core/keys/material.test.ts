@@ -11,9 +11,11 @@ import {
   importConfiguredKey,
   publicJwkFromPrivate,
   publicPemOf,
+  SIGNING_ALGS,
   SigningKeyError,
   type SigningAlg,
 } from "../../../../src/core/keys/material.js";
+import { KEYS_SETTINGS } from "../../../../src/settings/rows/keys.js";
 
 const pemOf = (key: KeyObject) => key.export({ format: "pem", type: "pkcs8" }).toString();
 
@@ -125,6 +127,13 @@ describe("importConfiguredKey: TOKENVER_SIGNING_KEY against TOKENVER_SIGNING_ALG
 });
 
 describe("generateKeyMaterial", () => {
+  test("every algorithm TOKENVER_SIGNING_ALG accepts is one tokenver signs with, and generates a key", async () => {
+    const setting = KEYS_SETTINGS.find((s) => s.env === "TOKENVER_SIGNING_ALG")!;
+    assert.deepEqual(setting.kind, { type: "enum", values: [...SIGNING_ALGS] });
+    assert.deepEqual(SIGNING_ALGS, ["HS256", "EdDSA", "ES256", "RS256"]);
+    for (const alg of SIGNING_ALGS) assert.equal((await generateKeyMaterial(alg)).alg, alg);
+  });
+
   test("HS256: 256 random bits and a random kid of 128 bits, nothing public", async () => {
     const a = await generateKeyMaterial("HS256");
     const b = await generateKeyMaterial("HS256");

@@ -431,7 +431,14 @@ describe("on a keys' clock set back behind a key's creation", () => {
   /** Refused, naming a key made after this clock's now (the first such, in activation order). */
   async function refusedLagging(promise: Promise<unknown>, kid: string) {
     const error = await rejectsWith(promise, "forbidden", { status: 403 });
-    assert.match(error.message, new RegExp(`behind the creation of key ${kid} `));
+    const created = (await world.rows()).find((r) => r.kid === kid)!.created_at;
+    // The clock and the key, and what to do about it.
+    assert.equal(
+      error.message,
+      `the keys' clock (PostgreSQL's, or this host's on SQLite; ${isoAt(world.time.ms)}) is behind the creation of key ${kid} (${created}): ` +
+        "that clock was set back, or the key was dated on another clock, ahead; correct the clock (NTP), " +
+        "or wait until that time (docs/keys.md, Clocks)",
+    );
   }
 
   test("revoking the only signer is refused and changes nothing: the key still signs", async () => {
