@@ -48,6 +48,8 @@ export interface AuthWorld {
   /** Every mail the transport was handed, in order. */
   readonly mails: MailMessage[];
   readonly warnings: string[];
+  /** How many times the facade closed the revocation state and the counter store. */
+  readonly closed: { revocation: number; counters: number };
   /** A registered user's email, id and first pair. */
   register(tag?: string): Promise<{ email: string; userId: string; accessToken: string; refreshToken: string }>;
   events(type?: string): Promise<Array<{ type: string; actor: string; user_id: string | null; detail: Record<string, unknown> }>>;
@@ -106,10 +108,23 @@ export async function authWorld(options: AuthWorldOptions = {}): Promise<AuthWor
     keysStarted ??= opened.started;
   }
   const revocation = options.revocation?.(store) ?? new LocalRevocationCache(new DatabaseRevocationState(store.db, store.sqlite));
+  const counters = new MemoryCounterStore(config.clock);
+  const closed = { revocation: 0, counters: 0 };
+  // Counted, then handed on to the real close (the instance keeps its class: the facade checks it).
+  const closeRevocation = revocation.close.bind(revocation);
+  revocation.close = () => {
+    closed.revocation++;
+    return closeRevocation();
+  };
+  const closeCounters = counters.close.bind(counters);
+  counters.close = () => {
+    closed.counters++;
+    return closeCounters();
+  };
   const auth = assembleAuth({
     store,
     revocation,
-    counters: new MemoryCounterStore(config.clock),
+    counters,
     config,
     secret: SECRET,
     ...(options.defaultMail
@@ -134,6 +149,7 @@ export async function authWorld(options: AuthWorldOptions = {}): Promise<AuthWor
     keys,
     mails,
     warnings,
+    closed,
     register: async (tag = "user") => {
       const email = `${tag}-${counter++}@example.test`;
       const signIn = await auth.register({ email, password: PASSWORD });
