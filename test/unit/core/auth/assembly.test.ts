@@ -40,14 +40,19 @@ test("without a key store the secret signs and verify accepts what it signed", a
   }
 });
 
-test("with a key store the ring signs (its kid) and jwks lists nothing secret of HS256", async () => {
-  const world = await authWorld({ keys: true });
+test("with a key store the ring signs (its kid) and jwks lists its public keys", async () => {
+  const world = await authWorld({ keys: { alg: "EdDSA" } });
   try {
     const { accessToken } = await world.register();
     const [key] = await world.auth.listKeys();
     assert.equal(kidOf(accessToken), key!.kid);
     await world.auth.verify(bearer(accessToken));
-    assert.deepEqual(world.auth.jwks(), world.keys!.ring.jwks());
+    const jwks = world.auth.jwks();
+    assert.deepEqual(jwks, world.keys!.ring.jwks());
+    assert.deepEqual(
+      jwks.keys.map((k) => k.kid),
+      [key!.kid],
+    );
   } finally {
     await world.close();
   }

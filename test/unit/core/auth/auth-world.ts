@@ -6,6 +6,7 @@
 import { assembleAuth, type Auth } from "../../../../src/core/auth.js";
 import type { CoreConfig } from "../../../../src/core/config.js";
 import type { KeysContext } from "../../../../src/core/keys/keys-context.js";
+import type { SigningAlg } from "../../../../src/core/keys/material.js";
 import { openKeys } from "../../../../src/core/keys/open-keys.js";
 import type { MailMessage } from "../../../../src/core/mail/message.js";
 import { customTransport } from "../../../../src/core/mail/transport.js";
@@ -28,7 +29,7 @@ export const DAY_MS = 86_400_000;
 export interface AuthWorldOptions {
   config?: Partial<CoreConfig>;
   /** Open the signing keys as createAuth does (keyRotation in seconds, 0: none). */
-  keys?: boolean | { keyRotation?: number };
+  keys?: boolean | { keyRotation?: number; alg?: SigningAlg };
   keysStarted?: { kid: string; reason: string };
   metrics?: Metrics;
   webhooks?: WebhookSettings;
@@ -94,7 +95,7 @@ export async function authWorld(options: AuthWorldOptions = {}): Promise<AuthWor
   let keysStarted = options.keysStarted;
   if (options.keys) {
     const opened = await openKeys(store.db, SECRET, {
-      signingAlg: "HS256",
+      signingAlg: (typeof options.keys === "object" ? options.keys.alg : undefined) ?? "HS256",
       signingKey: undefined,
       keyPublishDelay: 300,
       keyRotation: typeof options.keys === "object" ? (options.keys.keyRotation ?? 0) : 0,

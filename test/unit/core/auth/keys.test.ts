@@ -8,6 +8,8 @@ import { AuthError } from "../../../../src/core/errors.js";
 import { KEYS_POLL_MS } from "../../../../src/core/keys/key-ring.js";
 import { authWorld, DAY_MS, eventually } from "./auth-world.js";
 
+const kidOf = (token: string): unknown => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString("utf8")).kid;
+
 test("rotateKey: published, signing later, an event by the system; with now, an event of reason now by the actor", async () => {
   const world = await authWorld({ keys: true });
   try {
@@ -63,16 +65,22 @@ test("revokeKey: the key goes, an event names it, the signer and the actor (defa
   }
 });
 
-test("the key poll rotates once keyRotation is due, as the system, reason scheduled", async () => {
+test("the key poll rotates once keyRotation is due (not before, and once), as the system, reason scheduled", async () => {
   const world = await authWorld({ keys: { keyRotation: 1 } });
   try {
+    await sleep(KEYS_POLL_MS + 300);
+    assert.deepEqual(await world.events("key.rotated"), [], "not due yet");
     world.time.ms += DAY_MS + 1000;
     await eventually(async () => (await world.events("key.rotated")).length > 0, "a scheduled rotation");
-    const [event] = await world.events("key.rotated");
+    await sleep(KEYS_POLL_MS + 300);
+    const events = await world.events("key.rotated");
+    assert.equal(events.length, 1, "the next poll finds the new key waiting: nothing due");
+    const [event] = events;
     assert.equal(event!.actor, "system");
     assert.equal(event!.detail.reason, "scheduled");
     assert.equal(event!.detail.alg, "HS256");
     assert.ok((await world.auth.listKeys()).some((k) => k.kid === event!.detail.kid));
+    assert.deepEqual(world.warnings, []);
   } finally {
     await world.close();
   }
@@ -85,7 +93,27 @@ test("with keyRotation 0 the key poll never rotates", async () => {
     await sleep(KEYS_POLL_MS * 2 + 300);
     assert.equal((await world.auth.listKeys()).length, 1);
     assert.deepEqual(await world.events("key.rotated"), []);
+    assert.deepEqual(world.warnings, []);
   } finally {
     await world.close();
+  }
+});
+
+test("a node that follows a lapsed key lease reads the keys again before it verifies (another node's new key)", async () => {
+  const a = await authWorld({ keys: true });
+  const b = await authWorld({ keys: true, store: a.store });
+  try {
+    // As over Redis when the lease lapsed: the keys in memory may be stale.
+    b.keys!.ring.followLease({ validUntil: 0, wallValidUntil: 0 });
+    // A later activation than the first key's: the new key signs (both nodes share the clock).
+    a.time.ms += 1000;
+    b.time.ms = a.time.ms;
+    const rotated = await a.auth.rotateKey({ now: true });
+    const { userId, accessToken } = await a.register();
+    assert.equal(kidOf(accessToken), rotated.kid);
+    assert.equal((await b.auth.verify(`Bearer ${accessToken}`)).userId, userId);
+  } finally {
+    await b.auth.close();
+    await a.auth.close().catch(() => {});
   }
 });

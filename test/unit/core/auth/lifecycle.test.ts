@@ -92,9 +92,10 @@ test("close is idempotent and closes the revocation state and the counters once"
   await world.close();
   await world.close();
   assert.deepEqual(world.closed, { revocation: 1, counters: 1 });
+  await assert.rejects(world.store.db.selectFrom("users").select("id").execute(), "the store is closed");
 });
 
-test("close writes the queued events before the store closes", async () => {
+test("close writes the queued events and the mail work left running before the store closes", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tokenver-auth-close-"));
   const url = `sqlite:${join(dir, "store.db")}`;
   try {
@@ -103,11 +104,16 @@ test("close writes the queued events before the store closes", async () => {
     const world = await authWorld({ store });
     const { email } = await world.register();
     await world.auth.login({ email, password: PASSWORD });
+    // The reset link is made and queued after the answer (recovery/background.ts).
+    await world.auth.forgotPassword({ email });
     await world.auth.close();
     const reopened = await openStore(url);
     const rows = await reopened.db.selectFrom("tokenver_events").select("type").where("type", "=", "login.succeeded").execute();
+    const queued = await reopened.db.selectFrom("mail_outbox").select("template").where("template", "=", "password_reset").execute();
     await reopened.close();
     assert.equal(rows.length, 1, "the sign-in's event was written");
+    const delivered = world.mails.filter((m) => m.to === email && /reset/i.test(m.subject));
+    assert.equal(queued.length + delivered.length, 1, "the reset mail was queued (or already delivered)");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
