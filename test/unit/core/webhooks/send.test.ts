@@ -71,7 +71,9 @@ const HEADERS = {
   "webhook-timestamp": "1764570600",
   "webhook-signature": "v1,abc=",
 };
-const SHORT = { connectMs: 5_000, totalMs: 400 };
+// Short enough that a mutant which never ends a response fails in seconds; long enough for six 256 KiB
+// answers under Stryker's instrumentation on loaded cores (400 ms failed a dry run at load 11).
+const SHORT = { connectMs: 5_000, totalMs: 3_000 };
 
 describe("sendWebhook", () => {
   let r: Receiver;
