@@ -13,6 +13,7 @@ import type { RequestContext, SignIn } from "../types.js";
 import { checkLookupEmail, normalizeEmail, requireStrings } from "../validation.js";
 import { toUser } from "./user.js";
 import { accountDisabled } from "../users/account-disabled.js";
+import { nextTurn } from "../../lib/next-turn.js";
 
 /**
  * A new session for the right email and password. Wrong email and wrong password are the same
@@ -60,7 +61,10 @@ export async function issueSignIn<P extends object>(
   };
   // A password sign-in's new session may be lost to a power failure (its tokens are then refused:
   // store/durability.ts); one that used up a second factor's code may not (the code would return).
+  // Each step a turn of the event loop of its own (lib/next-turn.ts); none inside the transaction.
+  await nextTurn();
   const current = await failClosed(() => (within === undefined ? commitWithoutSync(core.db, write) : core.db.transaction().execute(write)));
+  await nextTurn();
   const detail = amr === DEFAULT_AMR ? undefined : { amr: formatAmr(amr) };
   recordEvent(core, { type: "login.succeeded", userId: user.id, sessionId: session.sessionId, actor: "self", client: context, detail });
   return { user: toUser<P>(current), ...tokenPair(core, user.id, session.sessionId, user.token_version, session.refreshToken, amr) };
@@ -81,6 +85,7 @@ async function checkCredentials(
   const ticket = core.hashQueue.reserve();
   try {
     await core.throttle.countAttempt(email, context.ip);
+    await nextTurn();
     const user = await failClosed(() => users.findUserByEmail(core.db, email));
     // An unknown account burns the dummy hash; a hash from before the NFKC rule is checked in both forms.
     const check = await ticket.run(() => verifyWithForms(user?.password_hash, input.password));
