@@ -134,7 +134,10 @@ export async function probeCases(cases: Case[], token: string): Promise<void> {
   }
 }
 
-/** Warm-up: JIT, caches, connection pools; not counted. */
+/**
+ * Warm-up: JIT, caches, connection pools; not counted. The storm cases too: a server's first logins
+ * start its hashing thread and compile the sign-in path, which would land in round 1's delay.
+ */
 export async function warmUp(
   cases: Case[],
   options: Options,
@@ -143,7 +146,7 @@ export async function warmUp(
   log: (message: string) => void,
 ): Promise<void> {
   log("warming up");
-  for (const c of cases) if (c.storm === undefined && !c.hashLoad) await runCase(c, Math.min(2, options.duration), work);
+  for (const c of cases) await runCase(c, Math.min(2, options.duration), work);
   const untilTrusted = redisTrustedAt - Date.now();
   if (cases.some(isRedisCase) && untilTrusted > 0) {
     log(`waiting ${Math.ceil(untilTrusted / 1000)}s until the Redis nodes trust Redis (one entry lifetime after start)`);
