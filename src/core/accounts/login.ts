@@ -29,16 +29,40 @@ export async function login<P extends object>(
   if (errors.length === 0) errors.push(...checkLookupEmail(input.email));
   if (errors.length > 0) throw validationFailed(errors);
   const email = normalizeEmail(input.email);
-  const user = await checkCredentials(core, email, input, context);
-  // Only after the password: a disabled account is not revealed to someone without it.
-  if (user.disabled_at !== null) throw accountDisabled();
-  // Also only after the password (docs/api.md section 8): tokens wait for a verified address.
-  if (core.config.requireVerifiedEmail && user.email_verified_at === null) {
-    throw new AuthError("email_unverified", "Confirm your email address first: open the link mailed to it.");
+  let user = await checkCredentials(core, email, input, context);
+  for (let attempt = 1; ; attempt++) {
+    // Only after the password: a disabled account is not revealed to someone without it.
+    if (user.disabled_at !== null) throw accountDisabled();
+    // Also only after the password (docs/api.md section 8): tokens wait for a verified address.
+    if (core.config.requireVerifiedEmail && user.email_verified_at === null) {
+      throw new AuthError("email_unverified", "Confirm your email address first: open the link mailed to it.");
+    }
+    // A second factor is on: no session yet, a `403 mfa_required` with an mfa_token (core/mfa/).
+    if (user.mfa_enabled_at !== null) throw await requireSecondFactor(core, user, context);
+    try {
+      return await issueSignIn<P>(core, user, context);
+    } catch (error) {
+      // The row changed after the password check (a second factor turned on, a disable, another
+      // revocation): decided again on the row as it is now, the password checked against it.
+      if (error !== USER_CHANGED || attempt === 3) throw error;
+      user = await sameAccountNow(core, user);
+    }
   }
-  // A second factor is on: no session yet, a `403 mfa_required` with an mfa_token (core/mfa/).
-  if (user.mfa_enabled_at !== null) throw await requireSecondFactor(core, user, context);
-  return issueSignIn<P>(core, user, context);
+}
+
+/**
+ * Thrown out of a password sign-in's transaction when the user's row is no longer as the password
+ * check read it; `login` decides again. A 503 if it ever escaped (it does after three such changes).
+ */
+const USER_CHANGED = new AuthError("service_unavailable", "The account changed during sign-in; try again.");
+
+/** The account as it is now, if it is still the one the password opened (not deleted, the same password hash). */
+async function sameAccountNow(core: Core, before: users.UserRow): Promise<users.UserRow> {
+  const now = await failClosed(() => users.findUserById(core.db, before.id));
+  if (now === undefined || now.password_hash !== before.password_hash) {
+    throw new AuthError("invalid_credentials", "The email or password is incorrect.");
+  }
+  return now;
 }
 
 /**
@@ -54,9 +78,17 @@ export async function issueSignIn<P extends object>(
   within?: (trx: Kysely<Database>) => Promise<users.UserRow>,
 ): Promise<SignIn<P>> {
   const session = planSession(core, user.id, user.token_version, core.config.clock(), context, amr);
+  // A password sign-in writes its session only while the user's row is as the password check read
+  // it (users.signInStillValid: a second factor turned on, or the sessions revoked, meanwhile would
+  // otherwise leave it live); a second factor's `within` makes its own conditional writes.
+  const postgres = core.dialect === "postgres";
   const write = async (trx: Kysely<Database>) => {
+    if (within === undefined && postgres && !(await users.signInStillValid(trx, core.dialect, user.id, user.token_version)))
+      throw USER_CHANGED;
     const row = within === undefined ? user : await within(trx);
     await session.persist(trx);
+    if (within === undefined && !postgres && !(await users.signInStillValid(trx, core.dialect, user.id, user.token_version)))
+      throw USER_CHANGED;
     return row;
   };
   // A password sign-in's new session may be lost to a power failure (its tokens are then refused:
@@ -100,7 +132,8 @@ async function checkCredentials(
     // count stays until `POST /login/mfa` succeeds (its wrong codes add to it: core/mfa/login-mfa.ts).
     if (user.mfa_enabled_at === null) await core.throttle.succeeded(email, context.ip);
     else await core.throttle.passwordAccepted(context.ip);
-    if (check.rehash) await upgradePasswordHash(core.db, ticket.run, user, input.password);
+    // The row as stored now, so that a sign-in decided again (login) compares the right hash.
+    if (check.rehash) return { ...user, password_hash: await upgradePasswordHash(core.db, ticket.run, user, input.password) };
     return user;
   } finally {
     ticket.release();

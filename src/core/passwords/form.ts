@@ -55,17 +55,19 @@ export async function verifyWithForms(stored: string | undefined, password: stri
  * one conditional UPDATE, only if the stored hash is still `legacyHash` (a password change that
  * landed meanwhile wins). Best effort: if the queue or the database cannot do it now, the old hash
  * still works and the next sign-in tries again. `run` is the request's hashing-queue ticket.
+ * Answers the hash stored afterwards as far as this call knows (the new one, or `legacyHash`).
  */
 export async function upgradePasswordHash(
   db: Kysely<Database>,
   run: <T>(work: () => Promise<T>) => Promise<T>,
   user: { id: string; password_hash: string },
   password: string,
-): Promise<void> {
+): Promise<string> {
   try {
     const next = await run(() => hashNewPassword(password));
-    await users.replacePasswordHash(db, user.id, user.password_hash, next);
+    if (await users.replacePasswordHash(db, user.id, user.password_hash, next)) return next;
   } catch {
     // Left as it is: it is checked in both forms until a later sign-in rewrites it.
   }
+  return user.password_hash;
 }

@@ -39,6 +39,27 @@ export function findUserById(db: Kysely<Database>, id: string): Promise<UserRow 
 }
 
 /**
+ * Inside a password sign-in's transaction: true while the user's row is as the password check read
+ * it (the same version, no second factor, not disabled). On PostgreSQL the row is locked until the
+ * transaction ends (`FOR UPDATE`, taken before the session is written): a flow that revokes the
+ * user's sessions locks the row first too, so it either waits for the sign-in and then sees its
+ * session, or commits first and the sign-in sees it here. On SQLite it runs after the session's
+ * insert, under the write lock that insert took: nothing commits in between, and the transaction
+ * never reads before it writes (another process's commit would fail it).
+ */
+export async function signInStillValid(trx: Kysely<Database>, dialect: Dialect, userId: string, tokenVersion: number): Promise<boolean> {
+  let query = trx
+    .selectFrom("users")
+    .select("id")
+    .where("id", "=", userId)
+    .where("token_version", "=", tokenVersion)
+    .where("mfa_enabled_at", "is", null)
+    .where("disabled_at", "is", null);
+  if (dialect === "postgres") query = query.forUpdate();
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+/**
  * The atomic increment at the heart of tokenver: no read-modify-write, so no lost update.
  * With `expectedVersion`, only if the version is still that one (undefined otherwise): a caller
  * authenticated at an older version must not act after another revocation has passed it.
