@@ -114,7 +114,8 @@ test("the password changed meanwhile: invalid_credentials (the typed one opened 
       .where("id", "=", userId)
       .execute();
   });
-  await refused(login(core, { email, password: PASSWORD }, {}), "invalid_credentials");
+  const error = await refused(login(core, { email, password: PASSWORD }, {}), "invalid_credentials");
+  assert.equal(error.message, "The email or password is incorrect.");
   assert.deepEqual(await liveSessions(), []);
 });
 
@@ -144,8 +145,21 @@ test("a change before every attempt: 503 service_unavailable after three, nothin
       .where("id", "=", userId)
       .execute();
   }, true);
-  await refused(login(core, { email, password: PASSWORD }, {}), "service_unavailable");
+  const error = await refused(login(core, { email, password: PASSWORD }, {}), "service_unavailable");
+  assert.equal(error.message, "The account changed during sign-in; try again.");
   assert.equal(steps, 3);
+  assert.deepEqual(await liveSessions(), []);
+});
+
+test("a store failure at the session's transaction: 503 at once, not taken for a change and decided again", async () => {
+  let steps = 0;
+  const core = racing(async () => {
+    steps += 1;
+    throw new Error("SQLITE_IOERR: disk I/O error (test)");
+  }, true);
+  const error = await refused(login(core, { email, password: PASSWORD }, {}), "service_unavailable");
+  assert.notEqual(error.message, "The account changed during sign-in; try again.");
+  assert.equal(steps, 1);
   assert.deepEqual(await liveSessions(), []);
 });
 
