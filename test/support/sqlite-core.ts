@@ -11,8 +11,8 @@
 // where another request's write lands in a race.
 import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
-import type { CoreConfig } from "../../src/core/config.js";
 import type { Core } from "../../src/core/context.js";
+import { testCoreConfig } from "./core-config.js";
 import { EventRecorder } from "../../src/core/events/recorder.js";
 import { Outbox } from "../../src/core/mail/outbox.js";
 import { customTransport } from "../../src/core/mail/transport.js";
@@ -70,26 +70,7 @@ export async function sqliteCore(options: { clock?: () => number } = {}): Promis
   const warnings: string[] = [];
   const store = await openStore("sqlite::memory:");
   await migrateToLatest(store.db);
-  const config: CoreConfig = {
-    accessTtl: 900,
-    refreshTtl: 30 * 86_400,
-    issuer: "tokenver-test",
-    clockTolerance: 0,
-    rateLimit: { accountFailures: 10, addressFailures: 50, windowSeconds: 900, registrations: 20, addressLogins: 100 },
-    userFields: {},
-    pruneInterval: 0,
-    eventRetention: 90,
-    hashQueue: 8,
-    onWarning: (message) => warnings.push(message),
-    clock,
-    publicUrl: "http://localhost:3000",
-    allowedOrigins: ["http://localhost:3000"],
-    refreshGrace: 0,
-    resetTtl: 3600,
-    verifyTtl: 86_400,
-    requireVerifiedEmail: false,
-    unverifiedTtl: 7 * 86_400,
-  };
+  const config = testCoreConfig(clock, warnings);
 
   const cache = new LocalRevocationCache(new DatabaseRevocationState(store.db, store.sqlite));
   const revocations: RevocationCall[] = [];

@@ -4,6 +4,7 @@ import { BoundedMap } from "../../lib/bounded-map.js";
 import { deriveKey } from "../../lib/derive-key.js";
 import { AuthError } from "../errors.js";
 import { nowSeconds, type Clock } from "../clock.js";
+import type { SigningAlg } from "../keys/material.js";
 
 /** The claims of a tokenver access token (docs/api.md section 2). */
 export interface AccessTokenClaims {
@@ -31,7 +32,7 @@ export const ALGORITHM = "HS256";
  */
 export interface TokenKey {
   readonly kid: string;
-  readonly alg: "HS256" | "EdDSA" | "ES256" | "RS256";
+  readonly alg: SigningAlg;
   /** The HMAC key, or the private key (PKCS#8 PEM). */
   readonly signKey: string | Buffer;
   /** The HMAC key, or the public key (SPKI PEM). */

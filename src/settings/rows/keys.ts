@@ -1,15 +1,16 @@
+import type { SigningAlg } from "../../core/keys/material.js";
 import type { Setting } from "../table.js";
 
 /** The signing-key options of `createAuth()` (docs/api.md section 7; docs/keys.md). */
 export interface KeysOptions {
-  signingAlg?: "HS256" | "EdDSA" | "ES256" | "RS256";
+  signingAlg?: SigningAlg;
   signingKey?: string;
   keyPublishDelay?: number;
   keyRotation?: number;
 }
 
 export interface ResolvedKeysOptions {
-  signingAlg: "HS256" | "EdDSA" | "ES256" | "RS256";
+  signingAlg: SigningAlg;
   signingKey: string | undefined;
   keyPublishDelay: number;
   keyRotation: number;
@@ -21,6 +22,7 @@ export const KEYS_SETTINGS = [
     // Changing it on a running deployment is a rotation: the new key is published first.
     option: "signingAlg",
     env: "TOKENVER_SIGNING_ALG",
+    // SIGNING_ALGS (core/keys/material.ts), spelled out so the settings load without jose; a test keeps them equal.
     kind: { type: "enum", values: ["HS256", "EdDSA", "ES256", "RS256"] },
     default: "HS256",
     doc: "the algorithm of access tokens: `HS256` (the secret), `EdDSA` (Ed25519), `ES256` (P-256) or `RS256` (>= 2048 bits); asymmetric keys are published at `/.well-known/jwks.json`",

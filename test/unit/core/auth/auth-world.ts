@@ -5,6 +5,7 @@
 // the store is mocked. Shared by the unit files of this folder.
 import { assembleAuth, type Auth } from "../../../../src/core/auth.js";
 import type { CoreConfig } from "../../../../src/core/config.js";
+import { testCoreConfig } from "../../../support/core-config.js";
 import type { KeysContext } from "../../../../src/core/keys/keys-context.js";
 import type { SigningAlg } from "../../../../src/core/keys/material.js";
 import { openKeys } from "../../../../src/core/keys/open-keys.js";
@@ -60,27 +61,12 @@ export interface AuthWorld {
 let counter = 0;
 
 export function coreConfig(time: { ms: number }, warnings: string[], config: Partial<CoreConfig> = {}): CoreConfig {
-  return {
-    accessTtl: 900,
-    refreshTtl: 30 * 86_400,
+  return testCoreConfig(() => time.ms, warnings, {
     issuer: "tokenver-auth-unit",
-    clockTolerance: 0,
-    rateLimit: { accountFailures: 10, addressFailures: 50, windowSeconds: 900, registrations: 20, addressLogins: 100 },
-    userFields: {},
-    pruneInterval: 0,
-    eventRetention: 90,
-    hashQueue: 8,
-    onWarning: (message) => warnings.push(message),
-    clock: () => time.ms,
     publicUrl: "https://auth.example/base",
     allowedOrigins: ["https://auth.example", "https://app.example"],
-    refreshGrace: 0,
-    resetTtl: 3600,
-    verifyTtl: 86_400,
-    requireVerifiedEmail: false,
-    unverifiedTtl: 7 * 86_400,
     ...config,
-  };
+  });
 }
 
 export async function authWorld(options: AuthWorldOptions = {}): Promise<AuthWorld> {
