@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createAuth, type Auth } from "../src/create-auth.js";
 import { AuthError } from "../src/core/errors.js";
+import { hashJobsInFlight, stopHashThreads } from "../src/core/passwords/hashing-threads.js";
 import { ARGON2_THREADS, HashQueue } from "../src/core/passwords/hashing.js";
 import { startServer, TEST_SECRET, uniqueEmail, type ApiResponse, type TestServer } from "./support/server.js";
 
@@ -180,3 +181,30 @@ function assertQueueFull(response: ApiResponse) {
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal(response.body.access, undefined);
 }
+
+describe("a hashing thread that dies during a login, over HTTP", () => {
+  let server: TestServer;
+  let known: string;
+  before(async () => {
+    server = await startServer({ rateLimit: NO_THROTTLE });
+    known = (await server.api.register()).email;
+  });
+  after(() => server.close());
+
+  test("503 service_unavailable with Retry-After, nothing of the request in it; the next login signs in", async () => {
+    const { api } = server;
+    const pending = api.post("/login", { email: known, password: PASSWORD });
+    // The server runs in this process: stop the hashing thread once the login's hash is on it.
+    const deadline = Date.now() + 5_000;
+    while (hashJobsInFlight() === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(hashJobsInFlight(), 1, "the login's hash reached a hashing thread");
+    await stopHashThreads();
+    const response = await pending;
+    assertQueueFull(response);
+    assert.equal(response.body.detail, "Passwords cannot be checked right now; try again in a moment.");
+    assert.ok(!response.text.includes(PASSWORD) && !response.text.includes(known), response.text);
+    // Not taken for a wrong password (that is 401): the thread is replaced and the next try signs in.
+    const again = await api.post("/login", { email: known, password: PASSWORD });
+    assert.equal(again.status, 200, again.text);
+  });
+});

@@ -68,6 +68,10 @@ class HashThread {
     return this.#pending.size;
   }
 
+  stop(): Promise<number> {
+    return this.#worker.terminate();
+  }
+
   run(job: Job): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
@@ -90,6 +94,21 @@ const threads = new Set<HashThread>();
 /** How many hashing threads the process has now (tests, the benchmark). */
 export function hashThreadCount(): number {
   return threads.size;
+}
+
+/** Jobs handed to the hashing threads and not answered yet (tests). */
+export function hashJobsInFlight(): number {
+  let jobs = 0;
+  for (const thread of threads) jobs += thread.load;
+  return jobs;
+}
+
+/**
+ * Stops every hashing thread at once, as a crash would: their jobs in flight fail with
+ * `HashThreadGoneError` and the next job starts a new thread. For the tests of that path.
+ */
+export async function stopHashThreads(): Promise<void> {
+  await Promise.all([...threads].map((thread) => thread.stop()));
 }
 
 /**

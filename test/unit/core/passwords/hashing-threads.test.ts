@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { hashThreadCount, onHashThread } from "../../../../src/core/passwords/hashing-threads.js";
-import { hashPassword, verifyPassword } from "../../../../src/core/passwords/hashing.js";
+import { AuthError } from "../../../../src/core/errors.js";
+import { hashJobsInFlight, hashThreadCount, onHashThread, stopHashThreads } from "../../../../src/core/passwords/hashing-threads.js";
+import { HASH_QUEUE_RETRY_AFTER, hashPassword, verifyPassword } from "../../../../src/core/passwords/hashing.js";
 
 /** The scheduling policy of each thread of this process (Linux: 0 normal, 3 batch). */
 function policies(): Map<string, number> {
@@ -68,5 +69,23 @@ describe("hashing threads", () => {
     });
     assert.equal(out.trim(), "true");
     assert.ok(performance.now() - started < 15_000);
+  });
+});
+
+describe("a hashing thread that dies", () => {
+  test("fails its job as 503 service_unavailable with a retry, never as a wrong password; the next job gets a new thread", async () => {
+    const hash = await hashPassword("correct horse");
+    const verifying = verifyPassword(hash, "correct horse");
+    assert.equal(hashJobsInFlight(), 1);
+    await stopHashThreads();
+    await assert.rejects(verifying, (error: unknown) => {
+      assert.ok(error instanceof AuthError);
+      assert.equal(error.code, "service_unavailable");
+      assert.equal(error.retryAfter, HASH_QUEUE_RETRY_AFTER);
+      return true;
+    });
+    assert.equal(hashJobsInFlight(), 0);
+    assert.equal(await verifyPassword(hash, "correct horse"), true);
+    assert.equal(await verifyPassword(hash, "wrong horse"), false);
   });
 });
