@@ -2,6 +2,7 @@
 // it between its steps so that what waits (other requests' I/O, timers) runs in between; a
 // resolved promise would let nothing in.
 import assert from "node:assert/strict";
+import { stat } from "node:fs";
 import { test } from "node:test";
 import { nextTurn } from "../../../src/lib/next-turn.js";
 
@@ -23,4 +24,21 @@ test("I/O that completed meanwhile is handled before it resolves", async () => {
   for (let i = 0; i < 10 && received.length === 0; i++) await nextTurn();
   port1.close();
   assert.deepEqual(received, ["waiting"]);
+});
+
+test("awaited in an I/O callback, it lets a timer that is due run first (one setImmediate would not)", async () => {
+  const ran: string[] = [];
+  await new Promise<void>((done, fail) => {
+    // An fs callback runs in the loop's poll phase, as a request's body or a hash's answer does.
+    stat(".", () => {
+      setTimeout(() => ran.push("timer"), 0);
+      // The timer (1 ms at least) is due before this callback returns.
+      const until = performance.now() + 3;
+      while (performance.now() < until);
+      nextTurn()
+        .then(() => ran.push("next turn"))
+        .then(() => done(), fail);
+    });
+  });
+  assert.deepEqual(ran, ["timer", "next turn"]);
 });
