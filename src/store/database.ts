@@ -14,6 +14,7 @@ import {
 import pg from "pg";
 import type { Database } from "./schema.js";
 import type { SqliteHandle } from "./sqlite-handle.js";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { withStatementCache, type StatementSource } from "./statement-cache.js";
 import type { NamedQueryPool } from "./queries/user-row.js";
 import { DEFAULT_LAYOUT, withLayout, type TableLayout } from "./table-layout.js";
@@ -32,6 +33,8 @@ export interface Store {
    * Other processes may write beside it (store/revocation/external-writes.ts).
    */
   exclusive?: boolean;
+  /** The thread that checkpoints the file this process serves (`exclusive` only: sqlite-checkpointer.ts). */
+  checkpointer?: SqliteCheckpointer;
   /**
    * Set for PostgreSQL: the pool under Kysely, for named prepared statements on the per-request
    * path (typed by what they need, so the public types need no `@types/pg`).
@@ -264,6 +267,8 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
   // better-sqlite3's conditional generic `prepare` signature is what the structural check cannot follow.
   const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite as unknown as StatementSource) }) });
   const db = withLayout(base, layout);
+  // The server's own file: its checkpoints off the main thread. A command beside it keeps SQLite's.
+  const checkpointer = locks.length > 0 ? new SqliteCheckpointer(sqlite as unknown as SqliteHandle, file) : undefined;
   return {
     dialect: "sqlite",
     db,
@@ -273,7 +278,9 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
     // `prepare` signature is what the structural check cannot follow.
     sqlite: sqlite as unknown as SqliteHandle,
     exclusive: locks.length > 0,
+    checkpointer,
     close: async () => {
+      await checkpointer?.stop();
       await base.destroy();
       for (const lock of locks) lock.close();
     },
