@@ -268,7 +268,7 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
   const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite as unknown as StatementSource) }) });
   const db = withLayout(base, layout);
   // The server's own file: its checkpoints off the main thread. A command beside it keeps SQLite's.
-  const checkpointer = locks.length > 0 ? new SqliteCheckpointer(sqlite as unknown as SqliteHandle, file) : undefined;
+  const checkpointer = locks.length > 0 ? SqliteCheckpointer.start(sqlite as unknown as SqliteHandle, file) : undefined;
   return {
     dialect: "sqlite",
     db,

@@ -9,6 +9,15 @@ export const CHECKPOINT_INTERVAL_MS = 200;
 /** SQLite's own default, which the serving connection returns to if the thread is gone. */
 const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
+/**
+ * The serving connection's own checkpoint while the thread runs: a bound, not the work. SQLite
+ * starts the log over only after a checkpoint that no commit overtook, and under steady writes the
+ * thread's are overtaken (a commit lands while it syncs): the log would grow without end. At this
+ * many pages (16 MB) the serving connection checkpoints once itself; the thread has copied nearly
+ * all of it already, so that copies only the last moments of writes, and the log starts over.
+ */
+export const SAFETY_AUTOCHECKPOINT_PAGES = 4000;
+
 // Evaluated in the thread, as a script or as a module (the application may run with
 // --input-type=module): so only dynamic imports, which both have (as in hashing-threads.ts).
 const SOURCE = `
@@ -22,7 +31,8 @@ const SOURCE = `
       db.pragma("wal_checkpoint(PASSIVE)");
     } catch (error) {
       // Another connection's checkpoint holds the lock (a command beside the server): next time.
-      if (error?.code !== "SQLITE_BUSY" && error?.code !== "SQLITE_LOCKED") throw error;
+      const code = String(error?.code);
+      if (!code.startsWith("SQLITE_BUSY") && !code.startsWith("SQLITE_LOCKED")) throw error;
     }
   }, workerData.intervalMs);
   parentPort.once("message", () => {
@@ -40,12 +50,13 @@ const SOURCE = `
  * In WAL mode SQLite copies the log back into the database file (a checkpoint) in the commit that
  * takes the log past 1,000 pages, on the connection that commits; better-sqlite3 runs it on the
  * main thread: about 10 ms (4 MB copied, the file synced) once every 80 sign-ins or so, in which no
- * request is answered (docs/benchmark.md, the login storm). So the serving connection checkpoints
- * never (`wal_autocheckpoint = 0`), and a second connection on a worker thread runs a PASSIVE
- * checkpoint every CHECKPOINT_INTERVAL_MS: it takes no lock a reader or a writer waits for, copies
- * only what every reader is done with, and changes no `data_version` (external-writes.ts sees no
- * commit in it). If the thread cannot open the file or dies, the serving connection checkpoints
- * again as SQLite does by default: the log never grows without bound.
+ * request is answered (docs/benchmark.md, the login storm). So a second connection on a worker
+ * thread runs a PASSIVE checkpoint every CHECKPOINT_INTERVAL_MS: it takes no lock a reader or a
+ * writer waits for, copies only what every reader is done with, and changes no `data_version`
+ * (external-writes.ts sees no commit in it). The serving connection checkpoints only at
+ * SAFETY_AUTOCHECKPOINT_PAGES, what is left then being a few moments of writes. If the thread
+ * cannot start, cannot open the file or dies, the serving connection checkpoints as SQLite does
+ * by default.
  */
 export class SqliteCheckpointer {
   readonly #worker: Worker;
@@ -53,9 +64,20 @@ export class SqliteCheckpointer {
   readonly #exited: Promise<void>;
   #stopping = false;
 
-  constructor(sqlite: SqliteHandle, file: string, intervalMs = CHECKPOINT_INTERVAL_MS) {
+  /** A thread for `file`, or none (SQLite's own checkpoints) where no worker thread can start. */
+  static start(sqlite: SqliteHandle, file: string, intervalMs = CHECKPOINT_INTERVAL_MS): SqliteCheckpointer | undefined {
+    try {
+      return new SqliteCheckpointer(sqlite, file, intervalMs);
+    } catch {
+      // No worker threads here (a permission model that forbids them, say): SQLite's own checkpoints.
+      sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+      return undefined;
+    }
+  }
+
+  private constructor(sqlite: SqliteHandle, file: string, intervalMs: number) {
     const binding = pathToFileURL(createRequire(import.meta.url).resolve("better-sqlite3")).href;
-    sqlite.pragma("wal_autocheckpoint = 0");
+    sqlite.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
     this.#worker = new Worker(SOURCE, { eval: true, workerData: { binding, file, intervalMs } });
     // The serving connection's close ends the process's use of the file, not this thread.
     this.#worker.unref();
@@ -81,7 +103,9 @@ export class SqliteCheckpointer {
   /** Resolves once the thread's connection is open (checkpoints run from then on); rejects if the thread ended first. */
   ready(): Promise<void> {
     this.#worker.ref();
-    return this.#ready.finally(() => this.#worker.unref());
+    return this.#ready.finally(() => {
+      if (!this.#stopping) this.#worker.unref();
+    });
   }
 
   /** Closes the thread's connection and waits for the thread to end; before the serving connection closes. */

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
 import { sql } from "kysely";
 import { openStore, type Store } from "../../../src/store/database.js";
-import { CHECKPOINT_INTERVAL_MS, SqliteCheckpointer } from "../../../src/store/sqlite-checkpointer.js";
+import { CHECKPOINT_INTERVAL_MS, SAFETY_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from "../../../src/store/sqlite-checkpointer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokenver-checkpointer-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,20 +23,23 @@ function writePages(store: Store): void {
 }
 
 describe("SqliteCheckpointer", () => {
-  test("the server's connection never checkpoints; the thread copies committed pages into the file", async () => {
+  test("the server's connection leaves the checkpoints to the thread, which copies committed pages into the file", async () => {
     const file = join(dir, "served.db");
     const store = await openStore(`sqlite:${file}`, { exclusive: true });
     try {
       assert.ok(store.checkpointer, "a served file has a checkpointing thread");
       await store.checkpointer.ready();
-      assert.equal(autocheckpoint(store), 0);
+      assert.equal(autocheckpoint(store), SAFETY_AUTOCHECKPOINT_PAGES);
       const before = statSync(file).size;
       writePages(store);
+      // What external-writes.ts reads to notice another process's commit: a checkpoint is none.
+      const dataVersion = store.sqlite!.pragma("data_version", { simple: true });
       // Committed, in the log, and not yet in the file: no commit copied them.
       assert.ok(statSync(file).size < before + 300 * 4096);
       const deadline = Date.now() + 50 * CHECKPOINT_INTERVAL_MS;
       while (statSync(file).size < before + 300 * 4096 && Date.now() < deadline) await sleep(CHECKPOINT_INTERVAL_MS / 4);
       assert.ok(statSync(file).size >= before + 300 * 4096, "the thread's checkpoint copied the pages into the file");
+      assert.equal(store.sqlite!.pragma("data_version", { simple: true }), dataVersion);
       // Through Kysely once, so that its close() closes the connection (it opens it on first use).
       await sql`select 1`.execute(store.db);
     } finally {
@@ -49,13 +52,41 @@ describe("SqliteCheckpointer", () => {
   test("a thread that cannot open the file gives the checkpoints back to the connection (SQLite's default, 1,000 pages)", async () => {
     const store = await openStore(`sqlite:${join(dir, "fallback.db")}`);
     try {
-      const checkpointer = new SqliteCheckpointer(store.sqlite!, join(dir, "missing", "nothing.db"));
-      assert.equal(autocheckpoint(store), 0);
+      const checkpointer = SqliteCheckpointer.start(store.sqlite!, join(dir, "missing", "nothing.db"))!;
+      assert.equal(autocheckpoint(store), SAFETY_AUTOCHECKPOINT_PAGES);
       await assert.rejects(checkpointer.ready());
       // The exit handler runs on the turn the thread ends.
       for (let i = 0; i < 50 && autocheckpoint(store) !== 1000; i++) await sleep(10);
       assert.equal(autocheckpoint(store), 1000);
       await checkpointer.stop();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("under steady commits the log stays bounded: the thread's checkpoints are overtaken, the connection's own at the bound starts it over", async () => {
+    const file = join(dir, "steady.db");
+    const store = await openStore(`sqlite:${file}`, { exclusive: true });
+    try {
+      await store.checkpointer!.ready();
+      const sqlite = store.sqlite!;
+      sqlite.exec("create table probe (body blob)");
+      const insert = sqlite.prepare("insert into probe (body) values (randomblob(4000))");
+      const commit = sqlite.transaction(() => {
+        for (let i = 0; i < 12; i++) insert.run();
+      });
+      // About 48 MB of pages, committed one transaction at a time while the thread checkpoints.
+      let largest = 0;
+      for (let i = 0; i < 1000; i++) {
+        commit();
+        if (i % 50 === 0) {
+          largest = Math.max(largest, statSync(`${file}-wal`).size);
+          await sleep(1);
+        }
+      }
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
+      assert.ok(largest < (SAFETY_AUTOCHECKPOINT_PAGES + 1000) * 4096 * 1.1, `the log reached ${largest} bytes`);
+      await sql`select 1`.execute(store.db);
     } finally {
       await store.close();
     }
