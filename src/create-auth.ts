@@ -241,7 +241,7 @@ async function connect(options: ResolvedOptions): Promise<Store> {
   try {
     store =
       options.database === undefined
-        ? await openStore(options.databaseUrl, { exclusive: options.sqliteLock, layout })
+        ? await openStore(options.databaseUrl, { exclusive: options.sqliteLock, layout, onWarning: options.onWarning })
         : await useOwnDatabase(options.database, layout);
     checkOwnDatabase(store, options);
     if (options.migrate) await migrateToLatest(store.db, layout);

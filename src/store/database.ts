@@ -70,10 +70,13 @@ const IN_USE = "is in use by another tokenver process: SQLite serves one process
  * that would never see the first one's revocations. Other readers (the sqlite3 shell, backups)
  * are not affected: the locks are on files of their own (see lockSqliteFile()).
  */
-export async function openStore(url: string, options: { exclusive?: boolean; layout?: TableLayout } = {}): Promise<Store> {
+export async function openStore(
+  url: string,
+  options: { exclusive?: boolean; layout?: TableLayout; onWarning?: (message: string) => void } = {},
+): Promise<Store> {
   const { dialect, target } = parseDatabaseUrl(url);
   const layout = options.layout ?? DEFAULT_LAYOUT;
-  if (dialect === "sqlite") return openSqlite(target, options.exclusive ?? false, layout);
+  if (dialect === "sqlite") return openSqlite(target, options.exclusive ?? false, layout, options.onWarning);
   return withCheckedTypes(await openPostgres(target, layout));
 }
 
@@ -246,7 +249,7 @@ function lockSqliteFile(
   }
 }
 
-async function openSqlite(target: string, exclusive: boolean, layout: TableLayout): Promise<Store> {
+async function openSqlite(target: string, exclusive: boolean, layout: TableLayout, onWarning?: (message: string) => void): Promise<Store> {
   const SQLite = await loadSqlite();
   const file = target === ":memory:" ? ":memory:" : resolve(target);
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -268,7 +271,7 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
   const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite as unknown as StatementSource) }) });
   const db = withLayout(base, layout);
   // The server's own file: its checkpoints off the main thread. A command beside it keeps SQLite's.
-  const checkpointer = locks.length > 0 ? SqliteCheckpointer.start(sqlite as unknown as SqliteHandle, file) : undefined;
+  const checkpointer = locks.length > 0 ? SqliteCheckpointer.start(sqlite as unknown as SqliteHandle, file, onWarning) : undefined;
   return {
     dialect: "sqlite",
     db,

@@ -18,6 +18,10 @@ const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
  */
 export const SAFETY_AUTOCHECKPOINT_PAGES = 4000;
 
+/** Said once through `onWarning` when the server's connection takes its checkpoints back; no path, no driver message. */
+export const FALLBACK_WARNING =
+  "SQLite checkpoints: the checkpointing thread could not start or ended; the server's connection checkpoints itself again (a pause of about 10 ms every 1,000 pages of writes)";
+
 // Evaluated in the thread, as a script or as a module (the application may run with
 // --input-type=module): so only dynamic imports, which both have (as in hashing-threads.ts).
 const SOURCE = `
@@ -65,17 +69,23 @@ export class SqliteCheckpointer {
   #stopping = false;
 
   /** A thread for `file`, or none (SQLite's own checkpoints) where no worker thread can start. */
-  static start(sqlite: SqliteHandle, file: string, intervalMs = CHECKPOINT_INTERVAL_MS): SqliteCheckpointer | undefined {
+  static start(
+    sqlite: SqliteHandle,
+    file: string,
+    onWarning: (message: string) => void = () => {},
+    intervalMs = CHECKPOINT_INTERVAL_MS,
+  ): SqliteCheckpointer | undefined {
     try {
-      return new SqliteCheckpointer(sqlite, file, intervalMs);
+      return new SqliteCheckpointer(sqlite, file, onWarning, intervalMs);
     } catch {
       // No worker threads here (a permission model that forbids them, say): SQLite's own checkpoints.
       sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+      onWarning(FALLBACK_WARNING);
       return undefined;
     }
   }
 
-  private constructor(sqlite: SqliteHandle, file: string, intervalMs: number) {
+  private constructor(sqlite: SqliteHandle, file: string, onWarning: (message: string) => void, intervalMs: number) {
     const binding = pathToFileURL(createRequire(import.meta.url).resolve("better-sqlite3")).href;
     sqlite.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
     this.#worker = new Worker(SOURCE, { eval: true, workerData: { binding, file, intervalMs } });
@@ -90,10 +100,13 @@ export class SqliteCheckpointer {
     this.#ready.catch(() => {});
     this.#exited = new Promise((resolve) =>
       this.#worker.once("exit", () => {
-        try {
-          if (!this.#stopping) sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
-        } catch {
-          // The serving connection is closed already: nothing left to checkpoint.
+        if (!this.#stopping) {
+          try {
+            sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+            onWarning(FALLBACK_WARNING);
+          } catch {
+            // The serving connection is closed already: nothing left to checkpoint.
+          }
         }
         resolve();
       }),

@@ -9,7 +9,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
 import { sql } from "kysely";
 import { openStore, type Store } from "../../../src/store/database.js";
-import { CHECKPOINT_INTERVAL_MS, SAFETY_AUTOCHECKPOINT_PAGES, SqliteCheckpointer } from "../../../src/store/sqlite-checkpointer.js";
+import {
+  CHECKPOINT_INTERVAL_MS,
+  FALLBACK_WARNING,
+  SAFETY_AUTOCHECKPOINT_PAGES,
+  SqliteCheckpointer,
+} from "../../../src/store/sqlite-checkpointer.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokenver-checkpointer-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,13 +57,17 @@ describe("SqliteCheckpointer", () => {
   test("a thread that cannot open the file gives the checkpoints back to the connection (SQLite's default, 1,000 pages)", async () => {
     const store = await openStore(`sqlite:${join(dir, "fallback.db")}`);
     try {
-      const checkpointer = SqliteCheckpointer.start(store.sqlite!, join(dir, "missing", "nothing.db"))!;
+      const warnings: string[] = [];
+      const checkpointer = SqliteCheckpointer.start(store.sqlite!, join(dir, "missing", "nothing.db"), (m) => warnings.push(m))!;
       assert.equal(autocheckpoint(store), SAFETY_AUTOCHECKPOINT_PAGES);
       await assert.rejects(checkpointer.ready());
       // The exit handler runs on the turn the thread ends.
       for (let i = 0; i < 50 && autocheckpoint(store) !== 1000; i++) await sleep(10);
       assert.equal(autocheckpoint(store), 1000);
+      // Said once, without the file's path.
+      assert.deepEqual(warnings, [FALLBACK_WARNING]);
       await checkpointer.stop();
+      assert.equal(warnings.length, 1);
     } finally {
       await store.close();
     }
