@@ -271,7 +271,8 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
   const base = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite as unknown as StatementSource) }) });
   const db = withLayout(base, layout);
   // The server's own file: its checkpoints off the main thread. A command beside it keeps SQLite's.
-  const checkpointer = locks.length > 0 ? SqliteCheckpointer.start(sqlite as unknown as SqliteHandle, file, onWarning) : undefined;
+  const holdsLock = locks.length > 0;
+  const checkpointer = holdsLock ? SqliteCheckpointer.start(sqlite as unknown as SqliteHandle, file, onWarning) : undefined;
   return {
     dialect: "sqlite",
     db,
@@ -280,7 +281,7 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
     // better-sqlite3's Database has every member of SqliteHandle; its conditional generic
     // `prepare` signature is what the structural check cannot follow.
     sqlite: sqlite as unknown as SqliteHandle,
-    exclusive: locks.length > 0,
+    exclusive: holdsLock,
     checkpointer,
     close: async () => {
       await checkpointer?.stop();

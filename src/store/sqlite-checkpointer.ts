@@ -78,9 +78,8 @@ export class SqliteCheckpointer {
     try {
       return new SqliteCheckpointer(sqlite, file, onWarning, intervalMs);
     } catch {
-      // No worker threads here (a permission model that forbids them, say): SQLite's own checkpoints.
-      sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
-      onWarning(FALLBACK_WARNING);
+      // No worker threads here (a permission model that forbids them, say).
+      giveCheckpointsBack(sqlite, onWarning);
       return undefined;
     }
   }
@@ -102,8 +101,7 @@ export class SqliteCheckpointer {
       this.#worker.once("exit", () => {
         if (!this.#stopping) {
           try {
-            sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
-            onWarning(FALLBACK_WARNING);
+            giveCheckpointsBack(sqlite, onWarning);
           } catch {
             // The serving connection is closed already: nothing left to checkpoint.
           }
@@ -131,4 +129,10 @@ export class SqliteCheckpointer {
     await this.#exited;
     clearTimeout(late);
   }
+}
+
+/** The serving connection checkpoints as SQLite does by default again, and says so once. */
+function giveCheckpointsBack(sqlite: SqliteHandle, onWarning: (message: string) => void): void {
+  sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+  onWarning(FALLBACK_WARNING);
 }
