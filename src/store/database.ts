@@ -286,6 +286,9 @@ async function openSqlite(target: string, exclusive: boolean, layout: TableLayou
     close: async () => {
       await checkpointer?.stop();
       await base.destroy();
+      // Kysely's driver takes the connection on first use and closes only what it took: a store
+      // that ran nothing through Kysely closes its connection here.
+      if (sqlite.open) sqlite.close();
       for (const lock of locks) lock.close();
     },
   };

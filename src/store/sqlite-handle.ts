@@ -14,6 +14,8 @@ export interface SqliteHandle {
   /** The file's path, or ":memory:". */
   readonly name: string;
   readonly inTransaction: boolean;
+  /** False once closed. */
+  readonly open: boolean;
   prepare<Params extends unknown[] = unknown[], Row = unknown>(source: string): SqliteStatement<Params, Row>;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   exec(source: string): unknown;
