@@ -4,6 +4,7 @@
 // PostgreSQL alone the database write is filtered by user, so only the revocation state can tell:
 // over Redis the victim's session is written as revoked under the caller's id (the victim's next
 // request is token_invalid), and on SQLite the change handed to the node cache names it (the spy).
+// Two sign-ins of one user ending each other at once end both, without a deadlock on PostgreSQL.
 // Several processes: test/scale-out/logout-ownership.test.ts.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -117,6 +118,25 @@ for (const store of STORES) {
       }
       await assert.rejects(here.refresh(second.refreshToken), { code: "token_revoked" });
       await acceptedEverywhere(third.accessToken, registered.user.id, "the third session lives on");
+    });
+
+    test("two sign-ins ending each other at once (each with the other's refresh token): both end, never a deadlock's 503", async () => {
+      // The same two sessions revoked in opposite orders: each logout takes the user's row first.
+      for (let round = 0; round < 20; round++) {
+        const registered = await nodes[0]!.register({ email: email("crossed"), password: PASSWORD });
+        const other = await nodes[0]!.login({ email: registered.user.email, password: PASSWORD });
+        const [a, b] = [nodes[0]!, nodes[nodes.length - 1]!];
+        const [first, second] = [await a.verify(bearer(registered.accessToken)), await b.verify(bearer(other.accessToken))];
+        await Promise.all([
+          a.logout(first, { scope: "session", refreshToken: other.refreshToken }),
+          b.logout(second, { scope: "session", refreshToken: registered.refreshToken }),
+        ]);
+        for (const node of nodes) {
+          for (const access of [registered.accessToken, other.accessToken]) {
+            await assert.rejects(node.verify(bearer(access)), { code: "token_revoked" }, `round ${round}`);
+          }
+        }
+      }
     });
   });
 }

@@ -1,3 +1,4 @@
+import { lockUser } from "../../store/queries/admin-users.js";
 import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
@@ -28,6 +29,10 @@ export async function logout(core: Core, principal: Principal, input: LogoutInpu
   const row = await findRefreshTokenRow(core, input.refreshToken);
   if (row !== undefined && row.user_id === userId && row.session_id !== principal.sessionId) targets.push(row.session_id);
   await core.revoker.revoke({ userId, sessionIds: targets }, async (trx, now) => {
+    // The user's row before its sessions, as every revocation of several sessions takes them: two
+    // sign-ins ending each other (each naming the other's refresh token) would otherwise lock the
+    // two sessions in opposite orders, a deadlock on PostgreSQL (a 503).
+    await lockUser(trx, core.dialect, userId);
     for (const id of targets) await sessions.revokeSession(trx, userId, id, now);
     return { userId, sessionIds: targets };
   });
