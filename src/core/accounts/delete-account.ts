@@ -37,7 +37,7 @@ export async function deleteAccount(core: Core, userId: string, options: DeleteA
     await lockAdminsFor(core, trx, options);
     if (options.principal !== undefined) await requireStillSignedIn(core, trx, options.principal);
     // The user's row before its sessions, the order of the owner's own logout and password change.
-    await admins.lockUser(trx, core.dialect, userId);
+    await users.lockUser(trx, core.dialect, userId);
     // On SQLite the write lock is held since lockAdminsFor, so the conditional delete below sees the latest state.
     const sessionIds = await sessions.revokeUserSessions(trx, userId, now);
     // Read before the row goes: the notice is for the address stored now.

@@ -24,6 +24,9 @@ export async function cancelEmailChange(core: Core, input: { token: string }, co
   if (link === undefined) throw linkInvalid();
   if (!linkMatches(link, await failClosed(() => users.findUserById(core.db, link.user_id)))) throw linkInvalid();
   const change = await core.revoker.revoke({ userId: link.user_id }, async (trx, now) => {
+    // The user's row before the link: a flow holding the link while it waits for the user's row
+    // (which another holds while it deletes the user's links) is a deadlock on PostgreSQL.
+    await users.lockUser(trx, core.dialect, link.user_id);
     const used = await links.consumeLink(trx, tokenHash, ["email_cancel"], now);
     if (used === undefined) throw linkInvalid();
     const tokenVersion = await users.incrementTokenVersion(trx, used.user_id, now, {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import * as links from "../../store/queries/links.js";
+import * as users from "../../store/queries/users.js";
 import type { Database, LinkPurpose } from "../../store/schema.js";
 import { isoAt } from "../clock.js";
 import type { Core } from "../context.js";
@@ -51,6 +52,9 @@ export interface LinkFor {
 
 /** Stores a new link in `trx` (superseding the older) and returns its URL: the public URL, the page, `#token=`. */
 export async function issueLink(core: Core, trx: Kysely<Database>, link: LinkFor): Promise<string> {
+  // The user's row before its links, as the flows that use a link up take them (a reset holding
+  // the user's row waits for the link this deletes; this insert waits for the user's row).
+  await users.lockUser(trx, core.dialect, link.userId);
   const token = randomBytes(32).toString("base64url");
   const nowMs = core.config.clock();
   await links.insertLink(

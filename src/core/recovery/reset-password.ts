@@ -43,6 +43,9 @@ export async function resetPassword(core: Core, input: ResetPasswordInput, conte
     ticket.release();
   }
   const change = await core.revoker.revoke({ userId: link.user_id }, async (trx, now) => {
+    // The user's row before the link: a flow holding the link while it waits for the user's row
+    // (which another holds while it deletes the user's links) is a deadlock on PostgreSQL.
+    await users.lockUser(trx, core.dialect, link.user_id);
     const used = await links.consumeLink(trx, tokenHash, ["reset"], now);
     if (used === undefined) throw linkInvalid();
     const tokenVersion = await users.incrementTokenVersion(trx, used.user_id, now, {

@@ -25,13 +25,15 @@ export async function verifyEmail<P extends object>(core: Core, input: { token: 
   const tokenHash = linkTokenHash(input.token);
   const link = await failClosed(() => links.findLink(core.db, tokenHash, ["verify", "email_change"], isoAt(core.config.clock())));
   if (link === undefined) throw linkInvalid();
-  return link.purpose === "verify" ? confirmAddress<P>(core, tokenHash) : switchAddress<P>(core, tokenHash, link, context);
+  return link.purpose === "verify" ? confirmAddress<P>(core, tokenHash, link) : switchAddress<P>(core, tokenHash, link, context);
 }
 
-async function confirmAddress<P extends object>(core: Core, tokenHash: string): Promise<User<P>> {
+async function confirmAddress<P extends object>(core: Core, tokenHash: string, link: links.LinkRow): Promise<User<P>> {
   const now = isoAt(core.config.clock());
   const row = await failClosed(() =>
     core.db.transaction().execute(async (trx) => {
+      // The user's row before the link, as every flow that uses up a link (docs/architecture.md, "Lock order").
+      await users.lockUser(trx, core.dialect, link.user_id);
       const used = await links.consumeLink(trx, tokenHash, ["verify"], now);
       if (used === undefined) throw linkInvalid();
       const updated = await trx
@@ -59,6 +61,7 @@ async function switchAddress<P extends object>(
   const user = await failClosed(() => users.findUserById(core.db, link.user_id));
   if (!linkMatches(link, user)) throw linkInvalid();
   const change = await core.revoker.revoke({ userId: link.user_id }, async (trx, now) => {
+    await users.lockUser(trx, core.dialect, link.user_id);
     const used = await links.consumeLink(trx, tokenHash, ["email_change"], now);
     if (used === undefined || used.new_email === null) throw linkInvalid();
     let tokenVersion: number | undefined;

@@ -1,4 +1,3 @@
-import { lockUser } from "../../store/queries/admin-users.js";
 import * as sessions from "../../store/queries/sessions.js";
 import * as users from "../../store/queries/users.js";
 import type { Core } from "../context.js";
@@ -32,7 +31,7 @@ export async function logout(core: Core, principal: Principal, input: LogoutInpu
     // The user's row before its sessions, as every revocation of several sessions takes them: two
     // sign-ins ending each other (each naming the other's refresh token) would otherwise lock the
     // two sessions in opposite orders, a deadlock on PostgreSQL (a 503).
-    await lockUser(trx, core.dialect, userId);
+    await users.lockUser(trx, core.dialect, userId);
     for (const id of targets) await sessions.revokeSession(trx, userId, id, now);
     return { userId, sessionIds: targets };
   });

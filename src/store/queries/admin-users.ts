@@ -55,12 +55,6 @@ export async function lockAdmins(db: Kysely<Database>, dialect: Dialect): Promis
 /** The transaction-scoped advisory lock of `lockAdmins` (a constant: "tokenver admins"). */
 const ADMINS_LOCK = 7_461_627_146_101;
 
-/** The user's row, locked until the transaction ends on PostgreSQL: before its sessions, as every version bump does. */
-export async function lockUser(db: Kysely<Database>, dialect: Dialect, userId: string): Promise<void> {
-  if (dialect !== "postgres") return;
-  await db.selectFrom("users").select("id").where("id", "=", userId).forUpdate().execute();
-}
-
 /** Whether the user is the one enabled admin left (a cheap early answer; the writes below decide). */
 export async function isLastEnabledAdmin(db: Kysely<Database>, userId: string): Promise<boolean> {
   const admins = await db.selectFrom("users").select("id").where("role", "=", "admin").where("disabled_at", "is", null).limit(2).execute();

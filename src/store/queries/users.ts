@@ -3,6 +3,16 @@ import { emailKey } from "../../lib/email-key.js";
 import type { Dialect } from "../database.js";
 import type { Database, UsersTable } from "../schema.js";
 
+/**
+ * The user's row, locked until the transaction ends on PostgreSQL: first in every transaction that
+ * then takes rows of the user's (its sessions, its mailed links), as every version bump does
+ * (docs/architecture.md, "Lock order"). SQLite has one writer at a time: nothing to do.
+ */
+export async function lockUser(db: Kysely<Database>, dialect: Dialect, userId: string): Promise<void> {
+  if (dialect !== "postgres") return;
+  await db.selectFrom("users").select("id").where("id", "=", userId).forUpdate().execute();
+}
+
 export type UserRow = Selectable<UsersTable>;
 
 export interface NewUser {
