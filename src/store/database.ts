@@ -314,6 +314,12 @@ async function openPostgres(connectionString: string, layout: TableLayout): Prom
   return { dialect: "postgres", db: withLayout(base, layout), pool, layout, owned: true, close: () => base.destroy() };
 }
 
+/** True when the error is a foreign-key violation, in either dialect: the row it names (a user) is gone. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_FOREIGNKEY" || code === "23503";
+}
+
 /** True when the error is a unique-constraint violation, in either dialect. */
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

@@ -1,3 +1,4 @@
+import { isForeignKeyViolation } from "../../store/database.js";
 import * as mfa from "../../store/queries/mfa.js";
 import type { UserRow } from "../../store/queries/users.js";
 import { isoAt } from "../clock.js";
@@ -30,15 +31,21 @@ export async function requireSecondFactor(core: Core, user: UserRow, context: Re
   await failClosed(async () => {
     // The user's dead challenges go first: they never pile up.
     await core.db.deleteFrom("tokenver_mfa_challenges").where("user_id", "=", user.id).where("expires_at", "<=", now).execute();
-    await mfa.insertChallenge(core.db, {
-      id: token.id,
-      token_hash: token.hash,
-      user_id: user.id,
-      token_version: user.token_version,
-      mode: modeOf(context),
-      now,
-      expires_at: isoAt(nowMs + MFA_TOKEN_TTL_SECONDS * 1000),
-    });
+    await mfa
+      .insertChallenge(core.db, {
+        id: token.id,
+        token_hash: token.hash,
+        user_id: user.id,
+        token_version: user.token_version,
+        mode: modeOf(context),
+        now,
+        expires_at: isoAt(nowMs + MFA_TOKEN_TTL_SECONDS * 1000),
+      })
+      .catch((error: unknown) => {
+        // The account was deleted after its password was checked: as for an unknown account.
+        if (isForeignKeyViolation(error)) throw new AuthError("invalid_credentials", "The email or password is incorrect.");
+        throw error;
+      });
   });
   return new AuthError("mfa_required", "The password is right; a second-factor code is needed: POST /login/mfa with the mfa_token.", {
     members: { mfa_token: token.token },

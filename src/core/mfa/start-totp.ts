@@ -1,3 +1,4 @@
+import { isForeignKeyViolation } from "../../store/database.js";
 import QRCode from "qrcode";
 import * as mfa from "../../store/queries/mfa.js";
 import { isoAt } from "../clock.js";
@@ -25,7 +26,11 @@ export async function startTotp(core: Core, principal: Principal): Promise<TotpE
   if (user.mfa_enabled_at !== null) throw mfaEnabled();
   const secret = newTotpSecret();
   const started = await failClosed(() =>
-    mfa.upsertPendingTotp(core.db, user.id, sealTotpSecret(core, user.id, secret), isoAt(core.config.clock())),
+    mfa.upsertPendingTotp(core.db, user.id, sealTotpSecret(core, user.id, secret), isoAt(core.config.clock())).catch((error: unknown) => {
+      // The account was deleted meanwhile, which revoked every token of it.
+      if (isForeignKeyViolation(error)) throw new AuthError("token_revoked", "The token has been revoked.", { tokenPresented: true });
+      throw error;
+    }),
   );
   if (!started) throw mfaEnabled();
   const url = otpauthUrl(core.config.issuer, user.email, secret);
