@@ -6,7 +6,6 @@
 // serialization failure or lock timeout (a 503); and after each round at least one enabled admin
 // remains, and no disabled or deleted account keeps a live session or token.
 import assert from "node:assert/strict";
-import { randomInt } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { AuthError, type ErrorCode } from "../src/core/errors.js";
@@ -14,6 +13,7 @@ import type { Principal, TokenPair } from "../src/core/types.js";
 import { createAuth, type Auth } from "../src/create-auth.js";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "./support/databases.js";
 import { TEST_SECRET } from "./support/server.js";
+import { describeError, seededRandom, stressSeed } from "./support/stress.js";
 
 const PASSWORD = "a long and unguessable passphrase";
 const ROUNDS = 8;
@@ -23,19 +23,7 @@ const FIRST_ADMINS = 4;
 /** Fresh non-admin accounts per round, the only ones deleted (the core users stay for the next rounds). */
 const DOOMED_PER_ROUND = 4;
 /** The seed of the operation mix, in every assertion message: set it to draw the same mix again (the interleaving differs). */
-const SEED = process.env.TOKENVER_STRESS_SEED ? Number(process.env.TOKENVER_STRESS_SEED) : randomInt(2 ** 31);
-
-/** mulberry32: a small seeded PRNG, so the same seed builds the same operation mix. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+const SEED = stressSeed();
 
 /** One sign-in we hold for a user: its tokens as last issued, and the principal when we verified it before the round. */
 interface Held {
@@ -367,11 +355,3 @@ describe("concurrent administration (postgres)", { skip: POSTGRES_URL ? false : 
 
 /** The admin actions that take `options.admin`. */
 const ADMIN_KINDS: ReadonlySet<Kind> = new Set(["promote", "demote", "disable", "enable", "logoutUser", "revokeUserSession", "deleteUser"]);
-
-/** The code and message, and for a 503 its cause (the database's SQLSTATE and message). */
-function describeError(error: unknown): string {
-  if (!(error instanceof AuthError)) return `not an AuthError: ${String(error)}`;
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-  const why = cause === undefined ? "" : ` (cause: ${String(cause.code ?? "")} ${String(cause.message ?? cause)})`;
-  return `${error.code}: ${error.message}${why}`;
-}
