@@ -55,6 +55,9 @@ export async function loginMfa<P extends object>(core: Core, input: LoginMfaInpu
     if (candidate === undefined) throw miss;
     const found = candidate;
     signIn = await issueSignIn<P>(core, user, context, amrFor(found.kind), async (trx) => {
+      // The user's row before the challenge and the code (docs/architecture.md, "Lock order"): a
+      // second-factor change holds it and waits for the code's row, which this would hold.
+      await users.lockUser(trx, core.dialect, user.id);
       if (!(await mfa.consumeChallenge(trx, challenge.id, isoAt(core.config.clock()), MFA_TOKEN_MAX_FAILURES))) throw mfaTokenInvalid();
       if (!(await found.consume(trx))) throw miss;
       if (found.kind === "recovery") await queueMfaNotice(core, user.id, "recovery_used", trx);
