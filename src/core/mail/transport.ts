@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import nodemailer from "nodemailer";
@@ -63,7 +63,8 @@ export function isLoopback(host: string): boolean {
 /**
  * No SMTP configured: each mail becomes `<dir>/<id>.eml` (RFC 5322, as SMTP would have carried
  * it), readable by the owner only, so `npm start` works with no setup and a developer can open
- * the links. Written again on a retry (same name), never appended.
+ * the links. Written under another name and renamed, so it appears whole; written again on a
+ * retry (same name), never appended.
  */
 export function fileTransport(dir: string): MailTransport {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "unix" });
@@ -73,7 +74,10 @@ export function fileTransport(dir: string): MailTransport {
     async send(id, message) {
       const info = await composer.sendMail(message);
       await mkdir(target, { recursive: true, mode: 0o700 });
-      await writeFile(join(target, `${id}.eml`), info.message as Buffer, { mode: 0o600 });
+      // Whole or not at all: a reader of the directory never sees a half-written mail.
+      const file = join(target, `${id}.eml`);
+      await writeFile(`${file}.partial`, info.message as Buffer, { mode: 0o600 });
+      await rename(`${file}.partial`, file);
     },
     close: () => composer.close(),
   };
