@@ -43,11 +43,12 @@ describe(
         () => "ok",
         (error: unknown) => (error instanceof AuthError ? error.code : String(error)),
       );
-      for (let i = 0; i < 500; i++) {
+      for (let i = 0; i < 3000; i++) {
         const { rows } = await deleter.query<{ n: number }>(
           "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
         );
         if (rows[0]!.n >= 1) break;
+        if (i === 2999) throw new Error("the request never waited for the deletion");
         await sleep(10);
       }
       await deleter.query("commit");

@@ -46,7 +46,7 @@ describe(
 
     /** Until `count` statements of this database wait for a lock. */
     async function waitersReach(count: number): Promise<void> {
-      for (let i = 0; i < 500; i++) {
+      for (let i = 0; i < 3000; i++) {
         const { rows } = await holder.query<{ n: number }>(
           "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
         );

@@ -35,7 +35,7 @@ describe("mailed links racing on PostgreSQL", { skip: POSTGRES_URL ? false : "TO
 
   /** The token of the first mail to `to` with a link to `path` (mail goes out in the background). */
   async function linkToken(to: string, path: string): Promise<string> {
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 3000; i++) {
       for (const message of mail) {
         const found = message.to === to ? new RegExp(`${path}#token=([A-Za-z0-9_-]{43})`).exec(message.text) : null;
         if (found) return found[1]!;
@@ -47,7 +47,7 @@ describe("mailed links racing on PostgreSQL", { skip: POSTGRES_URL ? false : "TO
 
   /** Until `count` statements of this database wait for a lock. */
   async function waitersReach(count: number): Promise<void> {
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 3000; i++) {
       const { rows } = await holder.query<{ n: number }>(
         "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
       );
